@@ -1,0 +1,256 @@
+// Reader and writer for NumPy's .npy format (versions 1.0, 2.0 and 3.0), limited to what the
+// service exchanges: little-endian float32 ('<f4') or float64 ('<f8') arrays in C order.
+// Spec: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
+//
+// Layout: magic "\x93NUMPY", major, minor, header length (uint16 LE for 1.0, uint32 LE for 2.0/3.0),
+// then an ASCII (1.0/2.0) or UTF-8 (3.0) Python dict literal such as
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (2500, 60), }
+// padded with spaces and ended by '\n' so that the data starts at a multiple of 64 bytes.
+
+export type NpyDtype = 'float32' | 'float64';
+
+export type NpyErrorCode =
+  | 'NPY_BAD_MAGIC'
+  | 'NPY_UNSUPPORTED_VERSION'
+  | 'NPY_BAD_HEADER'
+  | 'NPY_UNSUPPORTED_DTYPE'
+  | 'NPY_BIG_ENDIAN'
+  | 'NPY_FORTRAN_ORDER'
+  | 'NPY_BAD_SHAPE'
+  | 'NPY_TRUNCATED'
+  | 'NPY_TRAILING_BYTES';
+
+export class NpyError extends Error {
+  readonly code: NpyErrorCode;
+  constructor(code: NpyErrorCode, message: string) {
+    super(message);
+    this.name = 'NpyError';
+    this.code = code;
+  }
+}
+
+const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
+const ALIGN = 64;
+
+const DESCR: Record<NpyDtype, string> = { float32: '<f4', float64: '<f8' };
+
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
+  // Typed arrays use the host byte order; every platform Node supports in practice is little-endian.
+  throw new Error('core/npy: big-endian hosts are not supported');
+}
+
+function shapeLiteral(shape: readonly number[]): string {
+  if (shape.length === 1) return `(${shape[0]},)`;
+  return `(${shape.join(', ')})`;
+}
+
+function elementCount(shape: readonly number[]): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+/** Encodes `data` (C order) with the given shape as a version 1.0 .npy file (2.0 if the header is huge). */
+export function encodeNpy(data: Float32Array | Float64Array, shape: readonly number[]): Uint8Array {
+  for (const s of shape) {
+    if (!Number.isSafeInteger(s) || s < 0) {
+      throw new NpyError('NPY_BAD_SHAPE', `npy: invalid dimension ${s} in shape [${shape.join(', ')}]`);
+    }
+  }
+  if (elementCount(shape) !== data.length) {
+    throw new NpyError(
+      'NPY_BAD_SHAPE',
+      `npy: shape [${shape.join(', ')}] holds ${elementCount(shape)} values but data has ${data.length}`,
+    );
+  }
+  const dtype: NpyDtype = data instanceof Float32Array ? 'float32' : 'float64';
+  const dict = `{'descr': '${DESCR[dtype]}', 'fortran_order': False, 'shape': ${shapeLiteral(shape)}, }`;
+  // Preamble = magic (6) + version (2) + header length (2 bytes for v1.0, 4 for v2.0).
+  const version = dict.length + 1 + 10 > 0xffff ? 2 : 1;
+  const preamble = version === 1 ? 10 : 12;
+  const headerLen = Math.ceil((preamble + dict.length + 1) / ALIGN) * ALIGN - preamble;
+  const header = dict.padEnd(headerLen - 1, ' ') + '\n';
+
+  const out = new Uint8Array(preamble + headerLen + data.byteLength);
+  out.set(MAGIC, 0);
+  out[6] = version;
+  out[7] = 0;
+  const view = new DataView(out.buffer);
+  if (version === 1) view.setUint16(8, headerLen, true);
+  else view.setUint32(8, headerLen, true);
+  for (let i = 0; i < header.length; i++) out[preamble + i] = header.charCodeAt(i);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), preamble + headerLen);
+  return out;
+}
+
+// --- header dict parsing: a tiny parser for the Python literals numpy writes -----------------------
+
+type PyValue = string | number | boolean | PyValue[] | { [key: string]: PyValue };
+
+class LiteralParser {
+  private pos = 0;
+  constructor(private readonly text: string) {}
+
+  parseDocument(): PyValue {
+    const value = this.value();
+    this.skipSpace();
+    if (this.pos !== this.text.length) this.fail('unexpected text after the dict');
+    return value;
+  }
+
+  private fail(what: string): never {
+    throw new NpyError(
+      'NPY_BAD_HEADER',
+      `npy: malformed header (${what} at offset ${this.pos}): ${this.text}`,
+    );
+  }
+
+  private skipSpace(): void {
+    while (this.pos < this.text.length && /\s/.test(this.text[this.pos]!)) this.pos++;
+  }
+
+  private value(): PyValue {
+    this.skipSpace();
+    const c = this.text[this.pos];
+    if (c === '{') return this.dict();
+    if (c === '(' || c === '[') return this.sequence(c === '(' ? ')' : ']');
+    if (c === "'" || c === '"') return this.string();
+    const word = /^(True|False|-?\d+L?)/.exec(this.text.slice(this.pos));
+    if (!word) this.fail('unexpected token');
+    this.pos += word[0].length;
+    if (word[0] === 'True') return true;
+    if (word[0] === 'False') return false;
+    return Number.parseInt(word[0], 10);
+  }
+
+  private string(): string {
+    const quote = this.text[this.pos++];
+    const end = this.text.indexOf(quote!, this.pos);
+    if (end < 0) this.fail('unterminated string');
+    const s = this.text.slice(this.pos, end);
+    this.pos = end + 1;
+    return s;
+  }
+
+  private sequence(close: string): PyValue[] {
+    this.pos++;
+    const items: PyValue[] = [];
+    for (;;) {
+      this.skipSpace();
+      if (this.text[this.pos] === close) break;
+      items.push(this.value());
+      this.skipSpace();
+      if (this.text[this.pos] === ',') this.pos++;
+      else if (this.text[this.pos] !== close) this.fail(`expected ',' or '${close}'`);
+    }
+    this.pos++;
+    return items;
+  }
+
+  private dict(): { [key: string]: PyValue } {
+    this.pos++;
+    const out: { [key: string]: PyValue } = {};
+    for (;;) {
+      this.skipSpace();
+      if (this.text[this.pos] === '}') break;
+      const key = this.value();
+      if (typeof key !== 'string') this.fail('dict key is not a string');
+      this.skipSpace();
+      if (this.text[this.pos] !== ':') this.fail("expected ':'");
+      this.pos++;
+      out[key] = this.value();
+      this.skipSpace();
+      if (this.text[this.pos] === ',') this.pos++;
+      else if (this.text[this.pos] !== '}') this.fail("expected ',' or '}'");
+    }
+    this.pos++;
+    return out;
+  }
+}
+
+function parseDescr(descr: PyValue): NpyDtype {
+  if (typeof descr !== 'string') {
+    throw new NpyError('NPY_UNSUPPORTED_DTYPE', 'npy: structured dtypes are not supported (need <f4 or <f8)');
+  }
+  const m = /^([<>=|])([a-zA-Z])(\d+)$/.exec(descr);
+  const float = m && m[2] === 'f' && (m[3] === '4' || m[3] === '8');
+  if (m && float && m[1] === '>') {
+    throw new NpyError(
+      'NPY_BIG_ENDIAN',
+      `npy: big-endian dtype '${descr}' is not supported (need <f4 or <f8)`,
+    );
+  }
+  // '=' means native order, which numpy never writes to files; accept only the explicit '<'.
+  if (!m || !float || m[1] !== '<') {
+    throw new NpyError('NPY_UNSUPPORTED_DTYPE', `npy: dtype '${descr}' is not supported (need <f4 or <f8)`);
+  }
+  return m[3] === '4' ? 'float32' : 'float64';
+}
+
+/**
+ * Decodes a .npy file. The returned data is a fresh, aligned copy (never a view into `buf`).
+ * Throws NpyError with a code for anything but little-endian float32/float64 in C order.
+ */
+export function decodeNpy(buf: Uint8Array): {
+  dtype: NpyDtype;
+  shape: number[];
+  data: Float32Array | Float64Array;
+} {
+  if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b)) {
+    throw new NpyError('NPY_BAD_MAGIC', 'npy: not a .npy file (missing \\x93NUMPY magic)');
+  }
+  const major = buf[6]!;
+  const minor = buf[7]!;
+  if (![1, 2, 3].includes(major) || minor !== 0) {
+    throw new NpyError('NPY_UNSUPPORTED_VERSION', `npy: format version ${major}.${minor} is not supported`);
+  }
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const preamble = major === 1 ? 10 : 12;
+  if (buf.length < preamble) throw new NpyError('NPY_TRUNCATED', 'npy: file ends inside the preamble');
+  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  if (buf.length < preamble + headerLen) {
+    throw new NpyError('NPY_TRUNCATED', `npy: file ends inside the ${headerLen}-byte header`);
+  }
+  const headerBytes = buf.subarray(preamble, preamble + headerLen);
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(headerBytes).trim();
+
+  const dict = new LiteralParser(header).parseDocument();
+  if (typeof dict !== 'object' || Array.isArray(dict)) {
+    throw new NpyError('NPY_BAD_HEADER', `npy: header is not a dict: ${header}`);
+  }
+  for (const key of ['descr', 'fortran_order', 'shape']) {
+    if (!(key in dict)) throw new NpyError('NPY_BAD_HEADER', `npy: header lacks '${key}': ${header}`);
+  }
+  const dtype = parseDescr(dict['descr']!);
+  if (dict['fortran_order'] !== false) {
+    throw new NpyError(
+      'NPY_FORTRAN_ORDER',
+      'npy: Fortran-ordered arrays are not supported (save in C order)',
+    );
+  }
+  const rawShape = dict['shape'];
+  if (!Array.isArray(rawShape) || rawShape.some((s) => typeof s !== 'number' || s < 0)) {
+    throw new NpyError('NPY_BAD_HEADER', `npy: invalid shape in header: ${header}`);
+  }
+  const shape = rawShape as number[];
+
+  const itemSize = dtype === 'float32' ? 4 : 8;
+  const count = elementCount(shape);
+  const start = preamble + headerLen;
+  const byteLength = count * itemSize;
+  if (buf.length - start < byteLength) {
+    throw new NpyError(
+      'NPY_TRUNCATED',
+      `npy: shape [${shape.join(', ')}] needs ${byteLength} data bytes but the file has ${buf.length - start}`,
+    );
+  }
+  if (buf.length - start > byteLength) {
+    throw new NpyError(
+      'NPY_TRAILING_BYTES',
+      `npy: ${buf.length - start - byteLength} unexpected bytes after the ${byteLength}-byte array`,
+    );
+  }
+  const data = dtype === 'float32' ? new Float32Array(count) : new Float64Array(count);
+  new Uint8Array(data.buffer).set(buf.subarray(start, start + byteLength));
+  return { dtype, shape, data };
+}
