@@ -188,14 +188,16 @@ function parseDescr(descr: PyValue): NpyDtype {
 }
 
 /**
- * Decodes a .npy file. The returned data is a fresh, aligned copy (never a view into `buf`).
+ * Decodes a .npy file held in `bytes` (a Uint8Array, or a Node Buffer straight from fs.readFile).
+ * The returned data is a fresh, aligned copy (never a view into `bytes`).
  * Throws NpyError with a code for anything but little-endian float32/float64 in C order.
  */
-export function decodeNpy(buf: Uint8Array): {
+export function decodeNpy(bytes: ArrayBufferView): {
   dtype: NpyDtype;
   shape: number[];
   data: Float32Array | Float64Array;
 } {
+  const buf = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b)) {
     throw new NpyError('NPY_BAD_MAGIC', 'npy: not a .npy file (missing \\x93NUMPY magic)');
   }

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { decodeNpy, encodeNpy, NpyError } from '../../core/npy.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const golden = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'cca-golden');
 
 /** Builds a .npy file by hand: any version, any header text, any payload. */
