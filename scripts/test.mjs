@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs every test file under test/ with node's built-in runner (node:test) through tsx.
-// Node 20's `--test` takes no globs, so the files are listed here. Extra args are file filters.
+// `npm test`: prepares the test database (repdyn_test, migrated) and runs every test file under
+// test/ with node's built-in runner through tsx. Extra arguments filter files by path substring.
+// Node 20's `--test` takes no globs, so the files are listed here.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,13 +16,28 @@ function collect(dir) {
   return out;
 }
 
+const env = {
+  ...process.env,
+  NODE_ENV: 'test',
+  CHECKPOINT_DISABLE: '1',
+  DATABASE_URL: process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/repdyn_test',
+  QUEUE_PREFIX: process.env.TEST_QUEUE_PREFIX ?? 'repdyn-test',
+  ARTIFACT_DIR: process.env.TEST_ARTIFACT_DIR ?? 'artifacts-test',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+};
+
+const migrate = spawnSync('npm', ['run', '--silent', 'db:migrate'], { stdio: 'inherit', env });
+if (migrate.status !== 0) {
+  console.error('test database could not be migrated; is PostgreSQL running?');
+  process.exit(1);
+}
+
 const filters = process.argv.slice(2);
 const files = collect('test').filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const env = { ...process.env, NODE_ENV: 'test', CHECKPOINT_DISABLE: '1' };
 const res = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],

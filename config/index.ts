@@ -1,0 +1,124 @@
+// One validated configuration for every entrypoint (API, worker, CLI admin, scripts).
+// Read once from the environment; every value has a default that works on a developer machine.
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+export interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  artifactDir: string;
+  sharedDir: string;
+  cifarDir: string | undefined;
+  host: string;
+  port: number;
+  logLevel: string;
+  tfjsBackend: string | undefined;
+  gemmEngine: 'auto' | 'onnx' | 'tfjs' | 'js';
+  workerConcurrency: number;
+  corsOrigin: string | undefined;
+  limits: {
+    bodyBytes: number;
+    probeExamples: number;
+    trainExamples: number;
+    checkpoints: number;
+    representationFeatures: number;
+    convSamples: number;
+    tensorCells: number;
+    memoryMB: number;
+    seconds: number;
+    uploadBytes: number;
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, key: string, fallback: string): string {
+  const v = env[key];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+function int(env: Env, key: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`${key}=${JSON.stringify(raw)} is not an integer in [${min}, ${max}]`);
+  }
+  return v;
+}
+
+function url(env: Env, key: string, fallback: string, protocols: string[]): string {
+  const raw = str(env, key, fallback);
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(
+      `${key}=${JSON.stringify(raw)} is not a URL (expected ${protocols[0]}//host:port/…)`,
+    );
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${key}=${JSON.stringify(raw)} must use ${protocols.join(' or ')}`);
+  }
+  return raw;
+}
+
+function oneOf<T extends string>(env: Env, key: string, fallback: T, allowed: readonly T[]): T {
+  const v = str(env, key, fallback);
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new ConfigError(`${key}=${JSON.stringify(v)} must be one of ${allowed.join(', ')}`);
+  }
+  return v as T;
+}
+
+/** Parses and validates the configuration; throws ConfigError with one line naming the variable. */
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    databaseUrl: url(env, 'DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/repdyn', [
+      'postgresql:',
+      'postgres:',
+    ]),
+    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    queuePrefix: str(env, 'QUEUE_PREFIX', 'repdyn'),
+    artifactDir: resolve(repoRoot, str(env, 'ARTIFACT_DIR', 'artifacts')),
+    sharedDir: resolve(repoRoot, str(env, 'SHARED_DIR', '../shared')),
+    cifarDir: env['CIFAR_DIR'] ? resolve(env['CIFAR_DIR']) : undefined,
+    host: str(env, 'HOST', '127.0.0.1'),
+    port: int(env, 'PORT', 8080, 0, 65535),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    tfjsBackend: env['TFJS_BACKEND'] || undefined,
+    gemmEngine: oneOf(env, 'GEMM_ENGINE', 'auto', ['auto', 'onnx', 'tfjs', 'js'] as const),
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
+    corsOrigin: env['CORS_ORIGIN'] || undefined,
+    limits: {
+      bodyBytes: int(env, 'MAX_BODY_BYTES', 64 * 1024, 1024),
+      probeExamples: int(env, 'MAX_PROBE_EXAMPLES', 10_000, 2),
+      trainExamples: int(env, 'MAX_TRAIN_EXAMPLES', 60_000, 1),
+      checkpoints: int(env, 'MAX_CHECKPOINTS', 100, 2),
+      representationFeatures: int(env, 'MAX_REPRESENTATION_FEATURES', 4096, 1),
+      convSamples: int(env, 'MAX_CONV_SAMPLES', 20_000, 2),
+      tensorCells: int(env, 'MAX_TENSOR_CELLS', 20_000, 1),
+      memoryMB: int(env, 'MAX_ESTIMATED_MEMORY_MB', 8192, 1),
+      seconds: int(env, 'MAX_ESTIMATED_SECONDS', 6 * 3600, 1),
+      uploadBytes: int(env, 'MAX_UPLOAD_BYTES', 512 * 1024 * 1024, 1024),
+    },
+  };
+}
+
+/** Hides the password of a connection URL for messages and logs. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return raw;
+  }
+}

@@ -1,0 +1,28 @@
+// The HTTP API as a Fastify plugin. server/main.ts listens; tests build the same app and use inject().
+
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/index.ts';
+import type { Db } from '../store/db.ts';
+import { registerErrorHandling } from './plugins/errors.ts';
+import { healthRoutes } from './routes/health.ts';
+import { ErrorSchema } from './schemas/error.ts';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  /** the API's Redis connection (fails fast while Redis is away) */
+  redis: Redis;
+}
+
+export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: deps.config.limits.bodyBytes,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    ...options,
+  });
+  app.addSchema(ErrorSchema);
+  registerErrorHandling(app);
+  await app.register(async (scope) => healthRoutes(scope, deps));
+  return app;
+}

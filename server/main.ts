@@ -1,0 +1,57 @@
+// API entrypoint: validate config, check Postgres and Redis once, listen, close gracefully.
+import { type Config, loadConfig } from '../config/index.ts';
+import { describeStartupError } from '../scripts/startup-errors.ts';
+import { createDb, pingDb } from '../store/db.ts';
+import { ensureDatabase } from '../store/ensure-db.ts';
+import { createRedis, pingRedis } from '../store/redis.ts';
+import { buildApp } from './app.ts';
+
+async function waitForRedisOnce(redis: ReturnType<typeof createRedis>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (redis.status !== 'ready') {
+    if (Date.now() > deadline) throw new Error('connection refused');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await pingRedis(redis);
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(describeStartupError(err));
+    process.exit(1);
+  }
+  const db = createDb(config.databaseUrl);
+  const redis = createRedis(config.redisUrl, 'api');
+  try {
+    await ensureDatabase(config.databaseUrl);
+    await pingDb(db, 5_000);
+  } catch (err) {
+    console.error(describeStartupError(err, config, 'postgres'));
+    process.exit(1);
+  }
+  try {
+    await waitForRedisOnce(redis, 3_000);
+  } catch (err) {
+    console.error(describeStartupError(err, config, 'redis'));
+    process.exit(1);
+  }
+  const app = await buildApp({ config, db, redis }, { logger: { level: config.logLevel } });
+  let closing = false;
+  const close = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'closing');
+    await app.close();
+    redis.disconnect();
+    await db.$disconnect();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void close('SIGINT'));
+  process.on('SIGTERM', () => void close('SIGTERM'));
+  await app.listen({ host: config.host, port: config.port });
+}
+
+await main();

@@ -1,0 +1,29 @@
+// ioredis connections. Workers need `maxRetriesPerRequest: null` (BullMQ); the API's connections
+// fail fast while Redis is away (no offline queue) and keep reconnecting in the background.
+import { Redis } from 'ioredis';
+
+export function createRedis(redisUrl: string, role: 'api' | 'worker'): Redis {
+  const redis = new Redis(redisUrl, {
+    lazyConnect: false,
+    maxRetriesPerRequest: role === 'worker' ? null : 1,
+    enableOfflineQueue: role === 'worker',
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(250 * attempt, 2_000),
+  });
+  // Connection errors are reported through readiness checks and job failures, not as crashes.
+  redis.on('error', () => {});
+  return redis;
+}
+
+export async function pingRedis(redis: Redis, timeoutMs = 1_000): Promise<void> {
+  if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([redis.ping(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
