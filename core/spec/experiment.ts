@@ -1,0 +1,154 @@
+// Experiment specification: reference run + specimen run ('same' = Net_S is Net_R, the paper's main
+// setting) + probe set + similarity settings. The API validates requests against this schema; the
+// worker validates job data again with normaliseExperimentSpec.
+import { createHash } from 'node:crypto';
+import { type Static, Type } from '@sinclair/typebox';
+import { DATASETS } from '../data/info.ts';
+import { describeNetwork, type NetworkDescription } from '../nets/describe.ts';
+import {
+  type CaptureOptions,
+  type ConvMode,
+  canonicalJson,
+  type NormalisedProbeSpec,
+  type NormalisedRunSpec,
+  normaliseProbeSpec,
+  normaliseRunSpec,
+  ProbeSpecSchema,
+  RunSpecSchema,
+  SpecError,
+} from './run.ts';
+
+/** The run schema inlined (its $id would otherwise appear twice in one experiment schema). */
+function inline<T extends object>(schema: T): T {
+  const { $id: _id, ...rest } = schema as T & { $id?: string };
+  return rest as T;
+}
+
+export const SIMILARITY_METHODS = ['cca', 'svcca', 'pwcca', 'cka'] as const;
+export type SimilarityMethod = (typeof SIMILARITY_METHODS)[number];
+
+export const SimilaritySpecSchema = Type.Object(
+  {
+    methods: Type.Optional(
+      Type.Array(Type.Union(SIMILARITY_METHODS.map((m) => Type.Literal(m))), {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'Measures per cell; rho and mean CCA are always computed. Default all.',
+      }),
+    ),
+    svccaThreshold: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'SVCCA variance kept (default 0.99)' }),
+    ),
+    epsilon: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 0.1,
+        description: 'Rank tolerance relative to the largest singular value (default 1e-10)',
+      }),
+    ),
+    convMode: Type.Optional(
+      Type.Union([Type.Literal('positions'), Type.Literal('mean'), Type.Literal('flatten')], {
+        description: 'How conv layers become [samples, features] (default positions)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ExperimentSpecSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200, description: 'A label for people' }),
+    reference: inline(RunSpecSchema),
+    specimen: Type.Union([Type.Literal('same'), inline(RunSpecSchema)], {
+      description: '"same" (Net_S = Net_R) or a second run spec (a different network)',
+    }),
+    probe: Type.Optional(inline(ProbeSpecSchema)),
+    similarity: Type.Optional(SimilaritySpecSchema),
+  },
+  { additionalProperties: false, $id: 'ExperimentSpec', title: 'ExperimentSpec' },
+);
+export type ExperimentSpec = Static<typeof ExperimentSpecSchema>;
+
+export interface NormalisedSimilarity {
+  methods: SimilarityMethod[];
+  svccaThreshold: number;
+  epsilon: number;
+  convMode: ConvMode;
+}
+
+export interface NormalisedExperiment {
+  name: string;
+  reference: NormalisedRunSpec;
+  /** null when the specimen is the reference run itself ("same"). */
+  specimen: NormalisedRunSpec | null;
+  probe: NormalisedProbeSpec;
+  similarity: NormalisedSimilarity;
+  networks: { reference: NetworkDescription; specimen: NetworkDescription };
+}
+
+export interface CaptureLimits {
+  representationFeatures: number;
+  convSamples: number;
+}
+
+/** Fills every default and checks cross-field consistency; throws SpecError naming the field. */
+export function normaliseExperimentSpec(spec: ExperimentSpec): NormalisedExperiment {
+  const reference = prefixed('reference', () => normaliseRunSpec(spec.reference));
+  const specimen =
+    spec.specimen === 'same' ? null : prefixed('specimen', () => normaliseRunSpec(spec.specimen as never));
+  if (specimen && specimen.dataset !== reference.dataset) {
+    throw new SpecError(
+      'specimen.dataset',
+      'must equal reference.dataset: both networks see the same probe set',
+    );
+  }
+  const probe = prefixed('', () => normaliseProbeSpec(spec.probe ?? {}, reference.dataset));
+  const s = spec.similarity ?? {};
+  const similarity: NormalisedSimilarity = {
+    methods: [...(s.methods ?? SIMILARITY_METHODS)].sort(
+      (a, b) => SIMILARITY_METHODS.indexOf(a) - SIMILARITY_METHODS.indexOf(b),
+    ),
+    svccaThreshold: s.svccaThreshold ?? 0.99,
+    epsilon: s.epsilon ?? 1e-10,
+    convMode: s.convMode ?? 'positions',
+  };
+  const info = DATASETS[reference.dataset];
+  const describe = (run: NormalisedRunSpec, field: string) =>
+    prefixed(field, () => describeNetwork(run.architecture, info.shape, info.classes));
+  const refNet = describe(reference, 'reference.architecture');
+  const specNet = specimen ? describe(specimen, 'specimen.architecture') : refNet;
+  return {
+    name: spec.name,
+    reference,
+    specimen,
+    probe,
+    similarity,
+    networks: { reference: refNet, specimen: specNet },
+  };
+}
+
+function prefixed<T>(prefix: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SpecError && prefix && !err.field.startsWith(prefix)) {
+      throw new SpecError(`${prefix}.${err.field}`, err.message.replace(`${err.field}: `, ''));
+    }
+    if (err instanceof RangeError) throw new SpecError(prefix || 'spec', err.message);
+    throw err;
+  }
+}
+
+/** Capture options of an experiment (part of a run's artifact key). */
+export function captureOptions(e: NormalisedExperiment, limits: CaptureLimits): CaptureOptions {
+  return {
+    convMode: e.similarity.convMode,
+    maxFeatures: limits.representationFeatures,
+    maxSamples: limits.convSamples,
+  };
+}
+
+/** sha256 of the canonical JSON of a spec: equal bodies give equal hashes (idempotency). */
+export function specHash(spec: unknown): string {
+  return createHash('sha256').update(canonicalJson(spec)).digest('hex');
+}

@@ -1,0 +1,109 @@
+// Filesystem artifact store for one run:
+//   <root>/runs/<runKey>/state.json
+//   <root>/runs/<runKey>/ckpt-0003/weights.rdw         network weights (core/nets/weights.ts container)
+//   <root>/runs/<runKey>/ckpt-0003/optimizer.rdw       optimizer slots (latest checkpoint only)
+//   <root>/runs/<runKey>/ckpt-0003/<layer>.npy         representation [samples, features], float32
+// Every write goes to a temporary file in the same directory and is renamed into place, so a crash
+// never leaves a partial file under a final name.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Matrix2D } from '../core/cca/matrix.ts';
+import { decodeNpy, encodeNpy } from '../core/npy.ts';
+import type { RunArtifactStore, RunState } from '../core/train/store.ts';
+
+const LAYER_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+async function writeAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export class FsRunArtifactStore implements RunArtifactStore {
+  /** Directory holding this run's artifacts. */
+  readonly dir: string;
+
+  constructor(root: string, runKey: string) {
+    if (!/^[0-9a-f]{8,64}$/.test(runKey)) throw new Error(`artifact store: invalid run key '${runKey}'`);
+    this.dir = join(root, 'runs', runKey);
+  }
+
+  private checkpointDir(checkpoint: number): string {
+    if (!Number.isInteger(checkpoint) || checkpoint < 0)
+      throw new RangeError(`invalid checkpoint ${checkpoint}`);
+    return join(this.dir, `ckpt-${String(checkpoint).padStart(4, '0')}`);
+  }
+
+  private layerFile(checkpoint: number, layer: string): string {
+    if (!LAYER_NAME.test(layer)) throw new Error(`artifact store: invalid layer name '${layer}'`);
+    return join(this.checkpointDir(checkpoint), `${layer}.npy`);
+  }
+
+  async saveWeights(checkpoint: number, bytes: Uint8Array): Promise<void> {
+    await writeAtomic(join(this.checkpointDir(checkpoint), 'weights.rdw'), bytes);
+  }
+
+  async loadWeights(checkpoint: number): Promise<Uint8Array> {
+    return readFile(join(this.checkpointDir(checkpoint), 'weights.rdw'));
+  }
+
+  async saveOptimizerState(checkpoint: number, bytes: Uint8Array): Promise<void> {
+    await writeAtomic(join(this.checkpointDir(checkpoint), 'optimizer.rdw'), bytes);
+  }
+
+  async loadOptimizerState(checkpoint: number): Promise<Uint8Array> {
+    return readFile(join(this.checkpointDir(checkpoint), 'optimizer.rdw'));
+  }
+
+  async pruneOptimizerStates(keep: number): Promise<void> {
+    const keepDir = this.checkpointDir(keep);
+    let entries: string[];
+    try {
+      entries = await readdir(this.dir);
+    } catch {
+      return;
+    }
+    await Promise.all(
+      entries
+        .filter((e) => e.startsWith('ckpt-') && join(this.dir, e) !== keepDir)
+        .map((e) => rm(join(this.dir, e, 'optimizer.rdw'), { force: true })),
+    );
+  }
+
+  async saveRepresentation(checkpoint: number, layer: string, matrix: Matrix2D): Promise<void> {
+    const data = matrix.data instanceof Float32Array ? matrix.data : Float32Array.from(matrix.data);
+    await writeAtomic(this.layerFile(checkpoint, layer), encodeNpy(data, [matrix.rows, matrix.cols]));
+  }
+
+  async loadRepresentation(checkpoint: number, layer: string): Promise<Matrix2D> {
+    const { data, shape } = decodeNpy(await readFile(this.layerFile(checkpoint, layer)));
+    if (shape.length !== 2)
+      throw new Error(`${layer} at checkpoint ${checkpoint}: expected a 2-D array, got [${shape}]`);
+    return { data, rows: shape[0], cols: shape[1] };
+  }
+
+  async saveState(state: RunState): Promise<void> {
+    await writeAtomic(join(this.dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  async loadState(): Promise<RunState | null> {
+    try {
+      return JSON.parse(await readFile(join(this.dir, 'state.json'), 'utf8')) as RunState;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async hasCheckpoint(checkpoint: number): Promise<boolean> {
+    const state = await this.loadState();
+    return state?.checkpoints.some((c) => c.index === checkpoint) ?? false;
+  }
+}
