@@ -1,0 +1,120 @@
+// Acceptance: the tensor builder equals pairwise similarity() cell by cell, with and without the
+// GEMM engine; it resumes (skip), aborts promptly and keeps only one specimen representation.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import {
+  buildTensor,
+  type GemmEngine,
+  getGemmEngine,
+  type Matrix2D,
+  type SimilarityResult,
+  similarity,
+  type TensorCell,
+} from '../../../core/cca/index.ts';
+import { assertClose, randomMatrix, related } from './helpers.ts';
+
+const n = 400;
+const input = randomMatrix(n, 12, 21);
+const refs = [input, related(input, 16, 0.3, 22), related(input, 6, 0.3, 23)];
+/** Specimen layer j at checkpoint t: drifts towards the reference layer as t grows. */
+function specimen(j: number, t: number): Matrix2D {
+  const ref = refs[j]!;
+  const noise = randomMatrix(n, ref.cols, 100 + 10 * j + t);
+  const w = t / 2;
+  return {
+    data: Float64Array.from(ref.data, (v, i) => w * v + (1 - w) * noise.data[i]!),
+    rows: n,
+    cols: ref.cols,
+  };
+}
+
+function assertEqualResults(a: SimilarityResult, b: SimilarityResult, tol: number, at: string): void {
+  assert.deepEqual(a.ranks, b.ranks, `${at}: ranks`);
+  assert.equal(a.cca.length, b.cca.length, `${at}: length`);
+  for (let i = 0; i < a.cca.length; i++) assertClose(a.cca[i]!, b.cca[i]!, tol, `${at}: cca[${i}]`);
+  for (const key of ['rho', 'mean', 'pwcca', 'cka'] as const)
+    assertClose(a[key]!, b[key]!, tol, `${at}: ${key}`);
+  assertClose(a.svcca!.rho, b.svcca!.rho, tol, `${at}: svcca`);
+  assert.deepEqual(a.svcca!.dims, b.svcca!.dims);
+  assert.deepEqual(a.warnings, b.warnings);
+}
+
+async function collect(
+  options: Parameters<typeof buildTensor>[0]['options'],
+  skip?: (i: number, j: number, t: number) => boolean,
+) {
+  const cells: TensorCell[] = [];
+  let loads = 0;
+  for await (const cell of buildTensor({
+    refLayers: refs.map((m, i) => ({ name: `ref${i}`, load: async () => m })),
+    specLayers: refs.map((_, j) => ({ name: `spec${j}` })),
+    checkpoints: 3,
+    loadSpecimen: async (j, t) => {
+      loads++;
+      return specimen(j, t);
+    },
+    skip,
+    options,
+  })) {
+    cells.push(cell);
+  }
+  return { cells, loads };
+}
+
+let engine: GemmEngine | undefined;
+after(async () => engine?.dispose());
+
+describe('buildTensor', () => {
+  it('equals pairwise similarity() cell by cell (JS and GEMM engine, float64)', async () => {
+    // minWork 0: every product goes to the engine, however small.
+    engine = await getGemmEngine('auto', { minWork: 0 });
+    for (const choice of ['js', engine] as const) {
+      const { cells, loads } = await collect({ engine: choice });
+      assert.equal(cells.length, 3 * 3 * 3);
+      assert.equal(loads, 3 * 3, 'each specimen representation is loaded once');
+      for (const c of cells) {
+        const expected = similarity(refs[c.refLayer]!, specimen(c.specLayer, c.checkpoint));
+        assertEqualResults(
+          c.result,
+          expected,
+          1e-9,
+          `${typeof choice === 'string' ? choice : choice.name} ${c.refLayer},${c.specLayer},${c.checkpoint}`,
+        );
+      }
+      const final = cells.find((c) => c.refLayer === 1 && c.specLayer === 1 && c.checkpoint === 2)!;
+      assertClose(final.result.rho, 1, 1e-12, 'a layer against itself');
+    }
+  });
+
+  it('skips stored cells without loading what only they need', async () => {
+    const { cells, loads } = await collect(
+      { engine: 'js', methods: ['cca'] },
+      (_i, j, t) => t < 2 || j === 0,
+    );
+    assert.equal(cells.length, 3 * 2);
+    assert.equal(loads, 2);
+    assert.ok(cells.every((c) => c.checkpoint === 2 && c.specLayer > 0));
+  });
+
+  it('stops promptly when aborted', async () => {
+    const controller = new AbortController();
+    const seen: TensorCell[] = [];
+    await assert.rejects(
+      async () => {
+        for await (const cell of buildTensor({
+          refLayers: refs.map((m, i) => ({ name: `ref${i}`, load: async () => m })),
+          specLayers: [{ name: 'spec' }],
+          checkpoints: 100,
+          loadSpecimen: async () => refs[0]!,
+          options: { engine: 'js' },
+          signal: controller.signal,
+        })) {
+          seen.push(cell);
+          if (seen.length === 2) controller.abort();
+        }
+      },
+      (err: unknown) => err instanceof Error && err.name === 'AbortError',
+    );
+    assert.equal(seen.length, 2);
+  });
+});
