@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type Dataset, imageSize, subset } from '../data/dataset.ts';
 import { deriveSeed, permutation } from '../data/random.ts';
 import { buildNetwork, type Network } from '../nets/build.ts';
+import { describeNetwork } from '../nets/describe.ts';
 import { decodeArrays, encodeArrays } from '../nets/weights.ts';
 import type { CaptureOptions, NormalisedProbeSpec, NormalisedRunSpec } from '../spec/run.ts';
 import { captureRepresentations, planCapture, scoreLogits } from './capture.ts';
@@ -132,14 +133,22 @@ export async function trainRun(input: TrainRunInput): Promise<RunResult> {
   const backend = tf.getBackend();
   const totalSteps = spec.training.steps;
   const schedule = spec.checkpoints.steps;
+  const layers = planCapture(
+    describeNetwork(spec.architecture, input.data.train.shape, input.data.train.classes).layers,
+    probe.examples,
+    capture,
+  );
   const train = subset(input.data.train, spec.training.trainExamples, seeds.trainSubset(spec.training.seed));
   const probeSet = subset(input.data.probe, probe.examples, probe.seed);
   signal?.throwIfAborted();
 
   const saved = await store.loadState();
-  const built = buildNetwork(spec.architecture, train.shape, train.classes, seeds.init(spec.training.seed));
-  const network = built.model;
-  const layers = planCapture(network.layers, probeSet.count, capture);
+  const network = buildNetwork(
+    spec.architecture,
+    train.shape,
+    train.classes,
+    seeds.init(spec.training.seed),
+  ).model;
   const state: RunState = saved ?? {
     version: 1,
     checkpoints: [],

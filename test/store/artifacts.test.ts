@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { RunState } from '../../core/train/store.ts';
+import { FsRunArtifactStore } from '../../store/artifacts.ts';
+
+let root: string;
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'repdyn-artifacts-'));
+});
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+const KEY = 'ab'.repeat(32);
+
+describe('FsRunArtifactStore', () => {
+  it('round-trips weights, optimizer state, representations and state, leaving no temp files', async () => {
+    const store = new FsRunArtifactStore(root, KEY);
+    assert.equal(await store.loadState(), null);
+    assert.equal(await store.hasCheckpoint(0), false);
+    const bytes = Uint8Array.of(1, 2, 3, 250);
+    await store.saveWeights(0, bytes);
+    await store.saveOptimizerState(0, bytes);
+    await store.saveOptimizerState(1, bytes);
+    assert.deepEqual(new Uint8Array(await store.loadWeights(0)), bytes);
+    const matrix = { data: Float32Array.of(1, 2, 3, 4, 5, 6), rows: 3, cols: 2 };
+    await store.saveRepresentation(0, 'fc1', matrix);
+    assert.deepEqual(await store.loadRepresentation(0, 'fc1'), matrix);
+    const state: RunState = {
+      version: 1,
+      checkpoints: [
+        {
+          index: 0,
+          step: 0,
+          fraction: 0,
+          trainLoss: 2.3,
+          trainAccuracy: 0.1,
+          probeLoss: 2.3,
+          probeAccuracy: 0.1,
+        },
+      ],
+      layers: [{ name: 'fc1', kind: 'dense', features: 2, samples: 3 }],
+      totalSteps: 10,
+      backend: 'wasm',
+      complete: false,
+    };
+    await store.saveState(state);
+    assert.deepEqual(await store.loadState(), state);
+    assert.equal(await store.hasCheckpoint(0), true);
+    assert.equal(await store.hasCheckpoint(1), false);
+    await store.pruneOptimizerStates(1);
+    await assert.rejects(store.loadOptimizerState(0), /ENOENT/);
+    assert.deepEqual(new Uint8Array(await store.loadOptimizerState(1)), bytes);
+    const all = [...(await readdir(store.dir, { recursive: true }))];
+    assert.ok(
+      all.every((f) => !f.endsWith('.tmp')),
+      all.join(', '),
+    );
+  });
+
+  it('refuses keys and layer names that could escape its directory', async () => {
+    assert.throws(() => new FsRunArtifactStore(root, '../etc'));
+    const store = new FsRunArtifactStore(root, KEY);
+    await assert.rejects(
+      store.saveRepresentation(0, '../x', { data: new Float32Array(1), rows: 1, cols: 1 }),
+    );
+  });
+});
