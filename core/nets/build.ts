@@ -123,6 +123,7 @@ export function buildNetwork(
           layer.kernel as tf.Tensor4D,
           layer.bias as tf.Tensor1D,
           fusable ? (activation as 'relu' | 'linear') : 'linear',
+          { inputGradient: layer !== weighted[0] },
         );
         if (!fusable) h = activate(h, activation);
         if (record) outputs.push(h);

@@ -11,14 +11,17 @@ export type FusableActivation = 'relu' | 'linear';
  * y = act(conv2d(x, w, stride 1, 'same') + b)
  *   x: [n, h, w, ci]   w: [k, k, ci, co]   b: [co]   y: [n, h, w, co]
  * For 'same' padding with stride 1 the input is padded by top = floor((k-1)/2), bottom = k-1-top
- * (likewise left/right), as tf.conv2d does.
+ * (likewise left/right), as tf.conv2d does. With inputGradient false the gradient for x is zeros.
  */
 export function conv2dSame(
   x: tf.Tensor4D,
   w: tf.Tensor4D,
   b: tf.Tensor1D,
   activation: FusableActivation,
+  options: { inputGradient?: boolean } = {},
 ): tf.Tensor4D {
+  // The first layer's input is data: its gradient is never used, so skip that convolution.
+  const inputGradient = options.inputGradient ?? true;
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x4, w4, b1, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
     const y = tf.fused.conv2d({ x: x4, filter: w4, strides: 1, pad: 'same', bias: b1, activation });
@@ -47,6 +50,7 @@ export function conv2dSame(
         const dw = tf.transpose(tf.conv2d(xPadT, dzT, 1, 'valid'), [1, 2, 0, 3]);
         // dx = valid conv of dz padded by (bottom, top) with the kernel flipped spatially and its
         // channel axes swapped: [k, k, co, ci].
+        if (!inputGradient) return [tf.zerosLike(xs), dw, tf.sum(dz, [0, 1, 2])];
         const dzPad = tf.pad(dz, [
           [0, 0],
           [bottom, top],
