@@ -32,6 +32,11 @@ export interface SimilarityOptions {
   svccaDims?: number;
   /** Which measures to compute. Default: all. CCA coefficients, rho and mean are always computed. */
   methods?: SimilarityMethod[];
+  /**
+   * 'full' (default): all coefficients. 'rho': only rho = ||Qx^T Qy||_F / sqrt(m), without the
+   * per-pair decomposition; cca is then empty, mean is NaN and svcca/pwcca are null.
+   */
+  spectrum?: 'full' | 'rho';
 }
 
 export interface SvccaResult {
@@ -113,10 +118,17 @@ export interface ResolvedOptions {
   svccaThreshold: number;
   svccaDims: number | undefined;
   methods: ReadonlySet<SimilarityMethod>;
+  spectrum: 'full' | 'rho';
 }
 
 export function resolveOptions(options: SimilarityOptions = {}): ResolvedOptions {
-  const { epsilon = 1e-10, svccaThreshold = 0.99, svccaDims, methods = ALL_METHODS } = options;
+  const {
+    epsilon = 1e-10,
+    svccaThreshold = 0.99,
+    svccaDims,
+    methods = ALL_METHODS,
+    spectrum = 'full',
+  } = options;
   if (!(epsilon >= 0 && epsilon < 1))
     throw new SimilarityError('BAD_INPUT', `epsilon must be in [0, 1): ${epsilon}`);
   if (!(svccaThreshold > 0 && svccaThreshold <= 1)) {
@@ -128,7 +140,12 @@ export function resolveOptions(options: SimilarityOptions = {}): ResolvedOptions
   for (const m of methods) {
     if (!ALL_METHODS.includes(m)) throw new SimilarityError('BAD_INPUT', `unknown method '${m}'`);
   }
-  return { epsilon, svccaThreshold, svccaDims, methods: new Set(methods) };
+  const chosen = new Set(methods);
+  if (spectrum === 'rho') {
+    chosen.delete('svcca');
+    chosen.delete('pwcca');
+  }
+  return { epsilon, svccaThreshold, svccaDims, methods: chosen, spectrum };
 }
 
 // --- per-representation work -----------------------------------------------------------------------------
@@ -362,13 +379,11 @@ interface Spectrum {
   vectors?: Float64Array;
 }
 
-/** Singular values of b [p, q] via the eigenvalues of the smaller Gram (b b^T or b^T b). */
-function singularValues(b: Float64Array, p: number, q: number, wantVectors: boolean): Spectrum {
+/** Singular values of b [p, q] via the eigenvalues of the smaller Gram (b b^T or b^T b, a product step). */
+function* singularValues(b: Float64Array, p: number, q: number, wantVectors: boolean): Steps<Spectrum> {
   const small = Math.min(p, q);
-  const gram =
-    p <= q
-      ? jsMatmulTN(mat(transpose(b, p, q), q, p), mat(transpose(b, p, q), q, p))
-      : jsMatmulTN(mat(b, p, q), mat(b, p, q));
+  const side = p <= q ? mat(transpose(b, p, q), q, p) : mat(b, p, q); // Gram = side^T side [small, small]
+  const gram = yield { kind: 'tn', a: side, b: side };
   symmetrise(gram, small);
   const { values, vectors } = symEig(gram, small, wantVectors);
   for (let i = 0; i < small; i++) values[i] = Math.min(1, Math.sqrt(Math.max(0, values[i]!)));
@@ -453,9 +468,11 @@ export function* pairSteps(
   const b = yield { kind: 'nn', a: mat(mxy, rx, y.live), b: mat(y.whitening, y.live, ry) };
 
   const wantPw = opts.methods.has('pwcca');
-  const full = singularValues(b, rx, ry, wantPw);
-  const cca = full.values;
-  const { rho, mean } = summary(cca);
+  const full = opts.spectrum === 'full' ? yield* singularValues(b, rx, ry, wantPw) : null;
+  const cca = full?.values ?? new Float64Array(0);
+  const { rho, mean } = full
+    ? summary(cca)
+    : { rho: Math.min(1, frobenius(b) / Math.sqrt(Math.min(rx, ry))), mean: Number.NaN };
 
   let svcca: SvccaResult | null = null;
   if (opts.methods.has('svcca')) {
@@ -463,7 +480,7 @@ export function* pairSteps(
     const ky = y.svccaDims;
     const block = new Float64Array(kx * ky); // B[:kx, :ky]
     for (let i = 0; i < kx; i++) block.set(b.subarray(i * ry, i * ry + ky), i * ky);
-    const values = singularValues(block, kx, ky, false).values;
+    const { values } = yield* singularValues(block, kx, ky, false);
     svcca = { ...summary(values), dims: [kx, ky], cca: values };
   }
 
@@ -472,8 +489,8 @@ export function* pairSteps(
     // Weights from the side with fewer kept directions (x on a tie, as the reference implementation).
     pwcca =
       rx <= ry
-        ? pwccaFrom(cca, full.vectors!, x.loadings!, rx, x.live)
-        : pwccaFrom(cca, full.vectors!, y.loadings!, ry, y.live);
+        ? pwccaFrom(cca, full!.vectors!, x.loadings!, rx, x.live)
+        : pwccaFrom(cca, full!.vectors!, y.loadings!, ry, y.live);
   }
 
   let cka: number | null = null;

@@ -109,6 +109,11 @@ describe('similarity properties', () => {
     assert.equal(r.pwcca, null);
     assert.equal(r.cka, null);
     assert.deepEqual(similarity(x, y, { svccaDims: 4 }).svcca!.dims, [4, 4]);
+    const fast = similarity(x, y, { spectrum: 'rho' });
+    assertClose(fast.rho, base.rho, 1e-12, 'rho without the spectrum');
+    assertClose(fast.cka!, base.cka!, 1e-12, 'cka without the spectrum');
+    assert.equal(fast.cca.length, 0);
+    assert.equal(fast.svcca, null);
   });
 
   it('warns about few samples and its random baseline is far from 0', () => {
