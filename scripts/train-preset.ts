@@ -45,8 +45,6 @@ const [train, test] = await Promise.all([
   loadDataset(dataset, 'test', paths),
 ]);
 const loadSeconds = (performance.now() - started) / 1000;
-let trainingMs = 0;
-let lastPhaseAt = performance.now();
 let lastLog = 0;
 const result = await trainRun({
   spec,
@@ -56,8 +54,6 @@ const result = await trainRun({
   capture,
   onProgress: (p) => {
     const now = performance.now();
-    if (p.phase === 'training') trainingMs += now - lastPhaseAt;
-    lastPhaseAt = now;
     if (now - lastLog > 30_000) {
       lastLog = now;
       console.error(
@@ -76,7 +72,8 @@ console.log(
     test_accuracy: last.probeAccuracy,
     test_loss: last.probeLoss,
     seconds: result.seconds,
-    training_seconds_approx: trainingMs / 1000,
+    training_seconds: result.timings.trainingSeconds,
+    checkpoint_seconds: result.timings.checkpointSeconds,
     data_load_seconds: loadSeconds,
   }),
 );
