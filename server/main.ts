@@ -3,6 +3,7 @@ import { type Config, loadConfig } from '../config/index.ts';
 import { describeStartupError } from '../scripts/startup-errors.ts';
 import { createDb, pingDb } from '../store/db.ts';
 import { ensureDatabase } from '../store/ensure-db.ts';
+import { createExperimentQueue } from '../store/queue.ts';
 import { createRedis, pingRedis } from '../store/redis.ts';
 import { buildApp } from './app.ts';
 
@@ -38,13 +39,19 @@ async function main(): Promise<void> {
     console.error(describeStartupError(err, config, 'redis'));
     process.exit(1);
   }
-  const app = await buildApp({ config, db, redis }, { logger: { level: config.logLevel } });
+  const queue = createExperimentQueue(redis, config.queuePrefix);
+  queue.on('error', () => {}); // reported through /ready and submissions (503), not as crashes
+  const app = await buildApp(
+    { config, db, redis, queue },
+    { logger: { level: config.logLevel, redact: ['req.headers.authorization'] } },
+  );
   let closing = false;
   const close = async (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'closing');
     await app.close();
+    await queue.close().catch(() => undefined);
     redis.disconnect();
     await db.$disconnect();
     process.exit(0);

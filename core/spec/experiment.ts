@@ -117,6 +117,19 @@ export function normaliseExperimentSpec(spec: ExperimentSpec): NormalisedExperim
     prefixed(field, () => describeNetwork(run.architecture, info.shape, info.classes));
   const refNet = describe(reference, 'reference.architecture');
   const specNet = specimen ? describe(specimen, 'specimen.architecture') : refNet;
+  // In 'positions' mode a conv layer has examples*h*w samples, a dense layer one per example: CCA
+  // needs equal sample counts, so networks mixing both default to global mean pooling instead.
+  const layers = [...refNet.layers, ...specNet.layers];
+  const mixed = layers.some((l) => l.shape.length === 3) && layers.some((l) => l.shape.length === 1);
+  if (mixed && similarity.convMode === 'positions') {
+    if (s.convMode === 'positions') {
+      throw new SpecError(
+        'similarity.convMode',
+        "'positions' needs every layer to be convolutional (dense layers have one sample per example); use 'mean' or 'flatten'",
+      );
+    }
+    similarity.convMode = 'mean';
+  }
   return {
     name: spec.name,
     reference,

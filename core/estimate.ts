@@ -1,0 +1,162 @@
+// Size and time estimates of an experiment, computed before anything is queued so that a spec too
+// large for the configured limits is refused with the estimate and the limit (HTTP 422).
+import type { LayerInfo, NetworkDescription } from './nets/describe.ts';
+import type { NormalisedExperiment } from './spec/experiment.ts';
+
+export interface Limits {
+  probeExamples: number;
+  trainExamples: number;
+  checkpoints: number;
+  representationFeatures: number;
+  convSamples: number;
+  tensorCells: number;
+  memoryMB: number;
+  seconds: number;
+}
+
+export interface Estimate {
+  cells: number;
+  checkpoints: number;
+  representation: { maxFeatures: number; maxSamples: number };
+  memoryMB: number;
+  diskMB: number;
+  seconds: { training: number; capture: number; tensor: number; total: number };
+}
+
+export interface LimitViolation {
+  code: string;
+  field: string;
+  message: string;
+  limit: number;
+  value: number;
+}
+
+// Throughputs measured on the 2-core development machine (shared/docs/STACK.md and the benchmarks):
+// tfjs-wasm trains at ~2 GFLOP/s effective; the GEMM engine multiplies at ~50 GFLOP/s in float64.
+const TRAIN_FLOPS_PER_S = 2e9;
+const GEMM_FLOPS_PER_S = 5e10;
+const DECOMPOSITION_FLOPS_PER_S = 1e9;
+
+/** [samples, features] of one layer's representation under the experiment's conv mode. */
+export function representationShape(
+  layer: LayerInfo,
+  examples: number,
+  convMode: NormalisedExperiment['similarity']['convMode'],
+  convSamples: number,
+): { samples: number; features: number } {
+  if (layer.shape.length === 1) return { samples: examples, features: layer.shape[0] };
+  const [h, w, c] = layer.shape as [number, number, number];
+  if (convMode === 'mean') return { samples: examples, features: c };
+  if (convMode === 'flatten') return { samples: examples, features: h * w * c };
+  return { samples: Math.min(examples * h * w, Math.max(convSamples, examples)), features: c };
+}
+
+function trainingSeconds(run: NormalisedExperiment['reference'], net: NetworkDescription): number {
+  // forward + backward ≈ 3 forward passes
+  return (3 * net.flopsPerExample * run.training.steps * run.training.batchSize) / TRAIN_FLOPS_PER_S;
+}
+
+export function estimateExperiment(e: NormalisedExperiment, limits: Limits): Estimate {
+  const examples = e.probe.examples;
+  const shapes = (net: NetworkDescription) =>
+    net.layers.map((l) => representationShape(l, examples, e.similarity.convMode, limits.convSamples));
+  const ref = shapes(e.networks.reference);
+  const spec = shapes(e.networks.specimen);
+  const specRun = e.specimen ?? e.reference;
+  const checkpoints = specRun.checkpoints.steps.length;
+  const cells = ref.length * spec.length * checkpoints;
+
+  const bytes = (s: { samples: number; features: number }) => s.samples * s.features;
+  // worker memory: every prepared reference layer (float64 basis) + one specimen layer + its basis
+  const refBytes = ref.reduce((a, s) => a + bytes(s) * 8, 0);
+  const specMax = Math.max(...spec.map((s) => bytes(s) * 8 * 2));
+  const paramsBytes = Math.max(e.networks.reference.parameters, e.networks.specimen.parameters) * 4 * 4;
+  const memoryMB = (refBytes + specMax + paramsBytes) / 2 ** 20 + 400; // + runtime baseline
+
+  const stored = (list: { samples: number; features: number }[], n: number) =>
+    list.reduce((a, s) => a + bytes(s) * 4, 0) * n;
+  const refCheckpoints = e.reference.checkpoints.steps.length;
+  const diskMB = (stored(ref, refCheckpoints) + (e.specimen ? stored(spec, checkpoints) : 0)) / 2 ** 20;
+
+  const training =
+    trainingSeconds(e.reference, e.networks.reference) +
+    (e.specimen ? trainingSeconds(e.specimen, e.networks.specimen) : 0);
+  const captureFlops = (net: NetworkDescription, n: number) => net.flopsPerExample * examples * n;
+  const capture =
+    (captureFlops(e.networks.reference, refCheckpoints) +
+      (e.specimen ? captureFlops(e.networks.specimen, checkpoints) : 0)) /
+    TRAIN_FLOPS_PER_S;
+  let tensorFlops = 0;
+  let decompositionFlops = 0;
+  for (const s of [...ref, ...spec.flatMap((x) => Array(checkpoints).fill(x) as typeof spec)]) {
+    tensorFlops += 2 * s.samples * s.features * s.features; // Gram / basis per representation
+    decompositionFlops += 10 * s.features ** 3;
+  }
+  for (const r of ref)
+    for (const s of spec) tensorFlops += 2 * r.samples * r.features * s.features * checkpoints;
+  const tensor = tensorFlops / GEMM_FLOPS_PER_S + decompositionFlops / DECOMPOSITION_FLOPS_PER_S;
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return {
+    cells,
+    checkpoints,
+    representation: {
+      maxFeatures: Math.max(...ref.map((s) => s.features), ...spec.map((s) => s.features)),
+      maxSamples: Math.max(...ref.map((s) => s.samples), ...spec.map((s) => s.samples)),
+    },
+    memoryMB: round(memoryMB),
+    diskMB: round(diskMB),
+    seconds: {
+      training: round(training),
+      capture: round(capture),
+      tensor: round(tensor),
+      total: round(training + capture + tensor),
+    },
+  };
+}
+
+/** Every configured limit the experiment exceeds (empty when it fits). */
+export function checkLimits(e: NormalisedExperiment, est: Estimate, limits: Limits): LimitViolation[] {
+  const out: LimitViolation[] = [];
+  const check = (code: string, field: string, value: number, limit: number, what: string) => {
+    if (value > limit)
+      out.push({ code, field, value, limit, message: `${what} ${value} exceeds the limit ${limit}` });
+  };
+  check('LIMIT_PROBE_EXAMPLES', 'probe.examples', e.probe.examples, limits.probeExamples, 'probe examples');
+  for (const [field, run] of [
+    ['reference', e.reference],
+    ['specimen', e.specimen],
+  ] as const) {
+    if (!run) continue;
+    check(
+      'LIMIT_TRAIN_EXAMPLES',
+      `${field}.training.trainExamples`,
+      run.training.trainExamples,
+      limits.trainExamples,
+      'training examples',
+    );
+    check(
+      'LIMIT_CHECKPOINTS',
+      `${field}.checkpoints`,
+      run.checkpoints.steps.length,
+      limits.checkpoints,
+      'checkpoints',
+    );
+  }
+  check(
+    'LIMIT_REPRESENTATION_FEATURES',
+    'architecture',
+    est.representation.maxFeatures,
+    limits.representationFeatures,
+    'widest representation (features)',
+  );
+  check('LIMIT_TENSOR_CELLS', 'tensor', est.cells, limits.tensorCells, 'tensor cells');
+  check(
+    'LIMIT_MEMORY',
+    'estimate.memoryMB',
+    Math.ceil(est.memoryMB),
+    limits.memoryMB,
+    'estimated memory (MB)',
+  );
+  check('LIMIT_TIME', 'estimate.seconds', Math.ceil(est.seconds.total), limits.seconds, 'estimated seconds');
+  return out;
+}

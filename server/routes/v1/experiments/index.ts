@@ -1,0 +1,357 @@
+// /v1/experiments: submit, list, read, cancel, delete, progress events, a tensor slice.
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { checkLimits, estimateExperiment, representationShape } from '../../../../core/estimate.ts';
+import {
+  ExperimentSpecSchema,
+  type NormalisedExperiment,
+  normaliseExperimentSpec,
+  specHash,
+} from '../../../../core/spec/experiment.ts';
+import { SpecError } from '../../../../core/spec/run.ts';
+import { Prisma } from '../../../../store/db.ts';
+import { ACTIVE, advance, isTerminal } from '../../../../store/experiments.ts';
+import { enqueueExperiment } from '../../../../store/queue.ts';
+import { pingRedis } from '../../../../store/redis.ts';
+import type { AppDeps } from '../../../app.ts';
+import { principalOf } from '../../../plugins/auth.ts';
+import { errorResponses, HttpError } from '../../../schemas/error.ts';
+import {
+  ExperimentListSchema,
+  ExperimentSchema,
+  ExperimentStatusSchema,
+  SubmittedSchema,
+  TensorSliceSchema,
+} from '../../../schemas/experiment.ts';
+import { experimentInclude, experimentView, links } from '../../../views.ts';
+import { streamEvents } from './events.ts';
+
+const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
+const tags = ['experiments'];
+
+export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  const { db, config } = deps;
+
+  /** The experiment if it belongs to the caller's team; 404 otherwise (other teams' ids are not revealed). */
+  async function findOwned(teamId: string, id: string) {
+    const row = await db.experiment.findFirst({ where: { id, teamId }, include: experimentInclude });
+    if (!row) throw new HttpError(404, 'EXPERIMENT_NOT_FOUND', `no experiment ${id}`);
+    return row;
+  }
+
+  app.post(
+    '/v1/experiments',
+    {
+      schema: {
+        tags,
+        summary: 'Submit an experiment',
+        description:
+          'Validates the spec, estimates memory and time, creates the experiment and queues it. ' +
+          'Idempotency-Key: the same key with the same body returns the same experiment; with another body, 409.',
+        headers: Type.Object({
+          'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        }),
+        body: ExperimentSpecSchema,
+        response: { 202: SubmittedSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const spec = request.body;
+      let normalised: NormalisedExperiment;
+      try {
+        normalised = normaliseExperimentSpec(spec);
+      } catch (err) {
+        if (err instanceof SpecError) {
+          throw new HttpError(400, 'INVALID_SPEC', err.message, { field: err.field });
+        }
+        throw err;
+      }
+      const estimate = estimateExperiment(normalised, config.limits);
+      const violations = checkLimits(normalised, estimate, config.limits);
+      if (violations.length > 0) {
+        const first = violations[0];
+        throw new HttpError(422, first.code, first.message, { field: first.field, violations, estimate });
+      }
+      const hash = specHash(spec);
+      const idempotencyKey = request.headers['idempotency-key'];
+      if (idempotencyKey) {
+        const existing = await db.experiment.findUnique({
+          where: { teamId_idempotencyKey: { teamId: principal.teamId, idempotencyKey } },
+        });
+        if (existing) {
+          if (existing.specHash !== hash) {
+            throw new HttpError(
+              409,
+              'IDEMPOTENCY_KEY_REUSED',
+              'this Idempotency-Key was used with a different body',
+            );
+          }
+          return reply.status(202).send({
+            id: existing.id,
+            status: existing.status,
+            estimate: existing.estimate,
+            links: links(existing.id),
+          });
+        }
+      }
+      try {
+        await pingRedis(deps.redis);
+      } catch {
+        throw new HttpError(
+          503,
+          'QUEUE_UNAVAILABLE',
+          'the work queue (Redis) is unreachable; try again shortly',
+        );
+      }
+      const layerRows = (network: 'reference' | 'specimen') =>
+        normalised.networks[network].layers.map((l, index) => {
+          const shape = representationShape(
+            l,
+            normalised.probe.examples,
+            normalised.similarity.convMode,
+            config.limits.convSamples,
+          );
+          return {
+            network,
+            index,
+            name: l.name,
+            kind: l.kind,
+            features: shape.features,
+            samples: shape.samples,
+          };
+        });
+      let created: { id: string; status: string };
+      try {
+        created = await db.experiment.create({
+          data: {
+            teamId: principal.teamId,
+            name: spec.name,
+            spec: spec as Prisma.InputJsonValue,
+            specHash: hash,
+            idempotencyKey: idempotencyKey ?? null,
+            estimate: estimate as unknown as Prisma.InputJsonValue,
+            checkpointCount: estimate.checkpoints,
+            message: 'waiting for a worker',
+            layers: { create: [...layerRows('reference'), ...layerRows('specimen')] },
+          },
+          select: { id: true, status: true },
+        });
+      } catch (err) {
+        // two identical idempotent requests raced: the other one created it
+        if (idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+          const existing = await db.experiment.findUniqueOrThrow({
+            where: { teamId_idempotencyKey: { teamId: principal.teamId, idempotencyKey } },
+          });
+          if (existing.specHash !== hash) {
+            throw new HttpError(
+              409,
+              'IDEMPOTENCY_KEY_REUSED',
+              'this Idempotency-Key was used with a different body',
+            );
+          }
+          created = existing;
+        } else {
+          throw err;
+        }
+      }
+      try {
+        await enqueueExperiment(deps.queue, created.id);
+      } catch (err) {
+        // The row is the truth: the workers' reconciler enqueues it when Redis answers again.
+        request.log.warn({ err, experimentId: created.id }, 'enqueue failed; the reconciler will retry');
+      }
+      return reply
+        .status(202)
+        .send({ id: created.id, status: created.status as never, estimate, links: links(created.id) });
+    },
+  );
+
+  app.get(
+    '/v1/experiments',
+    {
+      schema: {
+        tags,
+        summary: "List the team's experiments, newest first",
+        querystring: Type.Object({
+          status: Type.Optional(ExperimentStatusSchema),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+          cursor: Type.Optional(
+            Type.String({ format: 'uuid', description: 'nextCursor of the previous page' }),
+          ),
+        }),
+        response: { 200: ExperimentListSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const { status, limit = 50, cursor } = request.query;
+      const rows = await db.experiment.findMany({
+        where: { teamId: principal.teamId, ...(status ? { status: status as never } : {}) },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: limit + 1,
+        ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
+        include: experimentInclude,
+      });
+      const page = rows.slice(0, limit);
+      return {
+        items: page.map(experimentView),
+        nextCursor: rows.length > limit ? page[page.length - 1].id : null,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Status, progress, layers, checkpoints and summary of one experiment',
+        params: IdParams,
+        response: { 200: Type.Ref('Experiment'), ...errorResponses },
+      },
+    },
+    async (request) => experimentView(await findOwned(principalOf(request).teamId, request.params.id)),
+  );
+
+  app.post(
+    '/v1/experiments/:id/cancel',
+    {
+      schema: {
+        tags,
+        summary: 'Cancel a queued or running experiment',
+        params: IdParams,
+        response: { 202: Type.Ref('Experiment'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const row = await findOwned(principalOf(request).teamId, request.params.id);
+      if (isTerminal(row.status)) {
+        throw new HttpError(409, 'EXPERIMENT_FINISHED', `experiment is already ${row.status}`);
+      }
+      await db.experiment.update({ where: { id: row.id }, data: { cancelRequested: true } });
+      if (row.status === 'queued') {
+        // Not started: cancel here. A worker that picks the job up anyway sees the terminal state.
+        await advance(db, row.id, 'canceled', { message: 'canceled before it started' });
+        await deps.queue.remove(row.id).catch(() => undefined);
+      }
+      return reply.status(202).send(experimentView(await findOwned(row.teamId, row.id)));
+    },
+  );
+
+  app.delete(
+    '/v1/experiments/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete an experiment (cancels it if running) with its cells and unshared artifacts',
+        params: IdParams,
+        response: { 204: Type.Null(), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const row = await findOwned(principalOf(request).teamId, request.params.id);
+      if (ACTIVE.includes(row.status)) {
+        await db.experiment.update({ where: { id: row.id }, data: { cancelRequested: true } });
+        await advance(db, row.id, 'canceled', { message: 'deleted' });
+        await deps.queue.remove(row.id).catch(() => undefined);
+      }
+      const runIds = [row.referenceRunId, row.specimenRunId].filter((x): x is string => Boolean(x));
+      await db.experiment.delete({ where: { id: row.id } });
+      // Runs no other experiment uses (and that no worker is training) go, with their artifacts.
+      const orphans = await db.run.findMany({
+        where: {
+          id: { in: runIds },
+          status: { not: 'running' },
+          referenceOf: { none: {} },
+          specimenOf: { none: {} },
+        },
+      });
+      for (const run of orphans) {
+        await db.run.delete({ where: { id: run.id } });
+        await rm(join(config.artifactDir, 'runs', run.key), { recursive: true, force: true });
+      }
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/events',
+    {
+      schema: {
+        tags,
+        summary: 'Server-Sent Events of progress; the stream ends at a terminal state',
+        params: IdParams,
+        produces: ['text/event-stream'],
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const row = await findOwned(principalOf(request).teamId, request.params.id);
+      streamEvents(reply, db, row.id);
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/tensor',
+    {
+      schema: {
+        tags,
+        summary: 'One checkpoint slice of the tensor: [refLayer, specLayer] values of one measure',
+        params: IdParams,
+        querystring: Type.Object({
+          measure: Type.Optional(
+            Type.Union(
+              ['rho', 'mean', 'svcca', 'pwcca', 'cka'].map((m) => Type.Literal(m)),
+              { default: 'rho' },
+            ),
+          ),
+          checkpoint: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+        }),
+        response: { 200: TensorSliceSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const row = await findOwned(principalOf(request).teamId, request.params.id);
+      const { measure = 'rho', checkpoint = 0 } = request.query;
+      if (checkpoint >= row.checkpointCount) {
+        throw new HttpError(
+          400,
+          'CHECKPOINT_OUT_OF_RANGE',
+          `checkpoint must be below ${row.checkpointCount}`,
+          {
+            field: 'checkpoint',
+          },
+        );
+      }
+      const ref = row.layers.filter((l) => l.network === 'reference');
+      const spec = row.layers.filter((l) => l.network === 'specimen');
+      const cells = await db.cell.findMany({
+        where: { experimentId: row.id, checkpoint },
+        select: { refLayer: true, specLayer: true, [measure]: true },
+      });
+      const values: (number | null)[][] = ref.map(() => spec.map(() => null));
+      for (const c of cells as unknown as Array<Record<string, number | null>>) {
+        values[c.refLayer as number][c.specLayer as number] = c[measure] ?? null;
+      }
+      const ckpt = row.specimenRun?.checkpoints.find((c) => c.index === checkpoint);
+      return {
+        shape: [ref.length, spec.length],
+        axes: ['refLayer', 'specLayer'],
+        measure,
+        labels: {
+          refLayer: ref.map((l) => l.name),
+          specLayer: spec.map((l) => l.name),
+          checkpoint: { index: checkpoint, step: ckpt?.step ?? -1, fraction: ckpt?.fraction ?? -1 },
+        },
+        values,
+      };
+    },
+  );
+}
+
+export { ExperimentSchema };

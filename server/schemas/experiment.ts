@@ -1,0 +1,77 @@
+// Response schemas of the experiments resource.
+import { type Static, Type } from '@sinclair/typebox';
+
+export const ExperimentStatusSchema = Type.Union(
+  ['queued', 'training', 'capturing', 'computing', 'succeeded', 'failed', 'canceled'].map((s) =>
+    Type.Literal(s),
+  ),
+  { description: 'queued → training → capturing → computing → succeeded | failed | canceled' },
+);
+
+const Nullable = <T extends import('@sinclair/typebox').TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const CheckpointSchema = Type.Object({
+  index: Type.Integer(),
+  step: Type.Integer(),
+  fraction: Type.Number(),
+  trainLoss: Nullable(Type.Number()),
+  trainAccuracy: Nullable(Type.Number()),
+  probeLoss: Nullable(Type.Number()),
+  probeAccuracy: Nullable(Type.Number()),
+});
+
+export const ExperimentSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    name: Type.String(),
+    status: ExperimentStatusSchema,
+    progress: Type.Object({
+      phase: ExperimentStatusSchema,
+      fraction: Type.Number({ minimum: 0, maximum: 1 }),
+      message: Type.String(),
+      etaSeconds: Nullable(Type.Number()),
+    }),
+    error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+    spec: Type.Unknown({ description: 'the submitted spec' }),
+    estimate: Type.Unknown({ description: 'memory/time estimate made before queueing' }),
+    layers: Type.Object({ reference: Type.Array(Type.String()), specimen: Type.Array(Type.String()) }),
+    checkpoints: Type.Array(CheckpointSchema),
+    timings: Type.Object({
+      createdAt: Type.String({ format: 'date-time' }),
+      queuedAt: Type.String({ format: 'date-time' }),
+      trainingAt: Nullable(Type.String({ format: 'date-time' })),
+      capturingAt: Nullable(Type.String({ format: 'date-time' })),
+      computingAt: Nullable(Type.String({ format: 'date-time' })),
+      finishedAt: Nullable(Type.String({ format: 'date-time' })),
+    }),
+    backend: Nullable(Type.String()),
+    summary: Type.Unknown({ description: 'per-layer results when succeeded, else null' }),
+    links: Type.Record(Type.String(), Type.String()),
+  },
+  { $id: 'Experiment', title: 'Experiment' },
+);
+export type ExperimentView = Static<typeof ExperimentSchema>;
+
+export const ExperimentListSchema = Type.Object({
+  items: Type.Array(Type.Ref('Experiment')),
+  nextCursor: Nullable(Type.String()),
+});
+
+export const SubmittedSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  status: ExperimentStatusSchema,
+  estimate: Type.Unknown(),
+  links: Type.Record(Type.String(), Type.String()),
+});
+
+export const TensorSliceSchema = Type.Object({
+  shape: Type.Array(Type.Integer()),
+  axes: Type.Array(Type.String()),
+  measure: Type.String(),
+  labels: Type.Object({
+    refLayer: Type.Array(Type.String()),
+    specLayer: Type.Array(Type.String()),
+    checkpoint: Type.Object({ index: Type.Integer(), step: Type.Integer(), fraction: Type.Number() }),
+  }),
+  values: Type.Array(Type.Array(Nullable(Type.Number()))),
+});

@@ -1,0 +1,60 @@
+// Turns experiment rows into API views.
+import type { Checkpoint, Experiment, Layer, Prisma } from '../store/db.ts';
+import type { ExperimentView } from './schemas/experiment.ts';
+
+export type ExperimentRow = Experiment & {
+  layers: Layer[];
+  specimenRun: { checkpoints: Checkpoint[] } | null;
+};
+
+export const experimentInclude = {
+  layers: { orderBy: [{ network: 'asc' }, { index: 'asc' }] },
+  specimenRun: { include: { checkpoints: { orderBy: { index: 'asc' } } } },
+} satisfies Prisma.ExperimentInclude;
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function links(id: string): Record<string, string> {
+  const base = `/v1/experiments/${id}`;
+  return {
+    self: base,
+    events: `${base}/events`,
+    tensor: `${base}/tensor?measure=rho&checkpoint=0`,
+    cancel: `${base}/cancel`,
+  };
+}
+
+export function experimentView(row: ExperimentRow): ExperimentView {
+  const names = (network: 'reference' | 'specimen') =>
+    row.layers.filter((l) => l.network === network).map((l) => l.name);
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    progress: { phase: row.status, fraction: row.progress, message: row.message, etaSeconds: row.etaSeconds },
+    error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
+    spec: row.spec,
+    estimate: row.estimate,
+    layers: { reference: names('reference'), specimen: names('specimen') },
+    checkpoints: (row.specimenRun?.checkpoints ?? []).map((c) => ({
+      index: c.index,
+      step: c.step,
+      fraction: c.fraction,
+      trainLoss: c.trainLoss,
+      trainAccuracy: c.trainAccuracy,
+      probeLoss: c.probeLoss,
+      probeAccuracy: c.probeAccuracy,
+    })),
+    timings: {
+      createdAt: row.createdAt.toISOString(),
+      queuedAt: row.queuedAt.toISOString(),
+      trainingAt: iso(row.trainingAt),
+      capturingAt: iso(row.capturingAt),
+      computingAt: iso(row.computingAt),
+      finishedAt: iso(row.finishedAt),
+    },
+    backend: row.backend,
+    summary: row.summary,
+    links: links(row.id),
+  };
+}

@@ -1,0 +1,71 @@
+// Teams and API keys. A key is `rdk_<prefix>_<secret>`; only SHA-256(key) is stored, the prefix
+// finds the row, and the hash is compared in constant time.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Db } from './db.ts';
+
+export interface Principal {
+  teamId: string;
+  teamName: string;
+  keyId: string;
+  role: 'admin' | 'member';
+}
+
+export function hashSecret(secret: string): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(createHash('sha256').update(secret).digest());
+}
+
+function newKey(): { key: string; prefix: string } {
+  const prefix = randomBytes(6).toString('hex');
+  const secret = randomBytes(24).toString('base64url'); // 192 bits
+  return { key: `rdk_${prefix}_${secret}`, prefix };
+}
+
+export async function createTeam(db: Db, name: string): Promise<{ teamId: string; key: string }> {
+  const { key, prefix } = newKey();
+  const team = await db.team.create({
+    data: { name, apiKeys: { create: { name: 'admin', prefix, hash: hashSecret(key), role: 'admin' } } },
+  });
+  return { teamId: team.id, key };
+}
+
+export async function createKey(
+  db: Db,
+  teamName: string,
+  options: { name?: string; role?: 'admin' | 'member' } = {},
+): Promise<{ keyId: string; key: string }> {
+  const team = await db.team.findUnique({ where: { name: teamName } });
+  if (!team) throw new Error(`no team named ${JSON.stringify(teamName)}`);
+  const { key, prefix } = newKey();
+  const row = await db.apiKey.create({
+    data: {
+      teamId: team.id,
+      name: options.name ?? 'key',
+      prefix,
+      hash: hashSecret(key),
+      role: options.role ?? 'member',
+    },
+  });
+  return { keyId: row.id, key };
+}
+
+/** Revokes a key given the key itself or its prefix; returns whether one was revoked. */
+export async function revokeKey(db: Db, keyOrPrefix: string): Promise<boolean> {
+  const prefix = keyOrPrefix.startsWith('rdk_') ? keyOrPrefix.split('_')[1] : keyOrPrefix;
+  if (!prefix) return false;
+  const res = await db.apiKey.updateMany({
+    where: { prefix, revokedAt: null },
+    data: { revokedAt: new Date() },
+  });
+  return res.count > 0;
+}
+
+/** The principal a bearer key stands for, or null (unknown, malformed or revoked). */
+export async function authenticate(db: Db, key: string): Promise<Principal | null> {
+  const m = /^rdk_([0-9a-f]{12})_[A-Za-z0-9_-]{16,}$/.exec(key);
+  if (!m) return null;
+  const row = await db.apiKey.findUnique({ where: { prefix: m[1] }, include: { team: true } });
+  const expected = row?.hash ?? new Uint8Array(32);
+  const ok = timingSafeEqual(expected, hashSecret(key));
+  if (!row || !ok || row.revokedAt) return null;
+  return { teamId: row.teamId, teamName: row.team.name, keyId: row.id, role: row.role };
+}

@@ -1,0 +1,93 @@
+// Experiment rows: the source of truth for status, progress, layers and cells.
+import type { Db, ExperimentStatus, Prisma } from './db.ts';
+
+export const TERMINAL: readonly ExperimentStatus[] = ['succeeded', 'failed', 'canceled'];
+export const ACTIVE: readonly ExperimentStatus[] = ['queued', 'training', 'capturing', 'computing'];
+const ORDER: readonly ExperimentStatus[] = ['queued', 'training', 'capturing', 'computing', 'succeeded'];
+
+export function isTerminal(status: ExperimentStatus): boolean {
+  return TERMINAL.includes(status);
+}
+
+const PHASE_STAMP: Partial<
+  Record<ExperimentStatus, 'trainingAt' | 'capturingAt' | 'computingAt' | 'finishedAt'>
+> = {
+  training: 'trainingAt',
+  capturing: 'capturingAt',
+  computing: 'computingAt',
+  succeeded: 'finishedAt',
+  failed: 'finishedAt',
+  canceled: 'finishedAt',
+};
+
+/**
+ * Moves an experiment forward to `to` (never backwards, never out of a terminal state) and stamps
+ * the phase time. Returns false when the row is gone or already at/after `to` or terminal.
+ */
+export async function advance(
+  db: Db,
+  id: string,
+  to: ExperimentStatus,
+  data: Prisma.ExperimentUpdateManyMutationInput = {},
+): Promise<boolean> {
+  const from = TERMINAL.includes(to)
+    ? [...ACTIVE]
+    : ORDER.slice(0, ORDER.indexOf(to)).filter((s) => !TERMINAL.includes(s));
+  const stamp = PHASE_STAMP[to];
+  const res = await db.experiment.updateMany({
+    where: { id, status: { in: from } },
+    data: { ...data, status: to, ...(stamp ? { [stamp]: new Date() } : {}) },
+  });
+  return res.count === 1;
+}
+
+/** Progress of a running experiment; ignored once it is terminal. Fraction never decreases. */
+export async function reportProgress(
+  db: Db,
+  id: string,
+  p: { fraction: number; message: string; etaSeconds?: number | null },
+): Promise<void> {
+  await db.experiment.updateMany({
+    where: { id, status: { in: [...ACTIVE] }, progress: { lte: p.fraction } },
+    data: { progress: p.fraction, message: p.message, etaSeconds: p.etaSeconds ?? null },
+  });
+}
+
+export interface CellRow {
+  refLayer: number;
+  specLayer: number;
+  checkpoint: number;
+  rho: number;
+  mean: number;
+  svcca: number | null;
+  pwcca: number | null;
+  cka: number | null;
+  rankRef: number;
+  rankSpec: number;
+  /** little-endian float32 */
+  coefficients: Uint8Array;
+}
+
+/** Writes a batch of cells; a cell already stored (same key) is left as it is (idempotent). */
+export async function writeCells(db: Db, experimentId: string, cells: CellRow[]): Promise<void> {
+  if (cells.length === 0) return;
+  await db.cell.createMany({
+    data: cells.map((c) => ({ ...c, experimentId, coefficients: new Uint8Array(c.coefficients) })),
+    skipDuplicates: true,
+  });
+}
+
+export function encodeCoefficients(values: ArrayLike<number>): Uint8Array {
+  const f32 = Float32Array.from(values);
+  const out = new Uint8Array(f32.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < f32.length; i++) view.setFloat32(i * 4, f32[i], true);
+  return out;
+}
+
+export function decodeCoefficients(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(bytes.byteLength / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}

@@ -1,0 +1,155 @@
+// Starts the real API and worker processes against the test database, with a private queue prefix
+// and artifact directory, and creates a team with an API key. stop() removes everything it made.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createTeam } from '../../store/auth.ts';
+import { createDb, type Db } from '../../store/db.ts';
+import { EXPERIMENT_QUEUE } from '../../store/queue.ts';
+import { freePort, repoRoot, stopProcess, testConfig, waitFor } from './env.ts';
+
+export interface Service {
+  base: string;
+  db: Db;
+  env: Record<string, string>;
+  key: string;
+  teamId: string;
+  queue: Queue;
+  workers: ChildProcess[];
+  api: ChildProcess;
+  output: () => string;
+  startWorker(): Promise<ChildProcess>;
+  newTeam(): Promise<{ key: string; teamId: string }>;
+  request(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export async function startService(
+  options: { workers?: number; env?: Record<string, string> } = {},
+): Promise<Service> {
+  const tag = randomBytes(4).toString('hex');
+  const artifactDir = mkdtempSync(join(tmpdir(), `repdyn-art-${tag}-`));
+  const port = await freePort();
+  const config = testConfig();
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    PORT: String(port),
+    QUEUE_PREFIX: `repdyn-test-${tag}`,
+    ARTIFACT_DIR: artifactDir,
+    LOG_LEVEL: 'warn',
+    ...options.env,
+  };
+  let output = '';
+  const launch = (entry: string) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d) => {
+      output += d;
+    });
+    child.stderr?.on('data', (d) => {
+      output += d;
+    });
+    return child;
+  };
+  const db = createDb(config.databaseUrl, { poolSize: 4 });
+  const teams: string[] = [];
+  const newTeam = async () => {
+    const t = await createTeam(db, `test-${tag}-${teams.length}`);
+    teams.push(t.teamId);
+    return t;
+  };
+  const { key, teamId } = await newTeam();
+  const api = launch('server/main.ts');
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${base}/health`)).ok, { timeoutMs: 60_000, what: 'API up' }).catch(
+    (err) => {
+      throw new Error(`${err}\n${output}`);
+    },
+  );
+  const workers: ChildProcess[] = [];
+  const startWorker = async () => {
+    const w = launch('worker/main.ts');
+    workers.push(w);
+    await waitFor(() => output.includes('repdyn worker: tfjs backend'), {
+      timeoutMs: 60_000,
+      what: 'worker up',
+    });
+    return w;
+  };
+  for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
+  const queue = new Queue(EXPERIMENT_QUEUE, {
+    connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+    prefix: env['QUEUE_PREFIX'],
+  });
+  return {
+    base,
+    db,
+    env,
+    key,
+    teamId,
+    queue,
+    workers,
+    api,
+    output: () => output,
+    startWorker,
+    newTeam,
+    request(path, init = {}) {
+      const { key: k = key, headers, ...rest } = init;
+      return fetch(`${base}${path}`, {
+        ...rest,
+        headers: {
+          ...(k ? { authorization: `Bearer ${k}` } : {}),
+          ...(rest.body ? { 'content-type': 'application/json' } : {}),
+          ...(headers as Record<string, string>),
+        },
+      });
+    },
+    async stop() {
+      await Promise.all(workers.map((w) => stopProcess(w, 'SIGKILL')));
+      await stopProcess(api);
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+      const runs = await db.experiment.findMany({
+        where: { teamId: { in: teams } },
+        select: { referenceRunId: true, specimenRunId: true },
+      });
+      await db.team.deleteMany({ where: { id: { in: teams } } });
+      const runIds = runs.flatMap((r) => [r.referenceRunId, r.specimenRunId]).filter((x): x is string => !!x);
+      await db.run.deleteMany({
+        where: { id: { in: runIds }, referenceOf: { none: {} }, specimenOf: { none: {} } },
+      });
+      await db.$disconnect();
+      rmSync(artifactDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The issue's example body: a tiny MLP on MNIST, Net_S = Net_R. */
+export function tinySpec(overrides: Record<string, unknown> = {}) {
+  return {
+    name: 'tiny',
+    reference: {
+      dataset: 'mnist',
+      architecture: { type: 'mlp', hidden: [32, 32], activation: 'relu' },
+      training: {
+        epochs: 1,
+        batchSize: 64,
+        trainExamples: 512,
+        seed: 1,
+        optimizer: { type: 'sgd', learningRate: 0.05, momentum: 0.9 },
+      },
+      checkpoints: { count: 4, spacing: 'log' },
+    },
+    specimen: 'same',
+    probe: { split: 'test', examples: 256, seed: 0 },
+    similarity: { methods: ['cca', 'svcca', 'pwcca', 'cka'] },
+    ...overrides,
+  };
+}

@@ -1,0 +1,345 @@
+// The experiment pipeline: train (or reuse) the runs, gather their representations, compute the
+// CCA tensor and persist it. Every step is resumable: runs continue from their last saved
+// checkpoint and cells already stored are skipped.
+import { Value } from '@sinclair/typebox/value';
+import { UnrecoverableError } from 'bullmq';
+import type { Config } from '../../config/index.ts';
+import { baselineLayers } from '../../core/analysis/baseline.ts';
+import { buildTensor, type GemmEngine, SimilarityError } from '../../core/cca/index.ts';
+import type { Dataset } from '../../core/data/dataset.ts';
+import { DatasetError } from '../../core/data/dataset.ts';
+import { loadDataset } from '../../core/data/load.ts';
+import {
+  captureOptions,
+  type ExperimentSpec,
+  ExperimentSpecSchema,
+  type NormalisedExperiment,
+  normaliseExperimentSpec,
+} from '../../core/spec/experiment.ts';
+import { type NormalisedRunSpec, runKey, SpecError } from '../../core/spec/run.ts';
+import { CaptureError } from '../../core/train/capture.ts';
+import { trainRun } from '../../core/train/run.ts';
+import { FsRunArtifactStore } from '../../store/artifacts.ts';
+import type { Db, Prisma } from '../../store/db.ts';
+import {
+  advance,
+  type CellRow,
+  encodeCoefficients,
+  isTerminal,
+  writeCells,
+} from '../../store/experiments.ts';
+import { ProgressReporter } from '../progress.ts';
+
+export interface PipelineContext {
+  config: Config;
+  db: Db;
+  backend: string;
+  gemm: GemmEngine;
+  log: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+/** Failures that retrying cannot fix: the experiment fails at once with this code. */
+export class PermanentFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function classify(err: unknown): PermanentFailure | null {
+  if (err instanceof PermanentFailure) return err;
+  if (err instanceof SpecError) return new PermanentFailure('INVALID_SPEC', err.message);
+  if (err instanceof DatasetError) return new PermanentFailure(err.code, err.message);
+  if (err instanceof CaptureError) return new PermanentFailure('CAPTURE_FAILED', err.message);
+  if (err instanceof SimilarityError) return new PermanentFailure(`SIMILARITY_${err.code}`, err.message);
+  return null;
+}
+
+const CELL_BATCH = 64;
+const CELL_FLUSH_MS = 1_000;
+const datasetCache = new Map<string, Promise<Dataset>>();
+
+function dataset(
+  ctx: PipelineContext,
+  name: NormalisedRunSpec['dataset'],
+  split: 'train' | 'test',
+): Promise<Dataset> {
+  const key = `${name}/${split}`;
+  let hit = datasetCache.get(key);
+  if (!hit) {
+    if (datasetCache.size >= 4) datasetCache.delete(datasetCache.keys().next().value as string);
+    hit = loadDataset(name, split, {
+      cacheDir: ctx.config.artifactDir,
+      sharedDir: ctx.config.sharedDir,
+      cifarDir: ctx.config.cifarDir,
+    });
+    hit.catch(() => datasetCache.delete(key));
+    datasetCache.set(key, hit);
+  }
+  return hit;
+}
+
+interface RunHandle {
+  runId: string;
+  store: FsRunArtifactStore;
+  layers: Array<{ name: string }>;
+  checkpoints: number;
+}
+
+/**
+ * A finished run with this definition is reused; otherwise it is trained (continuing from its last
+ * saved checkpoint if an earlier attempt died). `onFraction` receives 0..1 of this run's training.
+ */
+async function ensureRun(
+  ctx: PipelineContext,
+  e: NormalisedExperiment,
+  run: NormalisedRunSpec,
+  onProgress: (fraction: number, message: string) => void,
+  signal: AbortSignal,
+): Promise<RunHandle & { reused: boolean }> {
+  const capture = captureOptions(e, ctx.config.limits);
+  const key = runKey(run, e.probe, capture);
+  const store = new FsRunArtifactStore(ctx.config.artifactDir, key);
+  const row = await ctx.db.run.upsert({
+    where: { key },
+    create: { key, spec: { run, probe: e.probe, capture } as unknown as Prisma.InputJsonValue },
+    update: {},
+  });
+  const state = await store.loadState();
+  if (row.status === 'done' && state?.complete) {
+    onProgress(1, 'reusing a finished run with the same definition');
+    return {
+      runId: row.id,
+      store,
+      layers: state.layers,
+      checkpoints: state.checkpoints.length,
+      reused: true,
+    };
+  }
+  await ctx.db.run.update({ where: { id: row.id }, data: { status: 'running' } });
+  try {
+    const [train, probe] = await Promise.all([
+      dataset(ctx, run.dataset, 'train'),
+      dataset(ctx, run.dataset, e.probe.split),
+    ]);
+    const result = await trainRun({
+      spec: run,
+      probe: e.probe,
+      data: { train, probe },
+      store,
+      capture,
+      signal,
+      onProgress: (p) => onProgress(p.fraction, p.message),
+    });
+    await ctx.db.$transaction([
+      ...result.checkpoints.map((c) =>
+        ctx.db.checkpoint.upsert({
+          where: { runId_index: { runId: row.id, index: c.index } },
+          create: { runId: row.id, ...c },
+          update: { ...c },
+        }),
+      ),
+      ctx.db.run.update({
+        where: { id: row.id },
+        data: {
+          status: 'done',
+          backend: result.backend,
+          layers: result.layers as unknown as Prisma.InputJsonValue,
+          seconds: result.seconds,
+          finishedAt: new Date(),
+        },
+      }),
+    ]);
+    return {
+      runId: row.id,
+      store,
+      layers: result.layers,
+      checkpoints: result.checkpoints.length,
+      reused: false,
+    };
+  } catch (err) {
+    // leave the run resumable for the next attempt (or another experiment)
+    await ctx.db.run.update({ where: { id: row.id }, data: { status: 'pending' } }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Runs one experiment to a terminal state, or throws a transient error for BullMQ to retry. */
+export async function processExperiment(
+  ctx: PipelineContext,
+  experimentId: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const { db } = ctx;
+  const row = await db.experiment.findUnique({ where: { id: experimentId } });
+  if (!row || isTerminal(row.status)) return;
+  if (!Value.Check(ExperimentSpecSchema, row.spec)) {
+    throw new PermanentFailure('INVALID_SPEC', 'stored spec does not match the experiment schema');
+  }
+  const e = normaliseExperimentSpec(row.spec as ExperimentSpec);
+  await db.experiment.update({
+    where: { id: row.id },
+    data: { attempts: { increment: 1 }, backend: ctx.backend },
+  });
+  const progress = new ProgressReporter(db, row.id);
+  const started = Date.now();
+
+  // Phase 1: training (the reference run, then the specimen run when it is another network).
+  await advance(db, row.id, 'training', { message: 'training' });
+  const runs = e.specimen ? [e.reference, e.specimen] : [e.reference];
+  const TRAIN_SHARE = 0.7;
+  const handles: Array<RunHandle & { reused: boolean }> = [];
+  for (const [i, run] of runs.entries()) {
+    const label = runs.length > 1 ? (i === 0 ? 'reference: ' : 'specimen: ') : '';
+    const handle = await ensureRun(
+      ctx,
+      e,
+      run,
+      (f, message) => progress.report((TRAIN_SHARE * (i + f)) / runs.length, `${label}${message}`),
+      signal,
+    );
+    handles.push(handle);
+    progress.report(
+      (TRAIN_SHARE * (i + 1)) / runs.length,
+      `${label}${handle.reused ? 'reused' : 'trained'}`,
+      true,
+    );
+  }
+  const ref = handles[0];
+  const spec = handles[handles.length - 1];
+  await db.experiment.update({
+    where: { id: row.id },
+    data: { referenceRunId: ref.runId, specimenRunId: spec.runId },
+  });
+
+  // Phase 2: capturing — the representations were saved at each checkpoint; gather their sizes and
+  // the random baseline: every measure on Gaussian data with the same samples and widths per pair.
+  await progress.flush();
+  await advance(db, row.id, 'capturing', { message: 'gathering representations and the random baseline' });
+  signal.throwIfAborted();
+  const lastRef = ref.checkpoints - 1;
+  const refInfo = (await ref.store.loadState())?.layers ?? [];
+  const specInfo = (await spec.store.loadState())?.layers ?? [];
+  const samples = refInfo[0]?.samples ?? e.probe.examples;
+  const random = baselineLayers(
+    samples,
+    refInfo.map((l) => l.features),
+    specInfo.map((l) => l.features),
+  );
+  const baseline = refInfo.map(() => specInfo.map(() => ({ rho: 0, cka: null as number | null })));
+  for await (const cell of buildTensor({
+    refLayers: refInfo.map((l, i) => ({ name: l.name, load: random.ref[i] })),
+    specLayers: specInfo,
+    checkpoints: 1,
+    loadSpecimen: (j) => random.spec[j](),
+    options: { engine: ctx.gemm, methods: ['cca', 'cka'], epsilon: e.similarity.epsilon },
+    signal,
+  })) {
+    baseline[cell.refLayer][cell.specLayer] = { rho: cell.result.rho, cka: cell.result.cka };
+  }
+  progress.report(TRAIN_SHARE + 0.02, 'random baseline computed', true);
+
+  // Phase 3: computing — every (reference layer, specimen layer, checkpoint) cell.
+  await progress.flush();
+  await advance(db, row.id, 'computing', { message: 'computing the CCA tensor' });
+  const existing = await db.cell.findMany({
+    where: { experimentId: row.id },
+    select: { refLayer: true, specLayer: true, checkpoint: true },
+  });
+  const have = new Set(existing.map((c) => `${c.refLayer}/${c.specLayer}/${c.checkpoint}`));
+  const total = ref.layers.length * spec.layers.length * spec.checkpoints;
+  let done = have.size;
+  let batch: CellRow[] = [];
+  let lastFlush = Date.now();
+  const flush = async () => {
+    const cells = batch;
+    batch = [];
+    lastFlush = Date.now();
+    await writeCells(db, row.id, cells);
+  };
+  const methods = e.similarity.methods;
+  for await (const cell of buildTensor({
+    refLayers: ref.layers.map((l) => ({
+      name: l.name,
+      load: () => ref.store.loadRepresentation(lastRef, l.name),
+    })),
+    specLayers: spec.layers,
+    checkpoints: spec.checkpoints,
+    loadSpecimen: (j, t) => spec.store.loadRepresentation(t, spec.layers[j].name),
+    skip: (i, j, t) => have.has(`${i}/${j}/${t}`),
+    options: {
+      engine: ctx.gemm,
+      methods,
+      epsilon: e.similarity.epsilon,
+      svccaThreshold: e.similarity.svccaThreshold,
+    },
+    signal,
+  })) {
+    const r = cell.result;
+    batch.push({
+      refLayer: cell.refLayer,
+      specLayer: cell.specLayer,
+      checkpoint: cell.checkpoint,
+      rho: r.rho,
+      mean: r.mean,
+      svcca: r.svcca?.rho ?? null,
+      pwcca: r.pwcca,
+      cka: r.cka,
+      rankRef: r.ranks[0],
+      rankSpec: r.ranks[1],
+      coefficients: encodeCoefficients(r.cca),
+    });
+    done++;
+    if (batch.length >= CELL_BATCH || Date.now() - lastFlush > CELL_FLUSH_MS) {
+      await flush();
+      progress.report(TRAIN_SHARE + 0.02 + 0.27 * (done / total), `computed ${done}/${total} cells`);
+    }
+  }
+  await flush();
+
+  // Summary: each specimen layer against its own final version over training (Figure 2's data).
+  const diag = await db.cell.findMany({
+    where: { experimentId: row.id },
+    select: { refLayer: true, specLayer: true, checkpoint: true, rho: true },
+  });
+  const rhoOf = new Map(diag.map((c) => [`${c.refLayer}/${c.specLayer}/${c.checkpoint}`, c.rho]));
+  const layersSummary = spec.layers.map((l, j) => {
+    const i = ref.layers.findIndex((r) => r.name === l.name);
+    return {
+      layer: l.name,
+      rhoToFinal:
+        i < 0
+          ? null
+          : Array.from({ length: spec.checkpoints }, (_, t) => rhoOf.get(`${i}/${j}/${t}`) ?? null),
+    };
+  });
+  const summary = {
+    cells: total,
+    seconds: (Date.now() - started) / 1000,
+    reusedRuns: handles.filter((h) => h.reused).length,
+    layers: layersSummary,
+    /** baseline[refLayer][specLayer]: rho and CKA of Gaussian data with the pair's samples and widths */
+    baseline,
+    samples,
+  };
+  await progress.flush();
+  await advance(db, row.id, 'succeeded', {
+    progress: 1,
+    etaSeconds: 0,
+    message: `done: ${total} cells`,
+    summary: summary as unknown as Prisma.InputJsonValue,
+  });
+}
+
+/** Marks the experiment failed (terminal) with a stable code. */
+export async function failExperiment(db: Db, id: string, code: string, message: string): Promise<void> {
+  await advance(db, id, 'failed', {
+    errorCode: code,
+    errorMessage: message.slice(0, 2000),
+    message: 'failed',
+  });
+}
+
+export { UnrecoverableError };
