@@ -84,8 +84,9 @@ export async function startService(
     return w;
   };
   for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
+  const queueRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(EXPERIMENT_QUEUE, {
-    connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+    connection: queueRedis,
     prefix: env['QUEUE_PREFIX'],
   });
   return {
@@ -116,6 +117,7 @@ export async function startService(
       await stopProcess(api);
       await queue.obliterate({ force: true }).catch(() => undefined);
       await queue.close();
+      queueRedis.disconnect();
       const runs = await db.experiment.findMany({
         where: { teamId: { in: teams } },
         select: { referenceRunId: true, specimenRunId: true },

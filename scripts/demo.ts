@@ -1,0 +1,188 @@
+// `npm run demo`: migrate, start the API and a worker, create a team and key if none exist, submit
+// the paper's MNIST setting (mnist-fc, Net_S = Net_R, log-spaced checkpoints; reduced to finish in
+// minutes on 2 cores), show live progress, then print each layer's rho to its final version at
+// about 0 %, 3 %, 50 % and 99 % of training and the bottom-up verdict. Writes ./demo-output/.
+// Ctrl-C stops everything cleanly.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { loadConfig, repoRoot } from '../config/index.ts';
+import { analyseConvergence } from '../core/analysis/convergence.ts';
+import { encodeNpy } from '../core/npy.ts';
+import { createTeam } from '../store/auth.ts';
+import { createDb } from '../store/db.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: the demo reads the API's JSON responses
+type Json = any;
+
+const OUT = join(repoRoot, 'demo-output');
+const children: ChildProcess[] = [];
+const t0 = Date.now();
+
+function shutdown(code: number): never {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  process.exit(code);
+}
+process.on('SIGINT', () => {
+  process.stdout.write('\ninterrupted; stopping the API and the worker\n');
+  shutdown(130);
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 8080));
+    });
+  });
+}
+
+const spec = {
+  name: 'demo: mnist-fc bottom-up',
+  reference: {
+    dataset: 'mnist',
+    architecture: { preset: 'mnist-fc' },
+    training: {
+      epochs: 1,
+      batchSize: 64,
+      trainExamples: 60000,
+      seed: 0,
+      optimizer: { type: 'sgd', learningRate: 0.01, momentum: 0.9 },
+    },
+    checkpoints: { count: 12, spacing: 'log' },
+  },
+  specimen: 'same',
+  probe: { split: 'test', examples: 2500, seed: 0 },
+  similarity: { methods: ['cca', 'cka'] },
+};
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  console.log('repdyn demo: applying migrations');
+  const migrate = spawnSync('npm', ['run', '--silent', 'db:migrate'], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (migrate.status !== 0) shutdown(1);
+
+  const db = createDb(config.databaseUrl, { poolSize: 2 });
+  const team = `demo-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}`;
+  const { key } = await createTeam(db, team);
+  await db.$disconnect();
+  console.log(`repdyn demo: team ${team} with a fresh admin key`);
+
+  const port = await freePort();
+  const env = { ...process.env, PORT: String(port), LOG_LEVEL: 'warn' };
+  for (const entry of ['server/main.ts', 'worker/main.ts']) {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('exit', (code) => {
+      if (code !== null && code !== 0) {
+        console.error(`repdyn demo: ${entry} exited with ${code}`);
+        shutdown(1);
+      }
+    });
+    children.push(child);
+  }
+  const base = `http://127.0.0.1:${port}`;
+  const api = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${base}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    });
+    const body = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+    return body as Json;
+  };
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/ready`)).ok) break;
+    } catch {}
+    if (i > 300) throw new Error('API did not become ready');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const submitted = await api('/v1/experiments', { method: 'POST', body: JSON.stringify(spec) });
+  const id = submitted['id'] as string;
+  console.log(
+    `repdyn demo: submitted experiment ${id} (estimate ${JSON.stringify(submitted['estimate'].seconds)})`,
+  );
+
+  let exp: Json;
+  for (;;) {
+    exp = await api(`/v1/experiments/${id}`);
+    const f = exp['progress'].fraction as number;
+    const width = 30;
+    const bar = '█'.repeat(Math.round(f * width)).padEnd(width, '░');
+    const eta = exp['progress'].etaSeconds != null ? ` ETA ${Math.round(exp['progress'].etaSeconds)}s` : '';
+    process.stdout.write(
+      `\r${bar} ${(f * 100).toFixed(0).padStart(3)}% ${exp['status'].padEnd(9)} ${String(exp['progress'].message).slice(0, 60).padEnd(60)}${eta}   `,
+    );
+    if (['succeeded', 'failed', 'canceled'].includes(exp['status'])) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  process.stdout.write('\n');
+  if (exp['status'] !== 'succeeded') {
+    console.error(`repdyn demo: experiment ${exp['status']}: ${JSON.stringify(exp['error'])}`);
+    shutdown(1);
+  }
+
+  const layers = exp['layers'].specimen as string[];
+  const checkpoints = exp['checkpoints'] as Array<{
+    index: number;
+    step: number;
+    fraction: number;
+    probeAccuracy: number;
+  }>;
+  const fractions = checkpoints.map((c) => c.fraction);
+  const slices: Array<Json> = [];
+  for (const c of checkpoints)
+    slices.push(await api(`/v1/experiments/${id}/tensor?measure=rho&checkpoint=${c.index}`));
+  const rhoToFinal = layers.map((_, l) => slices.map((s) => s['values'][l][l] as number));
+  const nearest = (target: number) =>
+    checkpoints.reduce((best, c) =>
+      Math.abs(c.fraction - target) < Math.abs(best.fraction - target) ? c : best,
+    );
+  const picks = [0, 0.03, 0.5, 0.99].map(nearest);
+  console.log("\nrho of each layer to its own final version (the paper's Figure 2):");
+  console.log(
+    `${'layer'.padEnd(8)}${picks.map((c) => `${(c.fraction * 100).toFixed(1)}%`.padStart(10)).join('')}`,
+  );
+  layers.forEach((name, l) => {
+    console.log(
+      `${name.padEnd(8)}${picks.map((c) => rhoToFinal[l][c.index].toFixed(3).padStart(10)).join('')}`,
+    );
+  });
+  const analysis = analyseConvergence(layers, rhoToFinal, fractions);
+  console.log(
+    `\nconvergence (first fraction with rho ≥ ${analysis.threshold}): ${analysis.layers
+      .map((l) => `${l.layer} ${l.convergedAt === null ? 'never' : `${(l.convergedAt * 100).toFixed(1)}%`}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `bottom-up verdict (layers below the logits): ${analysis.verdict} (Spearman ${analysis.spearman?.toFixed(2)})`,
+  );
+  console.log(`final probe accuracy: ${(checkpoints.at(-1)!.probeAccuracy * 100).toFixed(1)}%`);
+
+  mkdirSync(OUT, { recursive: true });
+  const L = layers.length;
+  const N = checkpoints.length;
+  const tensor = new Float32Array(L * L * N);
+  slices.forEach((s, t) => {
+    for (let i = 0; i < L; i++) for (let j = 0; j < L; j++) tensor[(i * L + j) * N + t] = s['values'][i][j];
+  });
+  writeFileSync(join(OUT, 'rho.npy'), encodeNpy(tensor, [L, L, N]));
+  writeFileSync(join(OUT, 'experiment.json'), `${JSON.stringify({ experiment: exp, analysis }, null, 2)}\n`);
+  console.log(`\nwrote ${OUT}/rho.npy [refLayer, specLayer, checkpoint] and experiment.json`);
+  console.log(`demo finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  shutdown(0);
+}
+
+main().catch((err) => {
+  console.error(`repdyn demo: ${err instanceof Error ? err.message : String(err)}`);
+  shutdown(1);
+});
