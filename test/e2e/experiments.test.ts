@@ -146,6 +146,8 @@ describe('experiments end to end', () => {
       { timeoutMs: 120_000, what: 'next job' },
     );
     assert.equal(done.status, 'succeeded');
+    // same run definition as the first test's experiment: its finished run is reused, not retrained
+    assert.equal(done.summary.reusedRuns, 1);
   });
 
   it('refuses bad and oversized specs with codes and queues nothing', async () => {
