@@ -16,6 +16,7 @@ import { Prisma } from '../../../../store/db.ts';
 import { ACTIVE, advance, isTerminal } from '../../../../store/experiments.ts';
 import { enqueueExperiment } from '../../../../store/queue.ts';
 import { pingRedis } from '../../../../store/redis.ts';
+import { readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
@@ -215,7 +216,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
         response: { 200: Type.Ref('Experiment'), ...errorResponses },
       },
     },
-    async (request) => experimentView(await findOwned(principalOf(request).teamId, request.params.id)),
+    async (request) => experimentView(await readableExperiment(db, request, request.params.id)),
   );
 
   app.post(
@@ -291,7 +292,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
       },
     },
     async (request, reply) => {
-      const row = await findOwned(principalOf(request).teamId, request.params.id);
+      const row = await readableExperiment(db, request, request.params.id);
       streamEvents(reply, db, row.id);
     },
   );
