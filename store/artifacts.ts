@@ -41,7 +41,8 @@ export class FsRunArtifactStore implements RunArtifactStore {
     return join(this.dir, `ckpt-${String(checkpoint).padStart(4, '0')}`);
   }
 
-  private layerFile(checkpoint: number, layer: string): string {
+  /** Path of a representation file (the API streams it as .npy). */
+  layerFile(checkpoint: number, layer: string): string {
     if (!LAYER_NAME.test(layer)) throw new Error(`artifact store: invalid layer name '${layer}'`);
     return join(this.checkpointDir(checkpoint), `${layer}.npy`);
   }

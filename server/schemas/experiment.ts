@@ -63,15 +63,3 @@ export const SubmittedSchema = Type.Object({
   estimate: Type.Unknown(),
   links: Type.Record(Type.String(), Type.String()),
 });
-
-export const TensorSliceSchema = Type.Object({
-  shape: Type.Array(Type.Integer()),
-  axes: Type.Array(Type.String()),
-  measure: Type.String(),
-  labels: Type.Object({
-    refLayer: Type.Array(Type.String()),
-    specLayer: Type.Array(Type.String()),
-    checkpoint: Type.Object({ index: Type.Integer(), step: Type.Integer(), fraction: Type.Number() }),
-  }),
-  values: Type.Array(Type.Array(Nullable(Type.Number()))),
-});

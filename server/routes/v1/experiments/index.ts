@@ -25,10 +25,10 @@ import {
   ExperimentSchema,
   ExperimentStatusSchema,
   SubmittedSchema,
-  TensorSliceSchema,
 } from '../../../schemas/experiment.ts';
 import { experimentInclude, experimentView, links } from '../../../views.ts';
 import { streamEvents } from './events.ts';
+import { resultRoutes } from './results.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 const tags = ['experiments'];
@@ -297,62 +297,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
     },
   );
 
-  app.get(
-    '/v1/experiments/:id/tensor',
-    {
-      schema: {
-        tags,
-        summary: 'One checkpoint slice of the tensor: [refLayer, specLayer] values of one measure',
-        params: IdParams,
-        querystring: Type.Object({
-          measure: Type.Optional(
-            Type.Union(
-              ['rho', 'mean', 'svcca', 'pwcca', 'cka'].map((m) => Type.Literal(m)),
-              { default: 'rho' },
-            ),
-          ),
-          checkpoint: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-        }),
-        response: { 200: TensorSliceSchema, ...errorResponses },
-      },
-    },
-    async (request) => {
-      const row = await findOwned(principalOf(request).teamId, request.params.id);
-      const { measure = 'rho', checkpoint = 0 } = request.query;
-      if (checkpoint >= row.checkpointCount) {
-        throw new HttpError(
-          400,
-          'CHECKPOINT_OUT_OF_RANGE',
-          `checkpoint must be below ${row.checkpointCount}`,
-          {
-            field: 'checkpoint',
-          },
-        );
-      }
-      const ref = row.layers.filter((l) => l.network === 'reference');
-      const spec = row.layers.filter((l) => l.network === 'specimen');
-      const cells = await db.cell.findMany({
-        where: { experimentId: row.id, checkpoint },
-        select: { refLayer: true, specLayer: true, [measure]: true },
-      });
-      const values: (number | null)[][] = ref.map(() => spec.map(() => null));
-      for (const c of cells as unknown as Array<Record<string, number | null>>) {
-        values[c.refLayer as number][c.specLayer as number] = c[measure] ?? null;
-      }
-      const ckpt = row.specimenRun?.checkpoints.find((c) => c.index === checkpoint);
-      return {
-        shape: [ref.length, spec.length],
-        axes: ['refLayer', 'specLayer'],
-        measure,
-        labels: {
-          refLayer: ref.map((l) => l.name),
-          specLayer: spec.map((l) => l.name),
-          checkpoint: { index: checkpoint, step: ckpt?.step ?? -1, fraction: ckpt?.fraction ?? -1 },
-        },
-        values,
-      };
-    },
-  );
+  await resultRoutes(scope, deps);
 }
 
 export { ExperimentSchema };

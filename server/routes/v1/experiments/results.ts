@@ -1,0 +1,377 @@
+// Results of an experiment: any sub-block of the 4-D tensor as JSON, .npy or CSV; the activation
+// matrices the cells were computed from; share links.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { encodeNpy } from '../../../../core/npy.ts';
+import { FsRunArtifactStore } from '../../../../store/artifacts.ts';
+import { hashSecret } from '../../../../store/auth.ts';
+import { decodeCoefficients } from '../../../../store/experiments.ts';
+import { readableExperiment } from '../../../access.ts';
+import type { AppDeps } from '../../../app.ts';
+import { principalOf } from '../../../plugins/auth.ts';
+import { errorResponses, HttpError } from '../../../schemas/error.ts';
+import type { ExperimentRow } from '../../../views.ts';
+
+const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
+const tags = ['results'];
+const MEASURES = ['rho', 'mean', 'svcca', 'pwcca', 'cka', 'coefficients'] as const;
+type Measure = (typeof MEASURES)[number];
+
+/** Indices selected by "2", "fc1", "0,fc2,3" or nothing (= all). */
+function selectLayers(raw: string | undefined, names: string[], field: string): number[] {
+  if (raw === undefined || raw === '') return names.map((_, i) => i);
+  return raw.split(',').map((part) => {
+    const token = part.trim();
+    const byName = names.indexOf(token);
+    if (byName >= 0) return byName;
+    if (/^\d+$/.test(token) && Number(token) < names.length) return Number(token);
+    throw new HttpError(400, 'UNKNOWN_LAYER', `${field}: no layer '${token}' (layers: ${names.join(', ')})`, {
+      field,
+    });
+  });
+}
+
+interface Ckpt {
+  index: number;
+  step: number;
+  fraction: number;
+}
+
+/** Checkpoints by index list, nearest step, or nearest fraction; `single` squeezes the axis. */
+function selectCheckpoints(
+  q: { checkpoint?: string; step?: number; fraction?: number },
+  all: Ckpt[],
+): { picked: Ckpt[]; single: boolean } {
+  const given = [q.checkpoint !== undefined, q.step !== undefined, q.fraction !== undefined].filter(
+    Boolean,
+  ).length;
+  if (given > 1) {
+    throw new HttpError(400, 'AMBIGUOUS_CHECKPOINT', 'give one of checkpoint, step or fraction', {
+      field: 'checkpoint',
+    });
+  }
+  const nearest = (key: 'step' | 'fraction', v: number) =>
+    all.reduce((best, c) => (Math.abs(c[key] - v) < Math.abs(best[key] - v) ? c : best));
+  if (q.step !== undefined) return { picked: [nearest('step', q.step)], single: true };
+  if (q.fraction !== undefined) return { picked: [nearest('fraction', q.fraction)], single: true };
+  if (q.checkpoint === undefined || q.checkpoint === '') return { picked: all, single: false };
+  const parts = q.checkpoint.split(',').map((p) => p.trim());
+  const picked = parts.map((p) => {
+    const c = /^\d+$/.test(p) ? all.find((x) => x.index === Number(p)) : undefined;
+    if (!c) {
+      throw new HttpError(
+        400,
+        'CHECKPOINT_OUT_OF_RANGE',
+        `checkpoint '${p}' must be an index below ${all.length}`,
+        {
+          field: 'checkpoint',
+        },
+      );
+    }
+    return c;
+  });
+  return { picked, single: parts.length === 1 };
+}
+
+function checkpointsOf(row: ExperimentRow): Ckpt[] {
+  const stored = row.specimenRun?.checkpoints ?? [];
+  if (stored.length > 0) return stored.map((c) => ({ index: c.index, step: c.step, fraction: c.fraction }));
+  return Array.from({ length: row.checkpointCount }, (_, i) => ({ index: i, step: -1, fraction: -1 }));
+}
+
+/** Finished tensors never change: strong ETag + long caching; If-None-Match answers 304. */
+function cacheable(request: FastifyRequest, reply: FastifyReply, row: ExperimentRow): boolean {
+  if (row.status !== 'succeeded') {
+    reply.header('cache-control', 'no-store');
+    return false;
+  }
+  const etag = `"${createHash('sha1')
+    .update(`${row.id}|${row.finishedAt?.toISOString()}|${request.url.replace(/[?&]share=[^&]*/, '')}`)
+    .digest('hex')}"`;
+  reply.header('etag', etag);
+  reply.header('cache-control', 'private, max-age=31536000, immutable');
+  if (request.headers['if-none-match'] === etag) {
+    reply.status(304).send();
+    return true;
+  }
+  return false;
+}
+
+export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  const { db, config } = deps;
+
+  app.get(
+    '/v1/experiments/:id/tensor',
+    {
+      schema: {
+        tags,
+        summary: 'Any sub-block of the tensor [refLayer, specLayer, checkpoint(, coefficient)]',
+        description:
+          'Layers by index or name (one, a comma list, or omitted = all). One checkpoint (checkpoint=K, step=S or ' +
+          'fraction=F, nearest) drops the checkpoint axis; a list or none keeps it. measure=coefficients adds a ' +
+          'coefficient axis, NaN-padded (JSON: null) with `counts` giving each vector length. npy: float32 with ' +
+          'exactly the announced shape, NaN for cells not computed yet. csv: long form, one row per value.',
+        params: IdParams,
+        querystring: Type.Object({
+          refLayer: Type.Optional(Type.String()),
+          specLayer: Type.Optional(Type.String()),
+          checkpoint: Type.Optional(Type.String({ pattern: '^\\d+(,\\d+)*$' })),
+          step: Type.Optional(Type.Integer({ minimum: 0 })),
+          fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+          measure: Type.Optional(
+            Type.Union(
+              MEASURES.map((m) => Type.Literal(m)),
+              { default: 'rho' },
+            ),
+          ),
+          format: Type.Optional(
+            Type.Union([Type.Literal('json'), Type.Literal('npy'), Type.Literal('csv')], { default: 'json' }),
+          ),
+          share: Type.Optional(Type.String({ description: 'share token (instead of an API key)' })),
+        }),
+        response: {
+          200: Type.Unknown({ description: 'JSON slice, application/octet-stream (.npy) or text/csv' }),
+          304: Type.Null(),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const row = await readableExperiment(db, request, request.params.id);
+      const q = request.query;
+      const measure = (q.measure ?? 'rho') as Measure;
+      const format = q.format ?? 'json';
+      if (cacheable(request, reply, row)) return reply;
+      const refNames = row.layers.filter((l) => l.network === 'reference').map((l) => l.name);
+      const specNames = row.layers.filter((l) => l.network === 'specimen').map((l) => l.name);
+      const refSel = selectLayers(q.refLayer, refNames, 'refLayer');
+      const specSel = selectLayers(q.specLayer, specNames, 'specLayer');
+      const { picked, single } = selectCheckpoints(q, checkpointsOf(row));
+      const cells = await db.cell.findMany({
+        where: {
+          experimentId: row.id,
+          refLayer: { in: refSel },
+          specLayer: { in: specSel },
+          checkpoint: { in: picked.map((c) => c.index) },
+        },
+      });
+      const byKey = new Map(cells.map((c) => [`${c.refLayer}/${c.specLayer}/${c.checkpoint}`, c]));
+      const cellAt = (i: number, j: number, t: number) =>
+        byKey.get(`${refSel[i]}/${specSel[j]}/${picked[t].index}`);
+      const coefs = measure === 'coefficients';
+      const decoded = new Map<string, Float32Array>();
+      const coefOf = (i: number, j: number, t: number) => {
+        const key = `${i}/${j}/${t}`;
+        let v = decoded.get(key);
+        if (!v) {
+          const c = cellAt(i, j, t);
+          v = c ? decodeCoefficients(c.coefficients) : new Float32Array(0);
+          decoded.set(key, v);
+        }
+        return v;
+      };
+      const [nR, nS, nT] = [refSel.length, specSel.length, picked.length];
+      let width = 0;
+      if (coefs)
+        for (let i = 0; i < nR; i++)
+          for (let j = 0; j < nS; j++)
+            for (let t = 0; t < nT; t++) width = Math.max(width, coefOf(i, j, t).length);
+      const shape = [nR, nS, ...(single ? [] : [nT]), ...(coefs ? [width] : [])];
+      const axes = [
+        'refLayer',
+        'specLayer',
+        ...(single ? [] : ['checkpoint']),
+        ...(coefs ? ['coefficient'] : []),
+      ];
+      const scalar = (i: number, j: number, t: number): number | null => {
+        const c = cellAt(i, j, t);
+        const v = c ? (c[measure as Exclude<Measure, 'coefficients'>] as number | null) : null;
+        return v ?? null;
+      };
+      const labels = {
+        refLayer: refSel.map((i) => refNames[i]),
+        specLayer: specSel.map((j) => specNames[j]),
+        checkpoint: single ? picked[0] : picked,
+      };
+      // values in C order over (i, j, [t], [k])
+      const flat: (number | null)[] = [];
+      for (let i = 0; i < nR; i++)
+        for (let j = 0; j < nS; j++)
+          for (let t = 0; t < nT; t++) {
+            if (!coefs) flat.push(scalar(i, j, t));
+            else {
+              const v = coefOf(i, j, t);
+              for (let k = 0; k < width; k++) flat.push(k < v.length ? v[k] : null);
+            }
+          }
+      if (format === 'npy') {
+        const data = Float32Array.from(flat, (v) => (v === null ? Number.NaN : v));
+        reply.header('content-type', 'application/octet-stream');
+        reply.header('content-disposition', `attachment; filename="${row.id}-${measure}.npy"`);
+        reply.header('x-repdyn-shape', shape.join(','));
+        reply.header('x-repdyn-axes', axes.join(','));
+        return reply.send(Buffer.from(encodeNpy(data, shape)));
+      }
+      if (format === 'csv') {
+        const lines = [
+          `refLayer,specLayer,checkpoint,step,fraction,measure${coefs ? ',coefficient' : ''},value`,
+        ];
+        let n = 0;
+        for (let i = 0; i < nR; i++)
+          for (let j = 0; j < nS; j++)
+            for (let t = 0; t < nT; t++) {
+              const c = picked[t];
+              const prefix = `${labels.refLayer[i]},${labels.specLayer[j]},${c.index},${c.step},${c.fraction},${measure}`;
+              if (!coefs) {
+                const v = flat[n++];
+                lines.push(`${prefix},${v === null ? '' : v}`);
+              } else {
+                const len = coefOf(i, j, t).length;
+                for (let k = 0; k < width; k++) {
+                  const v = flat[n++];
+                  if (k < len) lines.push(`${prefix},${k},${v}`);
+                }
+              }
+            }
+        reply.header('content-type', 'text/csv; charset=utf-8');
+        return reply.send(`${lines.join('\n')}\n`);
+      }
+      const nest = (offset: number, dims: number[]): unknown =>
+        dims.length === 0
+          ? flat[offset]
+          : Array.from({ length: dims[0] }, (_, a) =>
+              nest(offset + a * dims.slice(1).reduce((x, y) => x * y, 1), dims.slice(1)),
+            );
+      const counts = coefs
+        ? refSel.map((_, i) =>
+            specSel.map((_, j) => {
+              const per = picked.map((_, t) => coefOf(i, j, t).length);
+              return single ? per[0] : per;
+            }),
+          )
+        : undefined;
+      return reply.send({
+        shape,
+        axes,
+        measure,
+        labels,
+        values: nest(0, shape),
+        ...(counts ? { counts } : {}),
+      });
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/activations',
+    {
+      schema: {
+        tags,
+        summary: 'The representation a cell was computed from, as .npy [samples, features] (float32)',
+        params: IdParams,
+        querystring: Type.Object({
+          network: Type.Union([Type.Literal('reference'), Type.Literal('specimen')]),
+          checkpoint: Type.Integer({ minimum: 0 }),
+          layer: Type.String({ minLength: 1 }),
+          share: Type.Optional(Type.String()),
+        }),
+        response: {
+          200: Type.Unknown({ description: 'application/octet-stream (.npy)' }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const row = await readableExperiment(db, request, request.params.id);
+      const { network, checkpoint, layer } = request.query;
+      const runId = network === 'reference' ? row.referenceRunId : row.specimenRunId;
+      const run = runId ? await db.run.findUnique({ where: { id: runId } }) : null;
+      if (!run)
+        throw new HttpError(
+          409,
+          'NOT_CAPTURED_YET',
+          'the representations of this experiment are not captured yet',
+        );
+      if (!row.layers.some((l) => l.network === network && l.name === layer)) {
+        throw new HttpError(400, 'UNKNOWN_LAYER', `layer: no ${network} layer '${layer}'`, {
+          field: 'layer',
+        });
+      }
+      const file = new FsRunArtifactStore(config.artifactDir, run.key).layerFile(checkpoint, layer);
+      const info = await stat(file).catch(() => null);
+      if (!info) {
+        throw new HttpError(
+          404,
+          'REPRESENTATION_NOT_FOUND',
+          `no ${network} representation of ${layer} at checkpoint ${checkpoint}`,
+        );
+      }
+      reply.header('content-type', 'application/octet-stream');
+      reply.header('content-length', info.size);
+      reply.header('content-disposition', `attachment; filename="${network}-${checkpoint}-${layer}.npy"`);
+      return reply.send(createReadStream(file));
+    },
+  );
+
+  const ShareSchema = Type.Object({
+    id: Type.String(),
+    token: Type.Optional(Type.String({ description: 'shown once, at creation' })),
+    url: Type.Optional(Type.String()),
+    createdAt: Type.String(),
+    revokedAt: Type.Union([Type.String(), Type.Null()]),
+  });
+
+  app.post(
+    '/v1/experiments/:id/shares',
+    {
+      schema: {
+        tags,
+        summary: 'Create a read-only share link (token of 192 random bits; only its hash is stored)',
+        params: IdParams,
+        response: { 201: ShareSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      principalOf(request);
+      const row = await readableExperiment(db, request, request.params.id);
+      const token = randomBytes(24).toString('base64url');
+      const share = await db.share.create({ data: { experimentId: row.id, tokenHash: hashSecret(token) } });
+      return reply.status(201).send({
+        id: share.id,
+        token,
+        url: `/v1/experiments/${row.id}?share=${token}`,
+        createdAt: share.createdAt.toISOString(),
+        revokedAt: null,
+      });
+    },
+  );
+
+  app.delete(
+    '/v1/experiments/:id/shares/:shareId',
+    {
+      schema: {
+        tags,
+        summary: 'Revoke a share link',
+        params: Type.Object({
+          id: Type.String({ format: 'uuid' }),
+          shareId: Type.String({ format: 'uuid' }),
+        }),
+        response: { 204: Type.Null(), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      principalOf(request);
+      const row = await readableExperiment(db, request, request.params.id);
+      const res = await db.share.updateMany({
+        where: { id: request.params.shareId, experimentId: row.id, revokedAt: null },
+        data: { revokedAt: new Date() },
+      });
+      if (res.count === 0) throw new HttpError(404, 'SHARE_NOT_FOUND', 'no active share with this id');
+      return reply.status(204).send(null);
+    },
+  );
+}
