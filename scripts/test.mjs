@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 
 function collect(dir) {
   const out = [];
@@ -31,6 +32,16 @@ if (migrate.status !== 0) {
   console.error('test database could not be migrated; is PostgreSQL running?');
   process.exit(1);
 }
+
+// Rows left by an interrupted earlier run would be picked up by the test workers' reconciler:
+// remove the test teams (experiments, keys and cells cascade) before starting.
+const client = new pg.Client({ connectionString: env.DATABASE_URL });
+await client.connect();
+await client.query(`DELETE FROM "Team" WHERE name LIKE 'test-%'`);
+await client.query(
+  `DELETE FROM "Run" r WHERE NOT EXISTS (SELECT 1 FROM "Experiment" e WHERE e."referenceRunId" = r.id OR e."specimenRunId" = r.id)`,
+);
+await client.end();
 
 const filters = process.argv.slice(2);
 const files = collect('test').filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
