@@ -6,6 +6,7 @@ import type { Db } from '../store/db.ts';
 import type { ExperimentQueue } from '../store/queue.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
+import { registerOpenapi } from './plugins/openapi.ts';
 import { healthRoutes } from './routes/health.ts';
 import { experimentRoutes } from './routes/v1/experiments/index.ts';
 import { ErrorSchema } from './schemas/error.ts';
@@ -28,6 +29,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   app.addSchema(ErrorSchema);
   app.addSchema(ExperimentSchema);
   registerErrorHandling(app);
+  await registerOpenapi(app);
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (v1) => {
     registerAuth(v1, deps.db);
