@@ -9,6 +9,7 @@ import { registerErrorHandling } from './plugins/errors.ts';
 import { registerOpenapi } from './plugins/openapi.ts';
 import { healthRoutes } from './routes/health.ts';
 import { experimentRoutes } from './routes/v1/experiments/index.ts';
+import { figureRoutes } from './routes/v1/experiments/results-figures.ts';
 import { ErrorSchema } from './schemas/error.ts';
 import { ExperimentSchema } from './schemas/experiment.ts';
 
@@ -34,6 +35,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(async (v1) => {
     registerAuth(v1, deps.db);
     await experimentRoutes(v1, deps);
+    await figureRoutes(v1, deps);
   });
   return app;
 }

@@ -1,0 +1,43 @@
+// Builds FigureData from stored cells and the experiment's random-baseline summary.
+import type { FigureCheckpoint, FigureData, RhoCell } from './types.ts';
+
+/** summary.baseline as the worker writes it: baseline[refLayer][specLayer].rho */
+type BaselineSummary = Array<Array<{ rho?: number | null } | null> | null>;
+
+export function figureDataFromCells(input: {
+  refLayers: string[];
+  specLayers: string[];
+  checkpoints: FigureCheckpoint[];
+  cells: RhoCell[];
+  baseline?: unknown;
+}): FigureData {
+  const { refLayers, specLayers, checkpoints, cells } = input;
+  const byIndex = new Map(checkpoints.map((c) => [c.index, c] as const));
+  const maxT = Math.max(-1, ...checkpoints.map((c) => c.index)) + 1;
+  // rho: [refLayer, specLayer, checkpoint] flattened; NaN marks a missing cell
+  const rho = new Float64Array(refLayers.length * specLayers.length * maxT).fill(Number.NaN);
+  const slot = (i: number, j: number, t: number) => (i * specLayers.length + j) * maxT + t;
+  const inRange = (i: number, j: number, t: number) =>
+    i >= 0 && i < refLayers.length && j >= 0 && j < specLayers.length && byIndex.has(t);
+  for (const c of cells) {
+    if (inRange(c.refLayer, c.specLayer, c.checkpoint) && c.rho !== null)
+      rho[slot(c.refLayer, c.specLayer, c.checkpoint)] = c.rho;
+  }
+  const table = Array.isArray(input.baseline) ? (input.baseline as BaselineSummary) : null;
+  return {
+    refLayers,
+    specLayers,
+    checkpoints: [...checkpoints].sort((a, b) => a.fraction - b.fraction || a.index - b.index),
+    rho: (i, j, t) => {
+      if (!inRange(i, j, t)) return null;
+      const v = rho[slot(i, j, t)];
+      return Number.isNaN(v) ? null : v;
+    },
+    baseline: table
+      ? (i, j) => {
+          const v = table[i]?.[j]?.rho;
+          return typeof v === 'number' && Number.isFinite(v) ? v : null;
+        }
+      : undefined,
+  };
+}

@@ -1,0 +1,259 @@
+// /v1/experiments/:id/figures/*.svg and /analysis: the paper's Figures 1–3 rendered server-side
+// from the stored rho tensor, and the bottom-up / crawl verdicts. Readable with a team key or a
+// share token; only finished (succeeded) experiments have a complete tensor to show.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { analyseCrawl, convergenceOf, defaultTopLayer } from '../../../../core/analysis/crawl.ts';
+import { figureDataFromCells } from '../../../../core/figures/data.ts';
+import { DEFAULT_FRACTIONS, heatmapsSvg } from '../../../../core/figures/heatmaps.ts';
+import { convergenceSvg, crawlSvg } from '../../../../core/figures/lines.ts';
+import type { FigureData } from '../../../../core/figures/types.ts';
+import { readableExperiment } from '../../../access.ts';
+import type { AppDeps } from '../../../app.ts';
+import { errorResponses, HttpError } from '../../../schemas/error.ts';
+
+const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
+const tags = ['figures'];
+const Svg = Type.String({ description: 'an SVG document (image/svg+xml)' });
+const ShareQuery = {
+  share: Type.Optional(Type.String({ description: 'share token, instead of an API key' })),
+};
+const Rho = Type.Union([Type.Number(), Type.Null()]);
+
+const AnalysisSchema = Type.Object(
+  {
+    convergence: Type.Object({
+      threshold: Type.Number(),
+      layers: Type.Array(
+        Type.Object({
+          layer: Type.String(),
+          depth: Type.Integer({ description: 'position among the layers both networks share' }),
+          convergedAt: Type.Union([Type.Number(), Type.Null()], {
+            description: 'first fraction of training with rho to the final layer ≥ threshold; null: never',
+          }),
+        }),
+      ),
+      spearman: Type.Union([Type.Number(), Type.Null()], {
+        description: 'rank correlation of convergence time with depth (input and logits left out)',
+      }),
+      verdict: Type.Union([
+        Type.Literal('bottom-up'),
+        Type.Literal('not-bottom-up'),
+        Type.Literal('inconclusive'),
+      ]),
+    }),
+    crawl: Type.Object({
+      layer: Type.String({ description: 'the specimen layer followed through training' }),
+      steps: Type.Array(
+        Type.Object({
+          checkpoint: Type.Integer(),
+          fraction: Type.Number(),
+          mostSimilar: Type.Union([Type.String(), Type.Null()], {
+            description: 'the final reference layer with the largest rho',
+          }),
+          rho: Rho,
+          rhoByLayer: Type.Record(Type.String(), Rho),
+        }),
+      ),
+      verdict: Type.Union([Type.Literal('crawl'), Type.Literal('no-crawl'), Type.Literal('inconclusive')], {
+        description: "'crawl': most checkpoints in the first third of training resemble a lower final layer",
+      }),
+    }),
+  },
+  { title: 'Analysis' },
+);
+
+/** "0,0.03,0.5" → [0, 0.03, 0.5]; 400 INVALID_FRACTIONS unless 1–12 numbers in [0, 1]. */
+function parseFractions(text: string | undefined): number[] {
+  if (text === undefined || text.trim() === '') return DEFAULT_FRACTIONS;
+  const parts = text.split(',').map((p) => p.trim());
+  const values = parts.map(Number);
+  if (parts.length > 12 || parts.some((p) => p === '') || values.some((v) => !(v >= 0 && v <= 1))) {
+    throw new HttpError(
+      400,
+      'INVALID_FRACTIONS',
+      'fractions must be 1 to 12 comma-separated numbers in [0, 1]',
+      { field: 'fractions' },
+    );
+  }
+  return values;
+}
+
+export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  const { db } = deps;
+
+  /** The experiment's rho tensor as figure data; 409 unless it succeeded. */
+  async function finishedTensor(request: FastifyRequest, id: string): Promise<FigureData> {
+    const row = await readableExperiment(db, request, id);
+    if (row.status !== 'succeeded') {
+      throw new HttpError(
+        409,
+        'EXPERIMENT_NOT_FINISHED',
+        `experiment is ${row.status}; figures and analysis need a succeeded experiment`,
+        { status: row.status },
+      );
+    }
+    const names = (network: 'reference' | 'specimen') =>
+      row.layers
+        .filter((l) => l.network === network)
+        .sort((a, b) => a.index - b.index)
+        .map((l) => l.name);
+    const cells = await db.cell.findMany({
+      where: { experimentId: row.id },
+      select: { refLayer: true, specLayer: true, checkpoint: true, rho: true },
+    });
+    const summary = row.summary as { baseline?: unknown } | null;
+    return figureDataFromCells({
+      refLayers: names('reference'),
+      specLayers: names('specimen'),
+      checkpoints: (row.specimenRun?.checkpoints ?? []).map((c) => ({
+        index: c.index,
+        step: c.step,
+        fraction: c.fraction,
+      })),
+      cells,
+      baseline: summary?.baseline,
+    });
+  }
+
+  const sendSvg = (reply: FastifyReply, svg: string) =>
+    reply.type('image/svg+xml; charset=utf-8').header('cache-control', 'private, max-age=300').send(svg);
+
+  function layerOf(data: FigureData, layer: string | undefined): string {
+    const name = layer ?? defaultTopLayer(data.specLayers);
+    if (name === undefined || !data.specLayers.includes(name)) {
+      throw new HttpError(400, 'UNKNOWN_LAYER', `no specimen layer named ${name ?? '(none)'}`, {
+        field: 'layer',
+        layers: data.specLayers,
+      });
+    }
+    return name;
+  }
+
+  app.get(
+    '/v1/experiments/:id/figures/heatmaps.svg',
+    {
+      schema: {
+        tags,
+        summary: 'Figure 1: rho heatmaps (final layers × layers during training) at chosen fractions',
+        description:
+          'One heatmap per requested fraction of training, at the nearest checkpoint. ' +
+          'x = final (reference) layers, y = specimen layers at that checkpoint, color = rho in [0, 1].',
+        params: IdParams,
+        querystring: Type.Object({
+          fractions: Type.Optional(
+            Type.String({
+              description: 'comma-separated fractions of training in [0, 1]',
+              default: DEFAULT_FRACTIONS.join(','),
+              examples: ['0,0.03,0.5,0.99'],
+            }),
+          ),
+          ...ShareQuery,
+        }),
+        produces: ['image/svg+xml'],
+        response: { 200: Svg, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const fractions = parseFractions(request.query.fractions);
+      const data = await finishedTensor(request, request.params.id);
+      return sendSvg(reply, await heatmapsSvg(data, fractions));
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/figures/convergence.svg',
+    {
+      schema: {
+        tags,
+        summary: "Figure 2: each layer's rho to its own final version over training",
+        description: 'One line per layer both networks share (by name); dashed: the random baseline.',
+        params: IdParams,
+        querystring: Type.Object({
+          scale: Type.Optional(
+            Type.Union([Type.Literal('symlog'), Type.Literal('linear')], {
+              default: 'symlog',
+              description: 'x axis scale',
+            }),
+          ),
+          ...ShareQuery,
+        }),
+        produces: ['image/svg+xml'],
+        response: { 200: Svg, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const data = await finishedTensor(request, request.params.id);
+      return sendSvg(reply, await convergenceSvg(data, { xScale: request.query.scale }));
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/figures/crawl.svg',
+    {
+      schema: {
+        tags,
+        summary: 'Figure 3: one specimen layer during training vs every final layer',
+        description:
+          'One line per final reference layer; dashed: the random baseline. ' +
+          "Default layer: the last specimen layer below 'logits'.",
+        params: IdParams,
+        querystring: Type.Object({
+          layer: Type.Optional(Type.String({ minLength: 1, description: 'specimen layer name' })),
+          scale: Type.Optional(
+            Type.Union([Type.Literal('symlog'), Type.Literal('linear')], {
+              default: 'symlog',
+              description: 'x axis scale',
+            }),
+          ),
+          ...ShareQuery,
+        }),
+        produces: ['image/svg+xml'],
+        response: { 200: Svg, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const data = await finishedTensor(request, request.params.id);
+      const layer = layerOf(data, request.query.layer);
+      return sendSvg(reply, await crawlSvg(data, layer, { xScale: request.query.scale }));
+    },
+  );
+
+  app.get(
+    '/v1/experiments/:id/analysis',
+    {
+      schema: {
+        tags,
+        summary: 'Bottom-up convergence and top-down crawl verdicts of a finished experiment',
+        params: IdParams,
+        querystring: Type.Object({
+          threshold: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              maximum: 1,
+              default: 0.9,
+              description: 'rho to the final layer that counts as converged',
+            }),
+          ),
+          layer: Type.Optional(
+            Type.String({
+              minLength: 1,
+              description: 'specimen layer the crawl follows (default: top layer)',
+            }),
+          ),
+          ...ShareQuery,
+        }),
+        response: { 200: AnalysisSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const data = await finishedTensor(request, request.params.id);
+      const layer = layerOf(data, request.query.layer);
+      const convergence = convergenceOf(data, { threshold: request.query.threshold ?? 0.9 });
+      const { depth: _depth, ...crawl } = analyseCrawl(data, layer);
+      return { convergence, crawl };
+    },
+  );
+}
