@@ -860,6 +860,163 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/experiments/{id}/analysis': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Bottom-up convergence and top-down crawl verdicts of a finished experiment */
+    get: {
+      parameters: {
+        query?: {
+          /** @description rho to the final layer that counts as converged */
+          threshold?: number;
+          /** @description specimen layer the crawl follows (default: top layer) */
+          layer?: string;
+          /** @description share token, instead of an API key */
+          share?: string;
+        };
+        header?: never;
+        path: {
+          /** @description experiment id */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              convergence: {
+                layers: {
+                  /** @description first fraction of training with rho to the final layer ≥ threshold; null: never */
+                  convergedAt: number | null;
+                  /** @description position among the layers both networks share */
+                  depth: number;
+                  layer: string;
+                }[];
+                /** @description rank correlation of convergence time with depth (input and logits left out) */
+                spearman: number | null;
+                threshold: number;
+                verdict: 'bottom-up' | 'not-bottom-up' | 'inconclusive';
+              };
+              crawl: {
+                /** @description the specimen layer followed through training */
+                layer: string;
+                steps: {
+                  checkpoint: number;
+                  fraction: number;
+                  /** @description the final reference layer with the largest rho */
+                  mostSimilar: string | null;
+                  rho: number | null;
+                  rhoByLayer: {
+                    [key: string]: number | null;
+                  };
+                }[];
+                /** @description 'crawl': most checkpoints in the first third of training resemble a lower final layer */
+                verdict: 'crawl' | 'no-crawl' | 'inconclusive';
+              };
+            };
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/experiments/{id}/cancel': {
     parameters: {
       query?: never;
@@ -1088,6 +1245,395 @@ export interface paths {
           };
           content: {
             'text/event-stream': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/experiments/{id}/figures/convergence.svg': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Figure 2: each layer's rho to its own final version over training
+     * @description One line per layer both networks share (by name); dashed: the random baseline.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description x axis scale */
+          scale?: 'symlog' | 'linear';
+          /** @description share token, instead of an API key */
+          share?: string;
+        };
+        header?: never;
+        path: {
+          /** @description experiment id */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description an SVG document (image/svg+xml) */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': string;
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/experiments/{id}/figures/crawl.svg': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Figure 3: one specimen layer during training vs every final layer
+     * @description One line per final reference layer; dashed: the random baseline. Default layer: the last specimen layer below 'logits'.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description specimen layer name */
+          layer?: string;
+          /** @description x axis scale */
+          scale?: 'symlog' | 'linear';
+          /** @description share token, instead of an API key */
+          share?: string;
+        };
+        header?: never;
+        path: {
+          /** @description experiment id */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description an SVG document (image/svg+xml) */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': string;
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/experiments/{id}/figures/heatmaps.svg': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Figure 1: rho heatmaps (final layers × layers during training) at chosen fractions
+     * @description One heatmap per requested fraction of training, at the nearest checkpoint. x = final (reference) layers, y = specimen layers at that checkpoint, color = rho in [0, 1].
+     */
+    get: {
+      parameters: {
+        query?: {
+          /**
+           * @description comma-separated fractions of training in [0, 1]
+           * @example 0,0.03,0.5,0.99
+           */
+          fractions?: string;
+          /** @description share token, instead of an API key */
+          share?: string;
+        };
+        header?: never;
+        path: {
+          /** @description experiment id */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description an SVG document (image/svg+xml) */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': string;
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'image/svg+xml': components['schemas']['Error'];
           };
         };
       };
