@@ -8,8 +8,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadConfig, repoRoot } from '../config/index.ts';
-import { analyseConvergence } from '../core/analysis/convergence.ts';
-import { encodeNpy } from '../core/npy.ts';
 import { createTeam } from '../store/auth.ts';
 import { createDb } from '../store/db.ts';
 
@@ -138,7 +136,6 @@ async function main(): Promise<void> {
     fraction: number;
     probeAccuracy: number;
   }>;
-  const fractions = checkpoints.map((c) => c.fraction);
   const slices: Array<Json> = [];
   for (const c of checkpoints)
     slices.push(await api(`/v1/experiments/${id}/tensor?measure=rho&checkpoint=${c.index}`));
@@ -157,27 +154,39 @@ async function main(): Promise<void> {
       `${name.padEnd(8)}${picks.map((c) => rhoToFinal[l][c.index].toFixed(3).padStart(10)).join('')}`,
     );
   });
-  const analysis = analyseConvergence(layers, rhoToFinal, fractions);
+  const analysis = await api(`/v1/experiments/${id}/analysis`);
+  const conv = analysis['convergence'];
   console.log(
-    `\nconvergence (first fraction with rho ≥ ${analysis.threshold}): ${analysis.layers
+    `\nconvergence (first fraction with rho ≥ ${conv.threshold}): ${(conv.layers as Json[])
       .map((l) => `${l.layer} ${l.convergedAt === null ? 'never' : `${(l.convergedAt * 100).toFixed(1)}%`}`)
       .join(', ')}`,
   );
   console.log(
-    `bottom-up verdict (layers below the logits): ${analysis.verdict} (Spearman ${analysis.spearman?.toFixed(2)})`,
+    `bottom-up verdict (layers below the logits): ${conv.verdict} (Spearman ${conv.spearman?.toFixed(2)})`,
+  );
+  const crawl = analysis['crawl'];
+  console.log(
+    `crawl of ${crawl.layer}: most similar final layer over training: ${(crawl.steps as Json[])
+      .map((s) => `${(s.fraction * 100).toFixed(1)}%→${s.mostSimilar}`)
+      .join(', ')}; verdict ${crawl.verdict}`,
   );
   console.log(`final probe accuracy: ${(checkpoints.at(-1)!.probeAccuracy * 100).toFixed(1)}%`);
 
   mkdirSync(OUT, { recursive: true });
-  const L = layers.length;
-  const N = checkpoints.length;
-  const tensor = new Float32Array(L * L * N);
-  slices.forEach((s, t) => {
-    for (let i = 0; i < L; i++) for (let j = 0; j < L; j++) tensor[(i * L + j) * N + t] = s['values'][i][j];
-  });
-  writeFileSync(join(OUT, 'rho.npy'), encodeNpy(tensor, [L, L, N]));
+  const download = async (path: string, file: string) => {
+    const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } });
+    if (!res.ok) throw new Error(`${path}: ${res.status}`);
+    writeFileSync(join(OUT, file), Buffer.from(await res.arrayBuffer()));
+  };
+  const figures = `/v1/experiments/${id}/figures`;
+  await download(`${figures}/heatmaps.svg?fractions=0,0.03,0.5,0.99`, 'figure1-heatmaps.svg');
+  await download(`${figures}/convergence.svg`, 'figure2-convergence.svg');
+  await download(`${figures}/crawl.svg?layer=${crawl.layer}`, 'figure3-crawl.svg');
+  await download(`/v1/experiments/${id}/tensor?measure=rho&format=npy`, 'rho.npy');
   writeFileSync(join(OUT, 'experiment.json'), `${JSON.stringify({ experiment: exp, analysis }, null, 2)}\n`);
-  console.log(`\nwrote ${OUT}/rho.npy [refLayer, specLayer, checkpoint] and experiment.json`);
+  console.log(
+    `\nwrote ${OUT}/: figure1-heatmaps.svg, figure2-convergence.svg, figure3-crawl.svg, rho.npy [refLayer, specLayer, checkpoint], experiment.json`,
+  );
   console.log(`demo finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   shutdown(0);
 }
