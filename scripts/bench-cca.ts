@@ -3,7 +3,7 @@
 // (methods cca + cka; SVCCA/PWCCA would add per-pair decompositions). Activations are seeded and
 // synthetic: the input has ~15% constant pixels, hidden layers are ReLU, the last layer linear;
 // specimen layers at checkpoint t mix the final activations with fixed noise (the input layer is the
-// same at every checkpoint). Prints one JSON line.
+// same at every checkpoint). Prints one JSON line; CCA_BENCH_FULL_ONLY=1 runs only the full spectra.
 import { buildTensor, getGemmEngine, type Matrix2D } from '../core/cca/index.ts';
 import { gaussian } from '../core/cca/similarity.ts';
 
@@ -72,15 +72,16 @@ async function gemmRate(): Promise<number> {
   return (3 * 2 * SAMPLES * 500 * 500) / ((performance.now() - start) / 1000) / 1e9;
 }
 
+// CCA_BENCH_FULL_ONLY=1 skips the rho-only run (seconds_rho_only is then null).
 const full = await run('full');
-const rhoOnly = await run('rho');
+const rhoOnly = process.env.CCA_BENCH_FULL_ONLY === '1' ? null : await run('rho');
 const gflops = await gemmRate();
 await engine.dispose();
 console.log(
   JSON.stringify({
     pairs: full.pairs,
     seconds: Number(full.seconds.toFixed(2)),
-    seconds_rho_only: Number(rhoOnly.seconds.toFixed(2)),
+    seconds_rho_only: rhoOnly ? Number(rhoOnly.seconds.toFixed(2)) : null,
     gemm_gflops: Number(gflops.toFixed(1)),
     gemm_engine: engine.name,
   }),

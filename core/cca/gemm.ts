@@ -120,6 +120,9 @@ async function createOnnxEngine(options: GemmEngineOptions): Promise<GemmEngine>
     intraOpNumThreads: options.threads ?? availableParallelism(),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all' as const,
+    // Idle pool threads sleep instead of spinning: the similarity engine runs JS decompositions on a
+    // worker thread next to the products, and spinning threads would take its core.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
   const minWork = options.minWork ?? 1 << 18;
   const [tn, nn] = await Promise.all([

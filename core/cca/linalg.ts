@@ -265,3 +265,68 @@ function tql2(n: number, v: Float64Array, d: Float64Array, e: Float64Array, want
     }
   }
 }
+
+/**
+ * Inverse of the Cholesky factor of a symmetric positive definite n x n matrix g (row-major; only
+ * read): g = R^T R with R upper triangular, returns X = R^-1 (upper triangular, row-major [n, n]),
+ * or null when a pivot is not positive (g is not numerically positive definite). n^3 / 3 + n^3 / 3
+ * multiply-adds along rows.
+ */
+export function choleskyInverse(g: Float64Array, n: number): Float64Array | null {
+  const r = Float64Array.from(g);
+  for (let k = 0; k < n; k++) {
+    const ko = k * n;
+    const d = r[ko + k]!;
+    if (!(d > 0)) return null;
+    const rkk = Math.sqrt(d);
+    r[ko + k] = rkk;
+    const inv = 1 / rkk;
+    for (let j = k + 1; j < n; j++) r[ko + j]! *= inv;
+    for (let i = k + 1; i < n; i++) {
+      const f = r[ko + i]!;
+      if (f === 0) continue;
+      const io = i * n;
+      for (let j = i; j < n; j++) r[io + j]! -= f * r[ko + j]!;
+    }
+  }
+  // X = R^-1, row i: (e_i - sum_{k > i} R[i, k] X[k, :]) / R[i, i], bottom row first.
+  const x = new Float64Array(n * n);
+  for (let i = n - 1; i >= 0; i--) {
+    const io = i * n;
+    x[io + i] = 1;
+    for (let k = i + 1; k < n; k++) {
+      const f = r[io + k]!;
+      if (f === 0) continue;
+      const ko = k * n;
+      for (let j = k; j < n; j++) x[io + j]! -= f * x[ko + j]!;
+    }
+    const inv = 1 / r[io + i]!;
+    for (let j = i; j < n; j++) x[io + j]! *= inv;
+  }
+  return x;
+}
+
+/**
+ * Plain-JS source of the decompositions (symEig, choleskyInverse and their helpers) for worker
+ * threads: the functions' own (transpiled) text, so a worker needs no TypeScript loader.
+ */
+export function decompositionSource(): string {
+  return [decompose, symEig, tred2, tql2, choleskyInverse].map((f) => f.toString()).join('\n');
+}
+
+export type DecompositionKind = 'eig' | 'eigvals' | 'cholinv';
+
+/**
+ * The decompositions of the similarity engine, of the symmetric a [n, n] (only read), packed in one
+ * array: 'eig' = symEig's values (n, descending) then its vectors (n x n, rows); 'eigvals' = the
+ * values only; 'cholinv' = choleskyInverse(a), an empty array standing for null.
+ */
+export function decompose(kind: DecompositionKind, a: Float64Array, n: number): Float64Array {
+  if (kind === 'cholinv') return choleskyInverse(a, n) ?? new Float64Array(0);
+  const { values, vectors } = symEig(a, n, kind === 'eig');
+  if (kind === 'eigvals') return values;
+  const out = new Float64Array(n + n * n);
+  out.set(values);
+  out.set(vectors!, n);
+  return out;
+}

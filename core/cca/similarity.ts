@@ -17,7 +17,7 @@
 // the data itself: they are projected out of the well-resolved directions and decomposed again, which
 // resolves singular values down to ~1e-14 of the largest. Exactly constant columns are removed first.
 
-import { jsMatmul, jsMatmulTN, symEig, transpose } from './linalg.ts';
+import { type DecompositionKind, decompose, jsMatmul, jsMatmulTN, symEig, transpose } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
 
 export type SimilarityMethod = 'cca' | 'svcca' | 'pwcca' | 'cka';
@@ -84,13 +84,26 @@ export interface ProductRequest {
   a: Matrix2D;
   b: Matrix2D;
 }
-export type Steps<T> = Generator<ProductRequest, T, Float64Array>;
+/**
+ * A JS decomposition the algorithm needs, of the symmetric a [n, n] (not used by the algorithm
+ * afterwards); see decompose() for the packed results.
+ */
+export interface DecompositionRequest {
+  kind: DecompositionKind;
+  a: Matrix2D;
+}
+export type StepRequest = ProductRequest | DecompositionRequest;
+export type Steps<T> = Generator<StepRequest, T, Float64Array>;
 
 export function runSync<T>(steps: Steps<T>): T {
   let step = steps.next();
   while (!step.done) {
-    const { kind, a, b } = step.value;
-    step = steps.next(kind === 'tn' ? jsMatmulTN(a, b) : jsMatmul(a, b));
+    const r = step.value;
+    let out: Float64Array;
+    if (r.kind === 'tn') out = jsMatmulTN(r.a, r.b);
+    else if (r.kind === 'nn') out = jsMatmul(r.a, r.b);
+    else out = decompose(r.kind, r.a.data as Float64Array, r.a.rows);
+    step = steps.next(out);
   }
   return step.value;
 }
@@ -98,13 +111,22 @@ export function runSync<T>(steps: Steps<T>): T {
 export interface ProductEngine {
   matmulTN(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
   matmul(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
+  /** decompose() elsewhere (e.g. on a worker thread); computed in place when absent. */
+  decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
 }
 
 export async function runAsync<T>(steps: Steps<T>, engine: ProductEngine): Promise<T> {
   let step = steps.next();
   while (!step.done) {
-    const { kind, a, b } = step.value;
-    step = steps.next(await (kind === 'tn' ? engine.matmulTN(a, b) : engine.matmul(a, b)));
+    const r = step.value;
+    let out: Float64Array;
+    if (r.kind === 'tn') out = await engine.matmulTN(r.a, r.b);
+    else if (r.kind === 'nn') out = await engine.matmul(r.a, r.b);
+    else {
+      const a = r.a.data as Float64Array;
+      out = engine.decompose ? await engine.decompose(r.kind, a, r.a.rows) : decompose(r.kind, a, r.a.rows);
+    }
+    step = steps.next(out);
   }
   return step.value;
 }
@@ -163,7 +185,10 @@ export interface PreparedRepresentation {
   basis: Float64Array | null;
   /** W [live, rank]. */
   whitening: Float64Array;
-  /** Squared singular values s2 [rank], descending. */
+  /**
+   * Squared singular values s2 [rank], descending, for the principal whitening; empty when the y side
+   * was whitened through its Cholesky factor (no SVCCA requested).
+   */
   sigma2: Float64Array;
   /** ||Xc^T Xc||_F, the CKA normaliser. */
   gramNorm: number;
@@ -210,10 +235,18 @@ function centre(m: Matrix2D): { centred: Float64Array; live: number } {
   const constant = new Uint8Array(d).fill(1);
   for (let i = 0; i < n; i++) {
     const o = i * d;
+    for (let j = 0; j < d; j++) mean[j]! += data[o + j]!;
+  }
+  // Constant columns: every value equals the first row's (checked from the second row on, and only
+  // for the columns not yet known to vary).
+  let candidates = d;
+  for (let i = 1; i < n && candidates > 0; i++) {
+    const o = i * d;
     for (let j = 0; j < d; j++) {
-      const v = data[o + j]!;
-      mean[j]! += v;
-      if (v !== data[j]) constant[j] = 0;
+      if (constant[j] && data[o + j] !== data[j]) {
+        constant[j] = 0;
+        candidates--;
+      }
     }
   }
   const keep: number[] = [];
@@ -221,10 +254,18 @@ function centre(m: Matrix2D): { centred: Float64Array; live: number } {
   const live = keep.length;
   const centred = new Float64Array(n * live);
   for (let j = 0; j < live; j++) mean[j] = mean[keep[j]!]! / n;
+  if (live === d) {
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      for (let j = 0; j < d; j++) centred[o + j] = data[o + j]! - mean[j]!;
+    }
+    return { centred, live };
+  }
+  const index = Int32Array.from(keep);
   for (let i = 0; i < n; i++) {
     const o = i * d;
     const c = i * live;
-    for (let j = 0; j < live; j++) centred[c + j] = data[o + keep[j]!]! - mean[j]!;
+    for (let j = 0; j < live; j++) centred[c + j] = data[o + index[j]!]! - mean[j]!;
   }
   return { centred, live };
 }
@@ -249,6 +290,23 @@ function frobenius(a: Float64Array): number {
 }
 
 /**
+ * True when every eigenvalue of g is at least `threshold` x the largest, shown from X = R^-1
+ * (g = R^T R): lambda_min = 1 / ||X||_2^2 >= 1 / ||X||_F^2 and lambda_max <= min(||g||_F, ||g||_inf).
+ * A factor 4 of margin covers the rounding of X; borderline cases answer false.
+ */
+function provablyFullRank(inverse: Float64Array, g: Float64Array, n: number, threshold: number): boolean {
+  const xf = frobenius(inverse);
+  let rowMax = 0;
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < n; j++) s += Math.abs(g[i * n + j]!);
+    rowMax = Math.max(rowMax, s);
+  }
+  const lambdaMax = Math.min(frobenius(g), rowMax);
+  return Number.isFinite(xf) && 4 * threshold * lambdaMax * xf * xf <= 1;
+}
+
+/**
  * Centring, rank decision, orthonormal basis and the per-side quantities of every measure.
  * `role` says which side of pairs this representation will be: 'x' keeps the basis Q, 'y' keeps Xc.
  */
@@ -267,8 +325,37 @@ export function* prepareSteps(
   const gram = yield { kind: 'tn', a: xc, b: xc };
   symmetrise(gram, live);
   const gramNorm = frobenius(gram);
-  const { values: lambda, vectors } = symEig(gram, live, true);
-  const v = vectors!; // rows: eigenvectors of G, descending eigenvalues
+
+  // The y side of pairs needs only some whitening W with Yc W orthonormal (the CCA coefficients, PWCCA
+  // and CKA do not depend on which basis of the column space it spans; SVCCA does, it needs the
+  // principal one). When the Cholesky factor G = R^T R proves every direction well resolved, W = R^-1
+  // replaces the eigendecomposition (~10x cheaper) with the same rank (all live columns).
+  if (role === 'y' && !opts.methods.has('svcca') && live > 0) {
+    const inverse = yield { kind: 'cholinv', a: mat(gram, live, live) };
+    if (inverse.length > 0 && provablyFullRank(inverse, gram, live, Math.max(AMBIGUOUS, opts.epsilon ** 2))) {
+      const w = mat(inverse, live, live);
+      const loadings = opts.methods.has('pwcca')
+        ? yield { kind: 'tn', a: w, b: mat(gram, live, live) }
+        : null;
+      return {
+        samples: n,
+        width: m.cols,
+        live,
+        rank: live,
+        centred,
+        basis: null,
+        whitening: inverse,
+        sigma2: new Float64Array(0),
+        gramNorm,
+        loadings,
+        svccaDims: live,
+      };
+    }
+  }
+
+  const packed = yield { kind: 'eig', a: mat(gram, live, live) };
+  const lambda = packed.subarray(0, live);
+  const v = packed.subarray(live); // rows: eigenvectors of G, descending eigenvalues
   const lambdaMax = live > 0 ? Math.max(lambda[0]!, 0) : 0;
 
   // Well-resolved directions: K = { i : lambda_i >= AMBIGUOUS * lambdaMax }.
@@ -385,7 +472,9 @@ function* singularValues(b: Float64Array, p: number, q: number, wantVectors: boo
   const side = p <= q ? mat(transpose(b, p, q), q, p) : mat(b, p, q); // Gram = side^T side [small, small]
   const gram = yield { kind: 'tn', a: side, b: side };
   symmetrise(gram, small);
-  const { values, vectors } = symEig(gram, small, wantVectors);
+  const packed = yield { kind: wantVectors ? 'eig' : 'eigvals', a: mat(gram, small, small) };
+  const values = packed.slice(0, small);
+  const vectors = wantVectors ? packed.subarray(small) : undefined;
   for (let i = 0; i < small; i++) values[i] = Math.min(1, Math.sqrt(Math.max(0, values[i]!)));
   return { values, vectors };
 }

@@ -3,13 +3,19 @@
 //
 // Work is shared across pairs: each reference layer is prepared once (centring, rank, orthonormal
 // basis [n, r], per-side quantities) and kept; each specimen representation is loaded and prepared
-// once per checkpoint and paired with every reference layer, then dropped. Memory: the prepared
-// reference layers plus one specimen representation.
+// once per checkpoint and paired with every reference layer, then dropped. A few cells are computed
+// concurrently: the products run on the GEMM engine (on this thread) while the JS decompositions run on
+// worker threads (pool.ts). Memory: the prepared reference layers plus at most two specimen
+// representations (the current one and, while its last cells finish, the next).
 
+import { availableParallelism } from 'node:os';
 import { type GemmEngine, getGemmEngine, jsEngine } from './gemm.ts';
+import type { DecompositionKind } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
+import { startDecompositionPool } from './pool.ts';
 import {
   type PreparedRepresentation,
+  type ProductEngine,
   pairSteps,
   prepareSteps,
   resolveOptions,
@@ -45,6 +51,11 @@ export interface TensorCell {
   result: SimilarityResult;
 }
 
+/** Worker threads for the JS decompositions (2 measured best on 2 cores next to onnxruntime's 2 threads). */
+const WORKERS = Math.max(2, Math.min(4, availableParallelism()));
+/** Cells computed concurrently (their products overlap with the JS decompositions of the others). */
+const IN_FLIGHT = 2 * WORKERS + 2;
+
 /**
  * Yields the cells checkpoint by checkpoint, specimen layer by specimen layer, reference layer by
  * reference layer. Aborting the signal stops it with the signal's reason (an AbortError by default)
@@ -62,7 +73,11 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       : typeof enginePref === 'string'
         ? await getGemmEngine('auto')
         : enginePref;
-  const abortable = {
+  // The JS decompositions (per-pair spectra, per-representation eigendecompositions and Cholesky
+  // factors) on worker threads (in place if they cannot start), where the products run elsewhere than
+  // in JS on this thread.
+  const worker = engine.name === 'js' ? null : await startDecompositionPool(WORKERS);
+  const abortable: ProductEngine = {
     matmulTN: async (a: Matrix2D, b: Matrix2D) => {
       signal?.throwIfAborted();
       return engine.matmulTN(a, b);
@@ -71,40 +86,82 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       signal?.throwIfAborted();
       return engine.matmul(a, b);
     },
+    ...(worker && {
+      decompose: async (kind: DecompositionKind, a: Float64Array, n: number) => {
+        signal?.throwIfAborted();
+        return worker.decompose(kind, a, n);
+      },
+    }),
   };
+  const inflight: Array<Promise<TensorCell>> = [];
   try {
     const wanted = (i: number, j: number, t: number) => !skip?.(i, j, t);
-    const refs: Array<PreparedRepresentation | null> = [];
-    for (let i = 0; i < refLayers.length; i++) {
-      let needed = false;
-      for (let t = 0; t < checkpoints && !needed; t++) {
-        for (let j = 0; j < specLayers.length && !needed; j++) needed = wanted(i, j, t);
-      }
-      signal?.throwIfAborted();
-      const layer = refLayers[i]!;
-      refs.push(
-        needed
-          ? await runAsync(
-              prepareSteps(await layer.load(), `reference layer '${layer.name}'`, 'x', opts),
-              abortable,
-            )
-          : null,
-      );
-    }
-    for (let t = 0; t < checkpoints; t++) {
-      for (let j = 0; j < specLayers.length; j++) {
-        const todo = refs.flatMap((ref, i) => (ref && wanted(i, j, t) ? [i] : []));
-        if (todo.length === 0) continue;
+    // Reference layers, prepared concurrently (their decompositions run on the worker threads).
+    const settled = await Promise.allSettled(
+      refLayers.map(async (layer, i) => {
+        let needed = false;
+        for (let t = 0; t < checkpoints && !needed; t++) {
+          for (let j = 0; j < specLayers.length && !needed; j++) needed = wanted(i, j, t);
+        }
+        if (!needed) return null;
         signal?.throwIfAborted();
-        const label = `specimen layer '${specLayers[j]!.name}' at checkpoint ${t}`;
-        const spec = await runAsync(prepareSteps(await loadSpecimen(j, t), label, 'y', opts), abortable);
-        for (const i of todo) {
-          const result = await runAsync(pairSteps(refs[i]!, spec, opts), abortable);
-          yield { refLayer: i, specLayer: j, checkpoint: t, result };
+        const label = `reference layer '${layer.name}'`;
+        return runAsync(prepareSteps(await layer.load(), label, 'x', opts), abortable);
+      }),
+    );
+    // (all settled first: none may still use the engine when a failure ends the builder)
+    const refs = settled.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    });
+    // Cells in yield order; each specimen representation is prepared (lazily, once) by its first cell.
+    const cells = function* () {
+      for (let t = 0; t < checkpoints; t++) {
+        for (let j = 0; j < specLayers.length; j++) {
+          const todo = refs.flatMap((ref, i) => (ref && wanted(i, j, t) ? [i] : []));
+          if (todo.length === 0) continue;
+          let spec: Promise<PreparedRepresentation> | undefined;
+          const prepared = () => {
+            spec ??= (async () => {
+              signal?.throwIfAborted();
+              const label = `specimen layer '${specLayers[j]!.name}' at checkpoint ${t}`;
+              return runAsync(prepareSteps(await loadSpecimen(j, t), label, 'y', opts), abortable);
+            })();
+            return spec;
+          };
+          for (const i of todo) {
+            yield async (): Promise<TensorCell> => {
+              const result = await runAsync(pairSteps(refs[i]!, await prepared(), opts), abortable);
+              return { refLayer: i, specLayer: j, checkpoint: t, result };
+            };
+          }
         }
       }
+    };
+    // A few cells in flight: while one cell's decompositions run in JS, the next cell's products (and
+    // the next specimen's loading and Gram matrix) run on the engine's threads.
+    const queue = cells();
+    const start = () => {
+      const next = queue.next();
+      if (next.done) return false;
+      const p = next.value();
+      p.catch(() => {}); // awaited below, in order; this only keeps an early failure from being unhandled
+      inflight.push(p);
+      return true;
+    };
+    while (inflight.length < IN_FLIGHT && start()) {
+      // fill the window
+    }
+    while (inflight.length > 0) {
+      const cell = await inflight[0]!;
+      inflight.shift();
+      signal?.throwIfAborted();
+      start();
+      yield cell;
     }
   } finally {
+    await Promise.allSettled(inflight); // nothing may use the engine once it is disposed
+    await worker?.close();
     if (ownEngine) await engine.dispose();
   }
 }

@@ -58,6 +58,24 @@ describe('golden cases', () => {
         assertClose(r.pwcca!, e.pwcca, ILL_POSED_PWCCA[name] ?? TOL, `${at}: pwcca`);
         assertClose(r.cka!, e.linear_cka, TOL, `${at}: linear_cka`);
       }
+      // Without SVCCA the y side may be whitened through its Cholesky factor instead of its
+      // eigendecomposition: same ranks and values.
+      const methods = ['cca', 'pwcca', 'cka'] as const;
+      for (const [how, r] of [
+        ['js, no svcca', similarity(x, y, { methods: [...methods] })],
+        [`${engine.name}, no svcca`, await similarityAsync(x, y, engine, { methods: [...methods] })],
+        ['js, swapped, no svcca', similarity(y, x, { methods: [...methods] })],
+      ] as const) {
+        const at = `${name} (${how})`;
+        const swapped = how.includes('swapped');
+        assert.deepEqual(r.ranks, swapped ? [e.ranks[1], e.ranks[0]] : e.ranks, `${at}: ranks`);
+        assert.equal(r.cca.length, e.cca.length, `${at}: number of coefficients`);
+        for (const [i, c] of e.cca.entries()) assertClose(r.cca[i]!, c, TOL, `${at}: cca[${i}]`);
+        assertClose(r.rho, e.rho, TOL, `${at}: rho`);
+        assertClose(r.mean, e.mean, TOL, `${at}: mean`);
+        if (!swapped) assertClose(r.pwcca!, e.pwcca, ILL_POSED_PWCCA[name] ?? TOL, `${at}: pwcca`);
+        assertClose(r.cka!, e.linear_cka, TOL, `${at}: linear_cka`);
+      }
     });
   }
 });

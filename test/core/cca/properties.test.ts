@@ -4,9 +4,11 @@ import { describe, it } from 'node:test';
 import {
   randomBaseline,
   SimilarityError,
+  type SimilarityMethod,
   type SimilarityResult,
   similarity,
 } from '../../../core/cca/index.ts';
+import { prepareSteps, resolveOptions, runSync } from '../../../core/cca/similarity.ts';
 import { affine, assertClose, randomMatrix, related, scaled } from './helpers.ts';
 
 const x = randomMatrix(600, 20, 1);
@@ -114,6 +116,42 @@ describe('similarity properties', () => {
     assertClose(fast.cka!, base.cka!, 1e-12, 'cka without the spectrum');
     assert.equal(fast.cca.length, 0);
     assert.equal(fast.svcca, null);
+  });
+
+  it('gives the same values without SVCCA (Cholesky whitening of the y side)', () => {
+    const r = similarity(x, y, { methods: ['cca', 'pwcca', 'cka'] });
+    assertClose(r.mean, base.mean, 1e-12, 'mean');
+    assertClose(r.cka!, base.cka!, 1e-12, 'cka');
+    assertSame({ ...r, svcca: base.svcca }, base, 1e-12, 'no svcca');
+    const swapped = similarity(y, x, { methods: ['cca', 'pwcca'] });
+    for (let i = 0; i < base.cca.length; i++)
+      assertClose(swapped.cca[i]!, base.cca[i]!, 1e-12, `swapped cca[${i}]`);
+    // Rank-deficient and nearly rank-deficient y sides fall back to the eigendecomposition.
+    const cols = 8;
+    const data = new Float64Array(x.rows * cols);
+    for (let i = 0; i < x.rows; i++) {
+      for (let j = 0; j < 5; j++) data[i * cols + j] = x.data[i * x.cols + j]!;
+      data[i * cols + 5] = data[i * cols + 0]! + 1e-9 * x.data[i * x.cols + 7]!; // singular value ~1e-9
+      data[i * cols + 6] = data[i * cols + 1]!; // duplicate
+      data[i * cols + 7] = data[i * cols + 2]! - 2 * data[i * cols + 3]! + 1e-12 * x.data[i * x.cols + 9]!;
+    }
+    const deficient = { data, rows: x.rows, cols };
+    // Which path ran: the Cholesky one leaves sigma2 empty.
+    const prepared = (m: typeof x, methods: SimilarityMethod[]) =>
+      runSync(prepareSteps(m, 'y', 'y', resolveOptions({ methods })));
+    assert.equal(prepared(y, ['cca', 'cka']).sigma2.length, 0, 'Cholesky whitening');
+    assert.equal(prepared(y, ['cca', 'svcca']).sigma2.length, 30, 'principal whitening for SVCCA');
+    assert.equal(prepared(deficient, ['cca', 'cka']).sigma2.length, 6, 'fallback when rank-deficient');
+    for (const epsilon of [1e-10, 1e-6]) {
+      const full = similarity(x, deficient, { epsilon });
+      const fast = similarity(x, deficient, { epsilon, methods: ['cca', 'pwcca', 'cka'] });
+      assert.deepEqual(fast.ranks, full.ranks, `epsilon ${epsilon}: ranks`);
+      assert.deepEqual(full.ranks, [20, epsilon === 1e-10 ? 6 : 5]);
+      for (let i = 0; i < full.cca.length; i++)
+        assertClose(fast.cca[i]!, full.cca[i]!, 1e-9, `epsilon ${epsilon}: cca[${i}]`);
+      assertClose(fast.pwcca!, full.pwcca!, 1e-9, `epsilon ${epsilon}: pwcca`);
+      assertClose(fast.cka!, full.cka!, 1e-9, `epsilon ${epsilon}: cka`);
+    }
   });
 
   it('warns about few samples and its random baseline is far from 0', () => {

@@ -86,6 +86,31 @@ describe('buildTensor', () => {
     }
   });
 
+  it("equals pairwise similarity() with the worker's methods ['cca', 'cka'] (GEMM engine)", async () => {
+    engine ??= await getGemmEngine('auto', { minWork: 0 });
+    const methods: Array<'cca' | 'cka'> = ['cca', 'cka'];
+    const { cells } = await collect({ engine, methods, epsilon: 1e-10, svccaThreshold: 0.99 });
+    assert.equal(cells.length, 3 * 3 * 3);
+    for (const [k, c] of cells.entries()) {
+      const at = `${c.refLayer},${c.specLayer},${c.checkpoint}`;
+      assert.deepEqual(
+        [c.refLayer, c.specLayer, c.checkpoint],
+        [k % 3, Math.floor(k / 3) % 3, Math.floor(k / 9)],
+      );
+      const expected = similarity(refs[c.refLayer]!, specimen(c.specLayer, c.checkpoint), { methods });
+      const full = similarity(refs[c.refLayer]!, specimen(c.specLayer, c.checkpoint));
+      assert.deepEqual(c.result.ranks, full.ranks, `${at}: ranks`);
+      assert.equal(c.result.svcca, null);
+      assert.equal(c.result.pwcca, null);
+      for (const other of [expected, full]) {
+        for (let i = 0; i < other.cca.length; i++)
+          assertClose(c.result.cca[i]!, other.cca[i]!, 1e-9, `${at}: cca[${i}]`);
+        assertClose(c.result.rho, other.rho, 1e-9, `${at}: rho`);
+        assertClose(c.result.cka!, other.cka!, 1e-9, `${at}: cka`);
+      }
+    }
+  });
+
   it('skips stored cells without loading what only they need', async () => {
     const { cells, loads } = await collect(
       { engine: 'js', methods: ['cca'] },
