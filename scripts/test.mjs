@@ -34,10 +34,11 @@ if (migrate.status !== 0) {
 }
 
 // Rows left by an interrupted earlier run would be picked up by the test workers' reconciler:
-// remove the test teams (experiments, keys and cells cascade) before starting.
+// remove stale test teams (experiments, keys and cells cascade) before starting. Only old ones, so a
+// test run going on at the same time (another checkout on this machine) keeps its own.
 const client = new pg.Client({ connectionString: env.DATABASE_URL });
 await client.connect();
-await client.query(`DELETE FROM "Team" WHERE name LIKE 'test-%'`);
+await client.query(`DELETE FROM "Team" WHERE name LIKE 'test-%' AND "createdAt" < now() - interval '1 hour'`);
 await client.query(
   `DELETE FROM "Run" r WHERE NOT EXISTS (SELECT 1 FROM "Experiment" e WHERE e."referenceRunId" = r.id OR e."specimenRunId" = r.id)`,
 );
