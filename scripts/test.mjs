@@ -40,7 +40,7 @@ const client = new pg.Client({ connectionString: env.DATABASE_URL });
 await client.connect();
 await client.query(`DELETE FROM "Team" WHERE name LIKE 'test-%' AND "createdAt" < now() - interval '1 hour'`);
 await client.query(
-  `DELETE FROM "Run" r WHERE NOT EXISTS (SELECT 1 FROM "Experiment" e WHERE e."referenceRunId" = r.id OR e."specimenRunId" = r.id)`,
+  `DELETE FROM "Run" r WHERE r."createdAt" < now() - interval '1 hour' AND NOT EXISTS (SELECT 1 FROM "Experiment" e WHERE e."referenceRunId" = r.id OR e."specimenRunId" = r.id)`,
 );
 await client.end();
 
