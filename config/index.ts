@@ -2,6 +2,7 @@
 // Read once from the environment; every value has a default that works on a developer machine.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Limits } from '../core/estimate.ts';
 
 export const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -19,18 +20,8 @@ export interface Config {
   gemmEngine: 'auto' | 'onnx' | 'tfjs' | 'js';
   workerConcurrency: number;
   corsOrigin: string | undefined;
-  limits: {
-    bodyBytes: number;
-    probeExamples: number;
-    trainExamples: number;
-    checkpoints: number;
-    representationFeatures: number;
-    convSamples: number;
-    tensorCells: number;
-    memoryMB: number;
-    seconds: number;
-    uploadBytes: number;
-  };
+  /** the estimate limits (core/estimate.ts) plus request-size limits */
+  limits: Limits & { bodyBytes: number; uploadBytes: number };
 }
 
 export class ConfigError extends Error {

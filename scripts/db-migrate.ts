@@ -2,8 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { loadConfig, redactUrl, repoRoot } from '../config/index.ts';
+import { describeStartupError } from '../config/startup.ts';
 import { ensureDatabase } from '../store/ensure-db.ts';
-import { describeStartupError } from './startup-errors.ts';
 
 const config = loadConfig();
 try {

@@ -1,6 +1,5 @@
 // API entrypoint: validate config, check Postgres and Redis once, listen, close gracefully.
-import { type Config, loadConfig } from '../config/index.ts';
-import { describeStartupError } from '../scripts/startup-errors.ts';
+import { describeStartupError, loadConfigOrExit } from '../config/startup.ts';
 import { createDb, pingDb } from '../store/db.ts';
 import { ensureDatabase } from '../store/ensure-db.ts';
 import { createExperimentQueue } from '../store/queue.ts';
@@ -17,13 +16,7 @@ async function waitForRedisOnce(redis: ReturnType<typeof createRedis>, timeoutMs
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error(describeStartupError(err));
-    process.exit(1);
-  }
+  const config = loadConfigOrExit();
   const db = createDb(config.databaseUrl);
   const redis = createRedis(config.redisUrl, 'api');
   try {

@@ -1,16 +1,9 @@
 // Worker entrypoint: validate config, check Postgres, then take experiments from the queue.
-import { type Config, loadConfig } from '../config/index.ts';
-import { describeStartupError } from '../scripts/startup-errors.ts';
+import { describeStartupError, loadConfigOrExit } from '../config/startup.ts';
 import { createDb, pingDb } from '../store/db.ts';
 import { startWorker } from './service.ts';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  console.error(describeStartupError(err));
-  process.exit(1);
-}
+const config = loadConfigOrExit();
 const db = createDb(config.databaseUrl, { poolSize: 4 });
 try {
   await pingDb(db, 5_000);

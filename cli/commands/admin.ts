@@ -3,7 +3,7 @@
 // The new key is printed alone on the last line so scripts can capture it with `tail -n1`.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/index.ts';
-import { describeStartupError } from '../../scripts/startup-errors.ts';
+import { describeStartupError } from '../../config/startup.ts';
 import { createKey, createTeam, revokeKey } from '../../store/auth.ts';
 import { createDb, Prisma } from '../../store/db.ts';
 

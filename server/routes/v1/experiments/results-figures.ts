@@ -80,6 +80,16 @@ function parseFractions(text: string | undefined): number[] {
   return values;
 }
 
+/** x axis scale of the line figures (Figures 2 and 3). */
+const ScaleQuery = {
+  scale: Type.Optional(
+    Type.Union([Type.Literal('symlog'), Type.Literal('linear')], {
+      default: 'symlog',
+      description: 'x axis scale',
+    }),
+  ),
+};
+
 export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
@@ -172,12 +182,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         description: 'One line per layer both networks share (by name); dashed: the random baseline.',
         params: IdParams,
         querystring: Type.Object({
-          scale: Type.Optional(
-            Type.Union([Type.Literal('symlog'), Type.Literal('linear')], {
-              default: 'symlog',
-              description: 'x axis scale',
-            }),
-          ),
+          ...ScaleQuery,
           ...ShareQuery,
         }),
         produces: ['image/svg+xml'],
@@ -202,12 +207,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         params: IdParams,
         querystring: Type.Object({
           layer: Type.Optional(Type.String({ minLength: 1, description: 'specimen layer name' })),
-          scale: Type.Optional(
-            Type.Union([Type.Literal('symlog'), Type.Literal('linear')], {
-              default: 'symlog',
-              description: 'x axis scale',
-            }),
-          ),
+          ...ScaleQuery,
           ...ShareQuery,
         }),
         produces: ['image/svg+xml'],

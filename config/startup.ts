@@ -1,5 +1,5 @@
 // Turns start-up failures into one clear line: which service, which URL, how to start it.
-import { type Config, ConfigError, redactUrl } from '../config/index.ts';
+import { type Config, ConfigError, loadConfig, redactUrl } from './index.ts';
 
 const HOW_TO_START = {
   postgres:
@@ -19,4 +19,14 @@ export function describeStartupError(err: unknown, config?: Config, service?: 'p
     return `repdyn: cannot reach ${what} at ${redactUrl(url)} (${code ?? message}); ${HOW_TO_START[guess]}`;
   }
   return `repdyn: ${message}`;
+}
+
+/** The configuration, or exit 1 with one line naming the bad variable (entrypoints only). */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    console.error(describeStartupError(err));
+    process.exit(1);
+  }
 }
