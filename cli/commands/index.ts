@@ -10,3 +10,23 @@ register('admin', {
   summary: 'create-team, create-key, revoke-key (needs DATABASE_URL)',
   load: () => import('./admin.ts'),
 });
+
+const api: Array<[string, string]> = [
+  ['submit', 'SPEC.json [--wait]: submit an experiment (prints its id)'],
+  ['status', 'ID: the experiment as JSON'],
+  ['watch', 'ID: progress bar until it finishes'],
+  ['list', "[--status S]: the team's experiments"],
+  ['cancel', 'ID: cancel a queued or running experiment'],
+  ['slice', 'ID [--ref …] [--spec …] [--checkpoint …] [--measure …] --format npy|csv|json -o FILE'],
+  ['figures', 'ID -o DIR: Figures 1-3 as SVG'],
+  ['share', 'ID: create a read-only share link'],
+];
+for (const [name, summary] of api) {
+  register(name, {
+    summary,
+    load: async () => {
+      const mod = await import('./client.ts');
+      return { run: (argv: string[]) => mod.run(argv, name) };
+    },
+  });
+}

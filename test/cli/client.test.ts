@@ -1,0 +1,97 @@
+// The `repdyn` API commands against the real API and worker: submit --wait, list, status, slice,
+// figures, share, and non-zero exits carrying the server's error code.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decodeNpy } from '../../core/npy.ts';
+import { repoRoot } from '../helpers/env.ts';
+import { type Service, startService, tinySpec } from '../helpers/service.ts';
+
+function repdyn(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'repdyn.js'), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('exit', (code) => resolve({ code: code ?? 1, out, err }));
+  });
+}
+
+describe('repdyn API commands', () => {
+  let svc: Service;
+  let dir: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    svc = await startService();
+    dir = mkdtempSync(join(tmpdir(), 'repdyn-cli-'));
+    env = { REPDYN_URL: svc.base, REPDYN_API_KEY: svc.key };
+  });
+
+  after(async () => {
+    await svc?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('submits and waits, then lists, slices, draws figures and shares', async () => {
+    const spec = join(dir, 'tiny.json');
+    writeFileSync(spec, JSON.stringify(tinySpec({ name: 'cli' })));
+    const sub = await repdyn(['submit', spec, '--wait'], env);
+    assert.equal(sub.code, 0, sub.err);
+    const id = sub.out.split('\n')[0].trim();
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.match(sub.out, /succeeded/);
+
+    const list = await repdyn(['list', '--status', 'succeeded'], env);
+    assert.equal(list.code, 0, list.err);
+    assert.match(list.out, new RegExp(id));
+
+    const status = await repdyn(['status', id], env);
+    assert.equal(JSON.parse(status.out).status, 'succeeded');
+
+    const npyFile = join(dir, 'rho.npy');
+    const slice = await repdyn(
+      ['slice', id, '--ref', 'fc1,fc2', '--checkpoint', '3', '--format', 'npy', '-o', npyFile],
+      env,
+    );
+    assert.equal(slice.code, 0, slice.err);
+    assert.deepEqual(decodeNpy(readFileSync(npyFile)).shape, [2, 4]);
+
+    const figures = await repdyn(['figures', id, '-o', join(dir, 'figs')], env);
+    assert.equal(figures.code, 0, figures.err);
+    assert.match(readFileSync(join(dir, 'figs', 'figure2-convergence.svg'), 'utf8'), /^<svg/);
+
+    const share = await repdyn(['share', id], env);
+    assert.equal(share.code, 0, share.err);
+    const url = share.out.trim();
+    assert.equal((await fetch(url)).status, 200, 'the share link opens without a key');
+  });
+
+  it('exits non-zero with the server error code', async () => {
+    const missing = await repdyn(['status', '00000000-0000-4000-8000-000000000000'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /404 EXPERIMENT_NOT_FOUND/);
+    const noKey = await repdyn(['list'], { REPDYN_URL: svc.base, REPDYN_API_KEY: '' });
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.err, /REPDYN_API_KEY/);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ name: 'bad' }));
+    const refused = await repdyn(['submit', bad], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /400 INVALID_REQUEST/);
+  });
+});
