@@ -5,7 +5,7 @@ import type { Config } from '../config/index.ts';
 import { getGemmEngine } from '../core/cca/index.ts';
 import { initBackend } from '../core/tf/backend.ts';
 import type { Db } from '../store/db.ts';
-import { ACTIVE, isTerminal } from '../store/experiments.ts';
+import { ACTIVE, advance, isTerminal } from '../store/experiments.ts';
 import {
   createExperimentQueue,
   EXPERIMENT_QUEUE,
@@ -66,7 +66,6 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
         controller.signal.reason instanceof Error &&
         controller.signal.reason.message === 'canceled'
       ) {
-        const { advance } = await import('../store/experiments.ts');
         await advance(db, id, 'canceled', { message: 'canceled' });
         log(`experiment ${id}: canceled`);
         return;

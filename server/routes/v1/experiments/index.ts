@@ -22,7 +22,6 @@ import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import {
   ExperimentListSchema,
-  ExperimentSchema,
   ExperimentStatusSchema,
   SubmittedSchema,
 } from '../../../schemas/experiment.ts';
@@ -299,5 +298,3 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
 
   await resultRoutes(scope, deps);
 }
-
-export { ExperimentSchema };
