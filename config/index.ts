@@ -19,9 +19,12 @@ export interface Config {
   tfjsBackend: string | undefined;
   gemmEngine: 'auto' | 'onnx' | 'tfjs' | 'js';
   workerConcurrency: number;
-  corsOrigin: string | undefined;
-  /** the estimate limits (core/estimate.ts) plus request-size limits */
-  limits: Limits & { bodyBytes: number; uploadBytes: number };
+  /** browser origins allowed to call the API cross-origin; empty = none (same-origin only); ['*'] = any */
+  corsOrigins: string[];
+  /** requests per API key (or share token, or client IP) per window on /v1; max 0 = no limit */
+  rateLimit: { max: number; windowMs: number };
+  /** the estimate limits (core/estimate.ts) plus request-size and per-team limits */
+  limits: Limits & { bodyBytes: number; uploadBytes: number; activeExperiments: number };
 }
 
 export class ConfigError extends Error {
@@ -69,6 +72,26 @@ function oneOf<T extends string>(env: Env, key: string, fallback: T, allowed: re
   return v as T;
 }
 
+/** A comma-separated list of origins (`https://host[:port]`), or `*` for any. */
+function origins(env: Env, key: string): string[] {
+  const raw = str(env, key, '').trim();
+  if (raw === '') return [];
+  if (raw === '*') return ['*'];
+  return raw.split(',').map((part) => {
+    const origin = part.trim();
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(
+        `${key}: ${JSON.stringify(origin)} is not an origin (expected scheme://host[:port], comma-separated, or *)`,
+      );
+    }
+    return origin;
+  });
+}
+
 /** Parses and validates the configuration; throws ConfigError with one line naming the variable. */
 export function loadConfig(env: Env = process.env): Config {
   return {
@@ -87,7 +110,11 @@ export function loadConfig(env: Env = process.env): Config {
     tfjsBackend: env['TFJS_BACKEND'] || undefined,
     gemmEngine: oneOf(env, 'GEMM_ENGINE', 'auto', ['auto', 'onnx', 'tfjs', 'js'] as const),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
-    corsOrigin: env['CORS_ORIGIN'] || undefined,
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
+    rateLimit: {
+      max: int(env, 'RATE_LIMIT_MAX', 3000, 0),
+      windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1),
+    },
     limits: {
       bodyBytes: int(env, 'MAX_BODY_BYTES', 64 * 1024, 1024),
       probeExamples: int(env, 'MAX_PROBE_EXAMPLES', 10_000, 2),
@@ -99,6 +126,7 @@ export function loadConfig(env: Env = process.env): Config {
       memoryMB: int(env, 'MAX_ESTIMATED_MEMORY_MB', 8192, 1),
       seconds: int(env, 'MAX_ESTIMATED_SECONDS', 6 * 3600, 1),
       uploadBytes: int(env, 'MAX_UPLOAD_BYTES', 512 * 1024 * 1024, 1024),
+      activeExperiments: int(env, 'MAX_ACTIVE_EXPERIMENTS', 20, 1),
     },
   };
 }

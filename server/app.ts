@@ -7,11 +7,18 @@ import type { ExperimentQueue } from '../store/queue.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
 import { registerOpenapi } from './plugins/openapi.ts';
+import { registerRateLimit, registerSecurity } from './plugins/security.ts';
 import { healthRoutes } from './routes/health.ts';
 import { experimentRoutes } from './routes/v1/experiments/index.ts';
 import { figureRoutes } from './routes/v1/experiments/results-figures.ts';
-import { ErrorSchema } from './schemas/error.ts';
+import { ErrorSchema, HttpError } from './schemas/error.ts';
 import { ExperimentSchema } from './schemas/experiment.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    registeredRoutes: ReadonlyArray<{ method: string; url: string }>;
+  }
+}
 
 export interface AppDeps {
   config: Config;
@@ -21,19 +28,66 @@ export interface AppDeps {
   queue: ExperimentQueue;
 }
 
+/** Redacts `share=` tokens from a URL before it is logged. */
+export function redactShareToken(url: string): string {
+  return url.replace(/([?&]share=)[^&#]*/gi, '$1[redacted]');
+}
+
+/**
+ * The API's pino options: secrets never reach the log. The Authorization header is redacted and
+ * request URLs are logged without their share token.
+ */
+export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+    serializers: {
+      req: (req: { method: string; url: string; host?: string; ip?: string }) => ({
+        method: req.method,
+        url: redactShareToken(req.url),
+        host: req.host,
+        remoteAddress: req.ip,
+      }),
+    },
+  };
+}
+
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: deps.config.limits.bodyBytes,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: true },
+    },
     ...options,
   });
   app.addSchema(ErrorSchema);
   app.addSchema(ExperimentSchema);
   registerErrorHandling(app);
+  // Ajv coerces "Infinity" / "1e400" in a query string to ±Infinity and then skips minimum/maximum
+  // (it checks ranges only for finite numbers): refuse such values after validation.
+  app.addHook('preHandler', async (request) => {
+    const query = request.query as Record<string, unknown> | undefined;
+    if (!query || typeof query !== 'object') return;
+    for (const [name, value] of Object.entries(query)) {
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        throw new HttpError(400, 'INVALID_REQUEST', `querystring.${name}: must be a finite number`, {
+          field: `querystring.${name}`,
+        });
+      }
+    }
+  });
+  // every registered route, for tests that must cover all of them (test/server/security.test.ts)
+  const routes: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
+  app.decorate('registeredRoutes', routes);
+  await registerSecurity(app, deps.config);
   await registerOpenapi(app);
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (v1) => {
     registerAuth(v1, deps.db);
+    await registerRateLimit(v1, deps.config);
     await experimentRoutes(v1, deps);
     await figureRoutes(v1, deps);
   });

@@ -4,7 +4,7 @@ import { createDb, pingDb } from '../store/db.ts';
 import { ensureDatabase } from '../store/ensure-db.ts';
 import { createExperimentQueue } from '../store/queue.ts';
 import { createRedis, pingRedis } from '../store/redis.ts';
-import { buildApp } from './app.ts';
+import { buildApp, loggerOptions } from './app.ts';
 
 async function waitForRedisOnce(redis: ReturnType<typeof createRedis>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -34,10 +34,7 @@ async function main(): Promise<void> {
   }
   const queue = createExperimentQueue(redis, config.queuePrefix);
   queue.on('error', () => {}); // reported through /ready and submissions (503), not as crashes
-  const app = await buildApp(
-    { config, db, redis, queue },
-    { logger: { level: config.logLevel, redact: ['req.headers.authorization'] } },
-  );
+  const app = await buildApp({ config, db, redis, queue }, { logger: loggerOptions(config.logLevel) });
   let closing = false;
   const close = async (signal: string) => {
     if (closing) return;

@@ -91,3 +91,31 @@ export function decodeCoefficients(bytes: Uint8Array): Float32Array {
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   return out;
 }
+
+export class TooManyActiveExperiments extends Error {
+  constructor(
+    readonly active: number,
+    readonly limit: number,
+  ) {
+    super(`${active} active experiments (limit ${limit})`);
+  }
+}
+
+/**
+ * Creates an experiment unless its team already has `limit` unfinished (non-terminal) ones. The
+ * count and the insert run in one transaction under a per-team advisory lock, so concurrent
+ * submissions cannot overshoot the limit.
+ */
+export async function createWithinTeamLimit(
+  db: Db,
+  teamId: string,
+  limit: number,
+  data: Omit<Prisma.ExperimentUncheckedCreateInput, 'teamId'>,
+): Promise<{ id: string; status: ExperimentStatus }> {
+  return db.$transaction(async (tx) => {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`experiments:${teamId}`}, 0))`;
+    const active = await tx.experiment.count({ where: { teamId, status: { in: [...ACTIVE] } } });
+    if (active >= limit) throw new TooManyActiveExperiments(active, limit);
+    return tx.experiment.create({ data: { ...data, teamId }, select: { id: true, status: true } });
+  });
+}

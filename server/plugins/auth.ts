@@ -1,4 +1,4 @@
-// Bearer API keys for every /v1 route; read-only GET routes also accept `?share=TOKEN` (checked per
+// Bearer API keys for every /v1 route; read-only GET (and HEAD) routes also accept `?share=TOKEN` (checked per
 // experiment by server/access.ts). The key itself is never logged (app.ts redacts the header).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticate, type Principal } from '../../store/auth.ts';
@@ -19,7 +19,11 @@ export function registerAuth(app: FastifyInstance, db: Db): void {
     const header = request.headers.authorization;
     if (!header) {
       const share = (request.query as Record<string, unknown> | undefined)?.['share'];
-      if (request.method === 'GET' && typeof share === 'string' && share.length > 0) {
+      if (
+        (request.method === 'GET' || request.method === 'HEAD') &&
+        typeof share === 'string' &&
+        share.length > 0
+      ) {
         request.shareToken = share;
         return;
       }

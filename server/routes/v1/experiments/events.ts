@@ -12,6 +12,8 @@ export function streamEvents(reply: FastifyReply, db: Db, id: string): void {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
+    // headers set by hooks so far (security headers, CORS, rate limit) still apply
+    ...(reply.getHeaders() as Record<string, string>),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',

@@ -13,7 +13,13 @@ import {
 } from '../../../../core/spec/experiment.ts';
 import { SpecError } from '../../../../core/spec/run.ts';
 import { Prisma } from '../../../../store/db.ts';
-import { ACTIVE, advance, isTerminal } from '../../../../store/experiments.ts';
+import {
+  ACTIVE,
+  advance,
+  createWithinTeamLimit,
+  isTerminal,
+  TooManyActiveExperiments,
+} from '../../../../store/experiments.ts';
 import { enqueueExperiment } from '../../../../store/queue.ts';
 import { pingRedis } from '../../../../store/redis.ts';
 import { readableExperiment } from '../../../access.ts';
@@ -127,19 +133,15 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
         });
       let created: { id: string; status: string };
       try {
-        created = await db.experiment.create({
-          data: {
-            teamId: principal.teamId,
-            name: spec.name,
-            spec: spec as Prisma.InputJsonValue,
-            specHash: hash,
-            idempotencyKey: idempotencyKey ?? null,
-            estimate: estimate as unknown as Prisma.InputJsonValue,
-            checkpointCount: estimate.checkpoints,
-            message: 'waiting for a worker',
-            layers: { create: [...layerRows('reference'), ...layerRows('specimen')] },
-          },
-          select: { id: true, status: true },
+        created = await createWithinTeamLimit(db, principal.teamId, config.limits.activeExperiments, {
+          name: spec.name,
+          spec: spec as Prisma.InputJsonValue,
+          specHash: hash,
+          idempotencyKey: idempotencyKey ?? null,
+          estimate: estimate as unknown as Prisma.InputJsonValue,
+          checkpointCount: estimate.checkpoints,
+          message: 'waiting for a worker',
+          layers: { create: [...layerRows('reference'), ...layerRows('specimen')] },
         });
       } catch (err) {
         // two identical idempotent requests raced: the other one created it
@@ -155,6 +157,13 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
             );
           }
           created = existing;
+        } else if (err instanceof TooManyActiveExperiments) {
+          throw new HttpError(
+            429,
+            'LIMIT_ACTIVE_EXPERIMENTS',
+            `the team has ${err.active} unfinished experiments (limit ${err.limit}); wait for one to finish or cancel one`,
+            { field: 'team', limit: err.limit, active: err.active },
+          );
         } else {
           throw err;
         }

@@ -1,0 +1,87 @@
+// Security headers (helmet) and CORS for every route; the per-key rate limit for /v1.
+//
+// CSP: same-origin scripts, styles, fonts, images and fetches, plus inline SVG/data: images and
+// inline style attributes (Swagger UI at /docs sets element styles; the web page at / draws inline
+// SVG). No inline or third-party scripts, no framing by other sites, no plugins. HTTP is not
+// upgraded to HTTPS (the service often runs on plain http://127.0.0.1).
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Config } from '../../config/index.ts';
+import { hashSecret } from '../../store/auth.ts';
+import { HttpError } from '../schemas/error.ts';
+
+export const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'self'"],
+  baseUri: ["'self'"],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'", 'data:'],
+  formAction: ["'self'"],
+  frameAncestors: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  objectSrc: ["'none'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  upgradeInsecureRequests: null,
+};
+
+export async function registerSecurity(app: FastifyInstance, config: Config): Promise<void> {
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
+    // HSTS only means something behind TLS; a reverse proxy that terminates TLS should set it.
+    strictTransportSecurity: false,
+  });
+  // Without CORS_ORIGINS no Access-Control-* header is sent: browsers allow same-origin only.
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins[0] === '*' ? '*' : config.corsOrigins,
+      methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-none-match'],
+      exposedHeaders: [
+        'etag',
+        'retry-after',
+        'ratelimit-limit',
+        'ratelimit-remaining',
+        'ratelimit-reset',
+        'x-repdyn-shape',
+        'x-repdyn-axes',
+      ],
+      maxAge: 600,
+    });
+  }
+}
+
+/**
+ * The bucket a request counts against: its API key (after authentication, so by key id), else its
+ * share token (hashed), else its client address.
+ */
+export function rateLimitKey(request: FastifyRequest): string {
+  if (request.principal) return `key:${request.principal.keyId}`;
+  if (request.shareToken) return `share:${Buffer.from(hashSecret(request.shareToken)).toString('hex')}`;
+  return `ip:${request.ip}`;
+}
+
+/**
+ * Per-key rate limit on the routes of `scope` (register it after the auth hook: its per-route hook
+ * runs after the scope's, so the key is known). In memory, per API process.
+ */
+export async function registerRateLimit(scope: FastifyInstance, config: Config): Promise<void> {
+  if (config.rateLimit.max === 0) return;
+  await scope.register(rateLimit, {
+    max: config.rateLimit.max,
+    timeWindow: config.rateLimit.windowMs,
+    hook: 'onRequest',
+    keyGenerator: rateLimitKey,
+    enableDraftSpec: true, // RateLimit-Limit / -Remaining / -Reset (+ Retry-After on 429)
+    cache: 100_000,
+    errorResponseBuilder: (_request, ctx) =>
+      new HttpError(
+        429,
+        'RATE_LIMITED',
+        `more than ${ctx.max} requests in ${Math.round(config.rateLimit.windowMs / 1000)} s for this key; retry in ${ctx.after}`,
+        { limit: ctx.max, windowMs: config.rateLimit.windowMs, retryAfterSeconds: Math.ceil(ctx.ttl / 1000) },
+      ),
+  });
+}
