@@ -86,15 +86,7 @@ export function estimateExperiment(e: NormalisedExperiment, limits: Limits): Est
     (captureFlops(e.networks.reference, refCheckpoints) +
       (e.specimen ? captureFlops(e.networks.specimen, checkpoints) : 0)) /
     TRAIN_FLOPS_PER_S;
-  let tensorFlops = 0;
-  let decompositionFlops = 0;
-  for (const s of [...ref, ...spec.flatMap((x) => Array(checkpoints).fill(x) as typeof spec)]) {
-    tensorFlops += 2 * s.samples * s.features * s.features; // Gram / basis per representation
-    decompositionFlops += 10 * s.features ** 3;
-  }
-  for (const r of ref)
-    for (const s of spec) tensorFlops += 2 * r.samples * r.features * s.features * checkpoints;
-  const tensor = tensorFlops / GEMM_FLOPS_PER_S + decompositionFlops / DECOMPOSITION_FLOPS_PER_S;
+  const tensor = tensorSeconds(ref, spec, checkpoints);
   const round = (x: number) => Math.round(x * 10) / 10;
   return {
     cells,
@@ -112,6 +104,66 @@ export function estimateExperiment(e: NormalisedExperiment, limits: Limits): Est
       total: round(training + capture + tensor),
     },
   };
+}
+
+type Shape = { samples: number; features: number };
+
+/** Seconds to compute the tensor of these representations over `checkpoints` specimen checkpoints. */
+function tensorSeconds(ref: Shape[], spec: Shape[], checkpoints: number): number {
+  let tensorFlops = 0;
+  let decompositionFlops = 0;
+  for (const s of [...ref, ...spec.flatMap((x) => Array(checkpoints).fill(x) as Shape[])]) {
+    tensorFlops += 2 * s.samples * s.features * s.features; // Gram / basis per representation
+    decompositionFlops += 10 * s.features ** 3;
+  }
+  for (const r of ref)
+    for (const s of spec) tensorFlops += 2 * r.samples * r.features * s.features * checkpoints;
+  return tensorFlops / GEMM_FLOPS_PER_S + decompositionFlops / DECOMPOSITION_FLOPS_PER_S;
+}
+
+/**
+ * The estimate of a tensor over representations that already exist (uploaded activations): no
+ * training or capture; memory as in estimateExperiment without the network parameters.
+ */
+export function estimateTensor(ref: Shape[], spec: Shape[], checkpoints: number): Estimate {
+  const bytes = (s: Shape) => s.samples * s.features;
+  const memoryMB =
+    (ref.reduce((a, s) => a + bytes(s) * 8, 0) + Math.max(...spec.map((s) => bytes(s) * 16))) / 2 ** 20 + 400;
+  const diskMB =
+    (ref.reduce((a, s) => a + bytes(s) * 4, 0) + spec.reduce((a, s) => a + bytes(s) * 4, 0) * checkpoints) /
+    2 ** 20;
+  const tensor = tensorSeconds(ref, spec, checkpoints);
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return {
+    cells: ref.length * spec.length * checkpoints,
+    checkpoints,
+    representation: {
+      maxFeatures: Math.max(...ref.map((s) => s.features), ...spec.map((s) => s.features)),
+      maxSamples: Math.max(...ref.map((s) => s.samples), ...spec.map((s) => s.samples)),
+    },
+    memoryMB: round(memoryMB),
+    diskMB: round(diskMB),
+    seconds: { training: 0, capture: 0, tensor: round(tensor), total: round(tensor) },
+  };
+}
+
+/** The limits a tensor estimate exceeds: cells, memory, time (empty when it fits). */
+export function checkTensorLimits(est: Estimate, limits: Limits): LimitViolation[] {
+  const out: LimitViolation[] = [];
+  const check = (code: string, field: string, value: number, limit: number, what: string) => {
+    if (value > limit)
+      out.push({ code, field, value, limit, message: `${what} ${value} exceeds the limit ${limit}` });
+  };
+  check('LIMIT_TENSOR_CELLS', 'tensor', est.cells, limits.tensorCells, 'tensor cells');
+  check(
+    'LIMIT_MEMORY',
+    'estimate.memoryMB',
+    Math.ceil(est.memoryMB),
+    limits.memoryMB,
+    'estimated memory (MB)',
+  );
+  check('LIMIT_TIME', 'estimate.seconds', Math.ceil(est.seconds.total), limits.seconds, 'estimated seconds');
+  return out;
 }
 
 /** Every configured limit the experiment exceeds (empty when it fits). */

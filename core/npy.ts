@@ -50,28 +50,20 @@ function elementCount(shape: readonly number[]): number {
   return n;
 }
 
-/** Encodes `data` (C order) with the given shape as a version 1.0 .npy file (2.0 if the header is huge). */
-export function encodeNpy(data: Float32Array | Float64Array, shape: readonly number[]): Uint8Array {
+/** The preamble and header of a .npy file (version 1.0, or 2.0 if the header is huge); data follows. */
+export function encodeNpyHeader(dtype: NpyDtype, shape: readonly number[]): Uint8Array {
   for (const s of shape) {
     if (!Number.isSafeInteger(s) || s < 0) {
       throw new NpyError('NPY_BAD_SHAPE', `npy: invalid dimension ${s} in shape [${shape.join(', ')}]`);
     }
   }
-  if (elementCount(shape) !== data.length) {
-    throw new NpyError(
-      'NPY_BAD_SHAPE',
-      `npy: shape [${shape.join(', ')}] holds ${elementCount(shape)} values but data has ${data.length}`,
-    );
-  }
-  const dtype: NpyDtype = data instanceof Float32Array ? 'float32' : 'float64';
   const dict = `{'descr': '${DESCR[dtype]}', 'fortran_order': False, 'shape': ${shapeLiteral(shape)}, }`;
   // Preamble = magic (6) + version (2) + header length (2 bytes for v1.0, 4 for v2.0).
   const version = dict.length + 1 + 10 > 0xffff ? 2 : 1;
   const preamble = version === 1 ? 10 : 12;
   const headerLen = Math.ceil((preamble + dict.length + 1) / ALIGN) * ALIGN - preamble;
   const header = dict.padEnd(headerLen - 1, ' ') + '\n';
-
-  const out = new Uint8Array(preamble + headerLen + data.byteLength);
+  const out = new Uint8Array(preamble + headerLen);
   out.set(MAGIC, 0);
   out[6] = version;
   out[7] = 0;
@@ -79,7 +71,22 @@ export function encodeNpy(data: Float32Array | Float64Array, shape: readonly num
   if (version === 1) view.setUint16(8, headerLen, true);
   else view.setUint32(8, headerLen, true);
   for (let i = 0; i < header.length; i++) out[preamble + i] = header.charCodeAt(i);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), preamble + headerLen);
+  return out;
+}
+
+/** Encodes `data` (C order) with the given shape as a version 1.0 .npy file (2.0 if the header is huge). */
+export function encodeNpy(data: Float32Array | Float64Array, shape: readonly number[]): Uint8Array {
+  const dtype: NpyDtype = data instanceof Float32Array ? 'float32' : 'float64';
+  const header = encodeNpyHeader(dtype, shape);
+  if (elementCount(shape) !== data.length) {
+    throw new NpyError(
+      'NPY_BAD_SHAPE',
+      `npy: shape [${shape.join(', ')}] holds ${elementCount(shape)} values but data has ${data.length}`,
+    );
+  }
+  const out = new Uint8Array(header.length + data.byteLength);
+  out.set(header, 0);
+  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), header.length);
   return out;
 }
 
@@ -187,32 +194,37 @@ function parseDescr(descr: PyValue): NpyDtype {
   return m[3] === '4' ? 'float32' : 'float64';
 }
 
-/**
- * Decodes a .npy file held in `bytes` (a Uint8Array, or a Node Buffer straight from fs.readFile).
- * The returned data is a fresh, aligned copy (never a view into `bytes`).
- * Throws NpyError with a code for anything but little-endian float32/float64 in C order.
- */
-export function decodeNpy(bytes: ArrayBufferView): {
+export interface NpyHeader {
   dtype: NpyDtype;
   shape: number[];
-  data: Float32Array | Float64Array;
-} {
+  /** Byte offset of the first array element. */
+  dataOffset: number;
+  /** Bytes of array data that follow the header (elements × item size). */
+  dataBytes: number;
+}
+
+/**
+ * Parses the preamble and header at the start of `bytes` (which may hold only the beginning of a
+ * file: a streaming reader calls it as bytes arrive). Returns null while the header is incomplete;
+ * throws NpyError for anything but little-endian float32/float64 in C order.
+ */
+export function parseNpyHeader(bytes: ArrayBufferView): NpyHeader | null {
   const buf = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b)) {
+  const known = Math.min(buf.length, MAGIC.length);
+  if (MAGIC.slice(0, known).some((b, i) => buf[i] !== b)) {
     throw new NpyError('NPY_BAD_MAGIC', 'npy: not a .npy file (missing \\x93NUMPY magic)');
   }
+  if (buf.length < 8) return null;
   const major = buf[6]!;
   const minor = buf[7]!;
   if (![1, 2, 3].includes(major) || minor !== 0) {
     throw new NpyError('NPY_UNSUPPORTED_VERSION', `npy: format version ${major}.${minor} is not supported`);
   }
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const preamble = major === 1 ? 10 : 12;
-  if (buf.length < preamble) throw new NpyError('NPY_TRUNCATED', 'npy: file ends inside the preamble');
+  if (buf.length < preamble) return null;
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  if (buf.length < preamble + headerLen) {
-    throw new NpyError('NPY_TRUNCATED', `npy: file ends inside the ${headerLen}-byte header`);
-  }
+  if (buf.length < preamble + headerLen) return null;
   const headerBytes = buf.subarray(preamble, preamble + headerLen);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(headerBytes).trim();
 
@@ -231,15 +243,37 @@ export function decodeNpy(bytes: ArrayBufferView): {
     );
   }
   const rawShape = dict['shape'];
-  if (!Array.isArray(rawShape) || rawShape.some((s) => typeof s !== 'number' || s < 0)) {
+  if (
+    !Array.isArray(rawShape) ||
+    rawShape.some((s) => typeof s !== 'number' || s < 0 || !Number.isSafeInteger(s))
+  ) {
     throw new NpyError('NPY_BAD_HEADER', `npy: invalid shape in header: ${header}`);
   }
   const shape = rawShape as number[];
-
   const itemSize = dtype === 'float32' ? 4 : 8;
+  return { dtype, shape, dataOffset: preamble + headerLen, dataBytes: elementCount(shape) * itemSize };
+}
+
+/**
+ * Decodes a .npy file held in `bytes` (a Uint8Array, or a Node Buffer straight from fs.readFile).
+ * The returned data is a fresh, aligned copy (never a view into `bytes`).
+ * Throws NpyError with a code for anything but little-endian float32/float64 in C order.
+ */
+export function decodeNpy(bytes: ArrayBufferView): {
+  dtype: NpyDtype;
+  shape: number[];
+  data: Float32Array | Float64Array;
+} {
+  const buf = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b)) {
+    throw new NpyError('NPY_BAD_MAGIC', 'npy: not a .npy file (missing \\x93NUMPY magic)');
+  }
+  const parsed = parseNpyHeader(buf);
+  if (!parsed) throw new NpyError('NPY_TRUNCATED', 'npy: file ends inside the header');
+  const { dtype, shape } = parsed;
   const count = elementCount(shape);
-  const start = preamble + headerLen;
-  const byteLength = count * itemSize;
+  const start = parsed.dataOffset;
+  const byteLength = parsed.dataBytes;
   if (buf.length - start < byteLength) {
     throw new NpyError(
       'NPY_TRUNCATED',

@@ -111,8 +111,16 @@ export interface paths {
     get: {
       parameters: {
         query?: {
-          /** @description queued → training → capturing → computing → succeeded | failed | canceled */
-          status?: 'queued' | 'training' | 'capturing' | 'computing' | 'succeeded' | 'failed' | 'canceled';
+          /** @description queued → training → capturing → computing → succeeded | failed | canceled; experiments on uploaded activations start in awaiting_representations and are queued by POST …/complete */
+          status?:
+            | 'awaiting_representations'
+            | 'queued'
+            | 'training'
+            | 'capturing'
+            | 'computing'
+            | 'succeeded'
+            | 'failed'
+            | 'canceled';
           limit?: number;
           /** @description nextCursor of the previous page */
           cursor?: string;
@@ -221,7 +229,7 @@ export interface paths {
     put?: never;
     /**
      * Submit an experiment
-     * @description Validates the spec, estimates memory and time, creates the experiment and queues it. Idempotency-Key: the same key with the same body returns the same experiment; with another body, 409.
+     * @description Validates the spec, estimates memory and time, creates the experiment and queues it (202). With "source": "upload" (UploadExperimentSpec) the experiment is created awaiting its representations (201): PUT each one to …/activations/:network/:checkpoint/:layer, then POST …/complete. Idempotency-Key: the same key with the same body returns the same experiment; with another body, 409.
      */
     post: {
       parameters: {
@@ -234,103 +242,19 @@ export interface paths {
       };
       requestBody: {
         content: {
-          'application/json': {
-            /** @description A label for people */
-            name: string;
-            probe?: {
-              /** @description Default 10000 (capped at the split size) */
-              examples?: number;
-              /** @description Default 0 */
-              seed?: number;
-              /** @description Default test */
-              split?: 'test' | 'train';
-            };
-            reference: {
-              architecture:
-                | {
-                    preset: 'mnist-fc' | 'cifar10-conv';
-                  }
-                | {
-                    /** @description Non-linearity of every hidden layer */
-                    activation?: 'relu' | 'tanh' | 'sigmoid' | 'linear';
-                    /** @description Widths of the hidden layers fc1, fc2, … */
-                    hidden: number[];
-                    /** @enum {string} */
-                    type: 'mlp';
-                  }
-                | {
-                    /** @description Non-linearity of every hidden layer */
-                    activation?: 'relu' | 'tanh' | 'sigmoid' | 'linear';
-                    /** @description Layers conv1, conv2, … */
-                    conv: {
-                      filters: number;
-                      /** @description Square kernel size; stride 1 and same padding */
-                      kernel: number;
-                      /** @description Max-pool window and stride after the activation (1 = none) */
-                      pool?: number;
-                    }[];
-                    /** @description Dense layers fc1, … after flattening */
-                    dense?: number[];
-                    /** @enum {string} */
-                    type: 'conv';
-                  };
-              checkpoints?:
-                | {
-                    /** @description Checkpoints including step 0 and the last */
-                    count: number;
-                    /** @description Default log */
-                    spacing?: 'log' | 'linear';
-                  }
-                | {
-                    /** @description Explicit steps; 0 and the last step are always added */
-                    steps: number[];
-                  };
-              /** @description Data set the network is trained on */
-              dataset: 'mnist' | 'fashion-mnist' | 'cifar10';
-              training?: {
-                batchSize?: number;
-                /** @description Passes over trainExamples (give epochs or steps) */
-                epochs?: number;
-                optimizer?:
-                  | {
-                      learningRate: number;
-                      /** @description Default 0 */
-                      momentum?: number;
-                      /** @enum {string} */
-                      type: 'sgd';
-                    }
-                  | {
-                      /** @description Default 0.9 */
-                      beta1?: number;
-                      /** @description Default 0.999 */
-                      beta2?: number;
-                      /** @description Default 1e-7 */
-                      epsilon?: number;
-                      learningRate: number;
-                      /** @enum {string} */
-                      type: 'adam';
-                    };
-                seed?: number;
-                /** @description Optimizer steps (give epochs or steps) */
-                steps?: number;
-                /** @description Deterministic subset of the train split; default all */
-                trainExamples?: number;
-              };
-            };
-            similarity?: {
-              /** @description How conv layers become [samples, features] (default positions) */
-              convMode?: 'positions' | 'mean' | 'flatten';
-              /** @description Rank tolerance relative to the largest singular value (default 1e-10) */
-              epsilon?: number;
-              /** @description Measures per cell; rho and mean CCA are always computed. Default all. */
-              methods?: ('cca' | 'svcca' | 'pwcca' | 'cka')[];
-              /** @description SVCCA variance kept (default 0.99) */
-              svccaThreshold?: number;
-            };
-            /** @description "same" (Net_S = Net_R) or a second run spec (a different network) */
-            specimen:
-              | 'same'
-              | {
+          'application/json':
+            | {
+                /** @description A label for people */
+                name: string;
+                probe?: {
+                  /** @description Default 10000 (capped at the split size) */
+                  examples?: number;
+                  /** @description Default 0 */
+                  seed?: number;
+                  /** @description Default test */
+                  split?: 'test' | 'train';
+                };
+                reference: {
                   architecture:
                     | {
                         preset: 'mnist-fc' | 'cifar10-conv';
@@ -402,10 +326,160 @@ export interface paths {
                     trainExamples?: number;
                   };
                 };
-          };
+                similarity?: {
+                  /** @description How conv layers become [samples, features] (default positions) */
+                  convMode?: 'positions' | 'mean' | 'flatten';
+                  /** @description Rank tolerance relative to the largest singular value (default 1e-10) */
+                  epsilon?: number;
+                  /** @description Measures per cell; rho and mean CCA are always computed. Default all. */
+                  methods?: ('cca' | 'svcca' | 'pwcca' | 'cka')[];
+                  /** @description SVCCA variance kept (default 0.99) */
+                  svccaThreshold?: number;
+                };
+                /** @description "same" (Net_S = Net_R) or a second run spec (a different network) */
+                specimen:
+                  | 'same'
+                  | {
+                      architecture:
+                        | {
+                            preset: 'mnist-fc' | 'cifar10-conv';
+                          }
+                        | {
+                            /** @description Non-linearity of every hidden layer */
+                            activation?: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                            /** @description Widths of the hidden layers fc1, fc2, … */
+                            hidden: number[];
+                            /** @enum {string} */
+                            type: 'mlp';
+                          }
+                        | {
+                            /** @description Non-linearity of every hidden layer */
+                            activation?: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                            /** @description Layers conv1, conv2, … */
+                            conv: {
+                              filters: number;
+                              /** @description Square kernel size; stride 1 and same padding */
+                              kernel: number;
+                              /** @description Max-pool window and stride after the activation (1 = none) */
+                              pool?: number;
+                            }[];
+                            /** @description Dense layers fc1, … after flattening */
+                            dense?: number[];
+                            /** @enum {string} */
+                            type: 'conv';
+                          };
+                      checkpoints?:
+                        | {
+                            /** @description Checkpoints including step 0 and the last */
+                            count: number;
+                            /** @description Default log */
+                            spacing?: 'log' | 'linear';
+                          }
+                        | {
+                            /** @description Explicit steps; 0 and the last step are always added */
+                            steps: number[];
+                          };
+                      /** @description Data set the network is trained on */
+                      dataset: 'mnist' | 'fashion-mnist' | 'cifar10';
+                      training?: {
+                        batchSize?: number;
+                        /** @description Passes over trainExamples (give epochs or steps) */
+                        epochs?: number;
+                        optimizer?:
+                          | {
+                              learningRate: number;
+                              /** @description Default 0 */
+                              momentum?: number;
+                              /** @enum {string} */
+                              type: 'sgd';
+                            }
+                          | {
+                              /** @description Default 0.9 */
+                              beta1?: number;
+                              /** @description Default 0.999 */
+                              beta2?: number;
+                              /** @description Default 1e-7 */
+                              epsilon?: number;
+                              learningRate: number;
+                              /** @enum {string} */
+                              type: 'adam';
+                            };
+                        seed?: number;
+                        /** @description Optimizer steps (give epochs or steps) */
+                        steps?: number;
+                        /** @description Deterministic subset of the train split; default all */
+                        trainExamples?: number;
+                      };
+                    };
+              }
+            | {
+                /** @description The specimen's checkpoints, in increasing step order */
+                checkpoints: {
+                  /** @description Fraction of training; default step / last step (1 for a single checkpoint) */
+                  fraction?: number;
+                  /** @description Training step of the checkpoint */
+                  step: number;
+                }[];
+                /** @description A label for people */
+                name: string;
+                reference: {
+                  /** @description Layer names in order (the tensor axis); letters, digits, _ and -, starting with a letter */
+                  layers: string[];
+                };
+                /** @description Probe examples: the first axis of every uploaded array */
+                samples: number;
+                similarity?: {
+                  /** @description How conv layers become [samples, features] (default positions) */
+                  convMode?: 'positions' | 'mean' | 'flatten';
+                  /** @description Rank tolerance relative to the largest singular value (default 1e-10) */
+                  epsilon?: number;
+                  /** @description Measures per cell; rho and mean CCA are always computed. Default all. */
+                  methods?: ('cca' | 'svcca' | 'pwcca' | 'cka')[];
+                  /** @description SVCCA variance kept (default 0.99) */
+                  svccaThreshold?: number;
+                };
+                /**
+                 * @description The activations are uploaded (PUT …/activations/…), then POST …/complete
+                 * @enum {string}
+                 */
+                source: 'upload';
+                /** @description "same": the reference representation of a layer is the specimen's last checkpoint (its layers are the reference's); or the layers of a separate specimen network */
+                specimen:
+                  | 'same'
+                  | {
+                      /** @description Layer names in order (the tensor axis); letters, digits, _ and -, starting with a letter */
+                      layers: string[];
+                    };
+              };
         };
       };
       responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              estimate: unknown;
+              /** Format: uuid */
+              id: string;
+              links: {
+                [key: string]: string;
+              };
+              /** @description queued → training → capturing → computing → succeeded | failed | canceled; experiments on uploaded activations start in awaiting_representations and are queued by POST …/complete */
+              status:
+                | 'awaiting_representations'
+                | 'queued'
+                | 'training'
+                | 'capturing'
+                | 'computing'
+                | 'succeeded'
+                | 'failed'
+                | 'canceled';
+            };
+          };
+        };
         /** @description Default Response */
         202: {
           headers: {
@@ -419,8 +493,16 @@ export interface paths {
               links: {
                 [key: string]: string;
               };
-              /** @description queued → training → capturing → computing → succeeded | failed | canceled */
-              status: 'queued' | 'training' | 'capturing' | 'computing' | 'succeeded' | 'failed' | 'canceled';
+              /** @description queued → training → capturing → computing → succeeded | failed | canceled; experiments on uploaded activations start in awaiting_representations and are queued by POST …/complete */
+              status:
+                | 'awaiting_representations'
+                | 'queued'
+                | 'training'
+                | 'capturing'
+                | 'computing'
+                | 'succeeded'
+                | 'failed'
+                | 'canceled';
             };
           };
         };
@@ -860,6 +942,186 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/experiments/{id}/activations/{network}/{checkpoint}/{layer}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    /**
+     * Upload one representation (.npy) of an experiment awaiting its representations
+     * @description Body: a .npy array [samples, …], float32 or float64 (little-endian, C order), content-type application/octet-stream or application/x-npy. [samples, h, w, c] is a conv layer, reduced by similarity.convMode like a trained run's; other ranks are flattened to [samples, features]. :network is specimen, or reference when the specimen is a separate network. :checkpoint is the index in the declared checkpoints, step-<step>, or final (the reference's only one). Sizes above MAX_UPLOAD_BYTES answer 413; a wrong sample count, dtype or shape, or a NaN/Inf answers 422 naming it. Nothing is stored unless the whole body arrived and was valid. Uploading again replaces the representation until POST …/complete.
+     */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description experiment id */
+          id: string;
+          /** @description specimen | reference */
+          network: string;
+          /** @description index, step-<step> or final */
+          checkpoint: string;
+          /** @description a declared layer name */
+          layer: string;
+        };
+        cookie?: never;
+      };
+      /** @description a .npy file */
+      requestBody: {
+        content: {
+          'application/octet-stream': string;
+          'application/x-npy': string;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description bytes received */
+              bytes: number;
+              checkpoint: {
+                fraction: number;
+                index: number;
+                step: number;
+              };
+              input: {
+                dtype: string;
+                shape: number[];
+              };
+              layer: string;
+              network: string;
+              /** @description true when an earlier upload of this representation was replaced */
+              replaced: boolean;
+              /** @description stored [samples, features] (float32) */
+              shape: number[];
+            };
+          };
+        };
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description bytes received */
+              bytes: number;
+              checkpoint: {
+                fraction: number;
+                index: number;
+                step: number;
+              };
+              input: {
+                dtype: string;
+                shape: number[];
+              };
+              layer: string;
+              network: string;
+              /** @description true when an earlier upload of this representation was replaced */
+              replaced: boolean;
+              /** @description stored [samples, features] (float32) */
+              shape: number[];
+            };
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/experiments/{id}/analysis': {
     parameters: {
       query?: never;
@@ -1027,6 +1289,129 @@ export interface paths {
     get?: never;
     put?: never;
     /** Cancel a queued or running experiment */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description experiment id */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Experiment'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/experiments/{id}/complete': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Every representation is uploaded: queue the tensor
+     * @description Checks that every declared (network, checkpoint, layer) representation is stored and that they share one sample count, estimates memory and time from their shapes, then queues the experiment. 422 REPRESENTATIONS_MISSING lists what is missing.
+     */
     post: {
       parameters: {
         query?: never;
@@ -2078,13 +2463,29 @@ export interface components {
         etaSeconds: number | null;
         fraction: number;
         message: string;
-        /** @description queued → training → capturing → computing → succeeded | failed | canceled */
-        phase: 'queued' | 'training' | 'capturing' | 'computing' | 'succeeded' | 'failed' | 'canceled';
+        /** @description queued → training → capturing → computing → succeeded | failed | canceled; experiments on uploaded activations start in awaiting_representations and are queued by POST …/complete */
+        phase:
+          | 'awaiting_representations'
+          | 'queued'
+          | 'training'
+          | 'capturing'
+          | 'computing'
+          | 'succeeded'
+          | 'failed'
+          | 'canceled';
       };
       /** @description the submitted spec */
       spec: unknown;
-      /** @description queued → training → capturing → computing → succeeded | failed | canceled */
-      status: 'queued' | 'training' | 'capturing' | 'computing' | 'succeeded' | 'failed' | 'canceled';
+      /** @description queued → training → capturing → computing → succeeded | failed | canceled; experiments on uploaded activations start in awaiting_representations and are queued by POST …/complete */
+      status:
+        | 'awaiting_representations'
+        | 'queued'
+        | 'training'
+        | 'capturing'
+        | 'computing'
+        | 'succeeded'
+        | 'failed'
+        | 'canceled';
       /** @description per-layer results when succeeded, else null */
       summary: unknown;
       timings: {

@@ -24,6 +24,16 @@ export function links(id: string): Record<string, string> {
   };
 }
 
+/** links, plus where to upload and complete for an experiment on uploaded activations. */
+export function uploadLinks(id: string): Record<string, string> {
+  const base = `/v1/experiments/${id}`;
+  return {
+    ...links(id),
+    activations: `${base}/activations/{network}/{checkpoint}/{layer}`,
+    complete: `${base}/complete`,
+  };
+}
+
 export function experimentView(row: ExperimentRow): ExperimentView {
   const names = (network: 'reference' | 'specimen') =>
     row.layers.filter((l) => l.network === network).map((l) => l.name);
@@ -55,6 +65,7 @@ export function experimentView(row: ExperimentRow): ExperimentView {
     },
     backend: row.backend,
     summary: row.summary,
-    links: links(row.id),
+    links:
+      (row.spec as { source?: unknown } | null)?.source === 'upload' ? uploadLinks(row.id) : links(row.id),
   };
 }

@@ -5,11 +5,11 @@
 //   <root>/runs/<runKey>/ckpt-0003/<layer>.npy         representation [samples, features], float32
 // Every write goes to a temporary file in the same directory and is renamed into place, so a crash
 // never leaves a partial file under a final name.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Matrix2D } from '../core/cca/matrix.ts';
-import { decodeNpy, encodeNpy } from '../core/npy.ts';
+import { decodeNpy, encodeNpy, parseNpyHeader } from '../core/npy.ts';
 import type { RunArtifactStore, RunState } from '../core/train/store.ts';
 
 const LAYER_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -24,6 +24,56 @@ async function writeAtomic(file: string, bytes: Uint8Array | string): Promise<vo
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * A file written in pieces: bytes go to a temporary file beside `file`, which becomes `file` (an
+ * atomic rename) only on commit(); abort() removes it. Nothing partial is ever under the final name.
+ */
+export async function openAtomicWrite(file: string): Promise<{
+  write(bytes: Uint8Array): Promise<void>;
+  /** Renames into place; true when it replaced an existing file. */
+  commit(): Promise<boolean>;
+  abort(): Promise<void>;
+}> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const handle = await open(tmp, 'wx');
+  let closed = false;
+  const close = async () => {
+    if (!closed) {
+      closed = true;
+      await handle.close();
+    }
+  };
+  return {
+    async write(bytes) {
+      let offset = 0;
+      while (offset < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
+        offset += bytesWritten;
+      }
+    },
+    async commit() {
+      await handle.sync();
+      await close();
+      const existed = await stat(file).then(
+        () => true,
+        () => false,
+      );
+      await rename(tmp, file);
+      return existed;
+    },
+    async abort() {
+      await close().catch(() => undefined);
+      await rm(tmp, { force: true });
+    },
+  };
+}
+
+/** Artifact key of one network of an experiment on uploaded activations (a run of its own). */
+export function uploadRunKey(experimentId: string, network: 'reference' | 'specimen'): string {
+  return createHash('sha256').update(`upload/${experimentId}/${network}`).digest('hex');
 }
 
 export class FsRunArtifactStore implements RunArtifactStore {
@@ -45,6 +95,28 @@ export class FsRunArtifactStore implements RunArtifactStore {
   layerFile(checkpoint: number, layer: string): string {
     if (!LAYER_NAME.test(layer)) throw new Error(`artifact store: invalid layer name '${layer}'`);
     return join(this.checkpointDir(checkpoint), `${layer}.npy`);
+  }
+
+  /** [rows, cols] of a stored representation from its .npy header; null when it is not stored. */
+  async representationShape(checkpoint: number, layer: string): Promise<number[] | null> {
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(this.layerFile(checkpoint, layer), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      for (let size = 512; ; size *= 4) {
+        const buf = new Uint8Array(size);
+        const { bytesRead } = await handle.read(buf, 0, size, 0);
+        const header = parseNpyHeader(buf.subarray(0, bytesRead));
+        if (header) return header.shape;
+        if (bytesRead < size) throw new Error(`${layer} at checkpoint ${checkpoint}: truncated .npy header`);
+      }
+    } finally {
+      await handle.close();
+    }
   }
 
   async saveWeights(checkpoint: number, bytes: Uint8Array): Promise<void> {

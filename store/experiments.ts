@@ -2,8 +2,18 @@
 import type { Db, ExperimentStatus, Prisma } from './db.ts';
 
 export const TERMINAL: readonly ExperimentStatus[] = ['succeeded', 'failed', 'canceled'];
+/** States a worker owns (the reconciler re-enqueues them). */
 export const ACTIVE: readonly ExperimentStatus[] = ['queued', 'training', 'capturing', 'computing'];
-const ORDER: readonly ExperimentStatus[] = ['queued', 'training', 'capturing', 'computing', 'succeeded'];
+/** An experiment on uploaded activations before POST …/complete: not queued, no worker involved. */
+export const AWAITING: ExperimentStatus = 'awaiting_representations';
+const ORDER: readonly ExperimentStatus[] = [
+  AWAITING,
+  'queued',
+  'training',
+  'capturing',
+  'computing',
+  'succeeded',
+];
 
 export function isTerminal(status: ExperimentStatus): boolean {
   return TERMINAL.includes(status);
@@ -31,7 +41,7 @@ export async function advance(
   data: Prisma.ExperimentUpdateManyMutationInput = {},
 ): Promise<boolean> {
   const from = TERMINAL.includes(to)
-    ? [...ACTIVE]
+    ? [AWAITING, ...ACTIVE]
     : ORDER.slice(0, ORDER.indexOf(to)).filter((s) => !TERMINAL.includes(s));
   const stamp = PHASE_STAMP[to];
   const res = await db.experiment.updateMany({
@@ -113,9 +123,21 @@ export async function createWithinTeamLimit(
   data: Omit<Prisma.ExperimentUncheckedCreateInput, 'teamId'>,
 ): Promise<{ id: string; status: ExperimentStatus }> {
   return db.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`experiments:${teamId}`}, 0))`;
-    const active = await tx.experiment.count({ where: { teamId, status: { in: [...ACTIVE] } } });
-    if (active >= limit) throw new TooManyActiveExperiments(active, limit);
+    await checkTeamLimit(tx, teamId, limit);
     return tx.experiment.create({ data: { ...data, teamId }, select: { id: true, status: true } });
   });
+}
+
+/**
+ * Inside a transaction: takes the team's advisory lock and throws TooManyActiveExperiments when the
+ * team already has `limit` unfinished experiments (awaiting representations counts as unfinished).
+ */
+export async function checkTeamLimit(
+  tx: Prisma.TransactionClient,
+  teamId: string,
+  limit: number,
+): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`experiments:${teamId}`}, 0))`;
+  const active = await tx.experiment.count({ where: { teamId, status: { in: [AWAITING, ...ACTIVE] } } });
+  if (active >= limit) throw new TooManyActiveExperiments(active, limit);
 }

@@ -86,6 +86,20 @@ export interface NormalisedExperiment {
   networks: { reference: NetworkDescription; specimen: NetworkDescription };
 }
 
+export type SimilaritySpec = Static<typeof SimilaritySpecSchema>;
+
+/** Similarity settings with every default filled; methods in canonical order. */
+export function normaliseSimilarity(s: SimilaritySpec, defaultConvMode: ConvMode): NormalisedSimilarity {
+  return {
+    methods: [...(s.methods ?? SIMILARITY_METHODS)].sort(
+      (a, b) => SIMILARITY_METHODS.indexOf(a) - SIMILARITY_METHODS.indexOf(b),
+    ),
+    svccaThreshold: s.svccaThreshold ?? 0.99,
+    epsilon: s.epsilon ?? 1e-10,
+    convMode: s.convMode ?? defaultConvMode,
+  };
+}
+
 export interface CaptureLimits {
   representationFeatures: number;
   convSamples: number;
@@ -104,14 +118,7 @@ export function normaliseExperimentSpec(spec: ExperimentSpec): NormalisedExperim
   }
   const probe = prefixed('', () => normaliseProbeSpec(spec.probe ?? {}, reference.dataset));
   const s = spec.similarity ?? {};
-  const similarity: NormalisedSimilarity = {
-    methods: [...(s.methods ?? SIMILARITY_METHODS)].sort(
-      (a, b) => SIMILARITY_METHODS.indexOf(a) - SIMILARITY_METHODS.indexOf(b),
-    ),
-    svccaThreshold: s.svccaThreshold ?? 0.99,
-    epsilon: s.epsilon ?? 1e-10,
-    convMode: s.convMode ?? 'positions',
-  };
+  const similarity = normaliseSimilarity(s, 'positions');
   const info = DATASETS[reference.dataset];
   const describe = (run: NormalisedRunSpec, field: string) =>
     prefixed(field, () => describeNetwork(run.architecture, info.shape, info.classes));

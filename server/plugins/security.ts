@@ -37,7 +37,7 @@ export async function registerSecurity(app: FastifyInstance, config: Config): Pr
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins[0] === '*' ? '*' : config.corsOrigins,
-      methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
       allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-none-match'],
       exposedHeaders: [
         'etag',

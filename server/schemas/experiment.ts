@@ -2,10 +2,21 @@
 import { type Static, Type } from '@sinclair/typebox';
 
 export const ExperimentStatusSchema = Type.Union(
-  ['queued', 'training', 'capturing', 'computing', 'succeeded', 'failed', 'canceled'].map((s) =>
-    Type.Literal(s),
-  ),
-  { description: 'queued → training → capturing → computing → succeeded | failed | canceled' },
+  [
+    'awaiting_representations',
+    'queued',
+    'training',
+    'capturing',
+    'computing',
+    'succeeded',
+    'failed',
+    'canceled',
+  ].map((s) => Type.Literal(s)),
+  {
+    description:
+      'queued → training → capturing → computing → succeeded | failed | canceled; experiments on uploaded ' +
+      'activations start in awaiting_representations and are queued by POST …/complete',
+  },
 );
 
 const Nullable = <T extends import('@sinclair/typebox').TSchema>(t: T) => Type.Union([t, Type.Null()]);

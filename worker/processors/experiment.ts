@@ -14,14 +14,22 @@ import {
   type ExperimentSpec,
   ExperimentSpecSchema,
   type NormalisedExperiment,
+  type NormalisedSimilarity,
   normaliseExperimentSpec,
 } from '../../core/spec/experiment.ts';
 import { type NormalisedRunSpec, runKey, SpecError } from '../../core/spec/run.ts';
+import {
+  isUploadSpec,
+  normaliseUploadSpec,
+  type UploadExperimentSpec,
+  UploadExperimentSpecSchema,
+} from '../../core/spec/upload.ts';
 import { CaptureError } from '../../core/train/capture.ts';
 import { trainRun } from '../../core/train/run.ts';
 import { FsRunArtifactStore } from '../../store/artifacts.ts';
 import type { Db, Prisma } from '../../store/db.ts';
 import {
+  AWAITING,
   advance,
   type CellRow,
   encodeCoefficients,
@@ -174,38 +182,71 @@ export async function processExperiment(
 ): Promise<void> {
   const { db } = ctx;
   const row = await db.experiment.findUnique({ where: { id: experimentId } });
-  if (!row || isTerminal(row.status)) return;
-  if (!Value.Check(ExperimentSpecSchema, row.spec)) {
+  if (!row || isTerminal(row.status) || row.status === AWAITING) return;
+  const upload = isUploadSpec(row.spec);
+  if (
+    upload ? !Value.Check(UploadExperimentSpecSchema, row.spec) : !Value.Check(ExperimentSpecSchema, row.spec)
+  ) {
     throw new PermanentFailure('INVALID_SPEC', 'stored spec does not match the experiment schema');
   }
-  const e = normaliseExperimentSpec(row.spec as ExperimentSpec);
   await db.experiment.update({
     where: { id: row.id },
     data: { attempts: { increment: 1 }, backend: ctx.backend },
   });
   const progress = new ProgressReporter(db, row.id);
   const started = Date.now();
-
-  // Phase 1: training (the reference run, then the specimen run when it is another network).
-  await advance(db, row.id, 'training', { message: 'training' });
-  const runs = e.specimen ? [e.reference, e.specimen] : [e.reference];
-  const TRAIN_SHARE = 0.7;
+  const TRAIN_SHARE = upload ? 0 : 0.7;
+  let similarity: NormalisedSimilarity;
+  let fallbackSamples: number;
   const handles: Array<RunHandle & { reused: boolean }> = [];
-  for (const [i, run] of runs.entries()) {
-    const label = runs.length > 1 ? (i === 0 ? 'reference: ' : 'specimen: ') : '';
-    const handle = await ensureRun(
-      ctx,
-      e,
-      run,
-      (f, message) => progress.report((TRAIN_SHARE * (i + f)) / runs.length, `${label}${message}`),
-      signal,
-    );
-    handles.push(handle);
-    progress.report(
-      (TRAIN_SHARE * (i + 1)) / runs.length,
-      `${label}${handle.reused ? 'reused' : 'trained'}`,
-      true,
-    );
+  if (upload) {
+    // Uploaded activations: POST …/complete stored both runs' states; nothing to train.
+    const u = normaliseUploadSpec(row.spec as UploadExperimentSpec);
+    similarity = u.similarity;
+    fallbackSamples = u.samples;
+    for (const runId of [row.referenceRunId, row.specimenRunId]) {
+      const run = runId ? await db.run.findUnique({ where: { id: runId } }) : null;
+      if (!run)
+        throw new PermanentFailure('REPRESENTATIONS_MISSING', 'the uploaded representations are gone');
+      const store = new FsRunArtifactStore(ctx.config.artifactDir, run.key);
+      const state = await store.loadState();
+      if (!state?.complete) {
+        throw new PermanentFailure(
+          'REPRESENTATIONS_MISSING',
+          'the uploaded representations are not complete',
+        );
+      }
+      handles.push({
+        runId: run.id,
+        store,
+        layers: state.layers,
+        checkpoints: state.checkpoints.length,
+        reused: true,
+      });
+    }
+  } else {
+    const e = normaliseExperimentSpec(row.spec as ExperimentSpec);
+    similarity = e.similarity;
+    fallbackSamples = e.probe.examples;
+    // Phase 1: training (the reference run, then the specimen run when it is another network).
+    await advance(db, row.id, 'training', { message: 'training' });
+    const runs = e.specimen ? [e.reference, e.specimen] : [e.reference];
+    for (const [i, run] of runs.entries()) {
+      const label = runs.length > 1 ? (i === 0 ? 'reference: ' : 'specimen: ') : '';
+      const handle = await ensureRun(
+        ctx,
+        e,
+        run,
+        (f, message) => progress.report((TRAIN_SHARE * (i + f)) / runs.length, `${label}${message}`),
+        signal,
+      );
+      handles.push(handle);
+      progress.report(
+        (TRAIN_SHARE * (i + 1)) / runs.length,
+        `${label}${handle.reused ? 'reused' : 'trained'}`,
+        true,
+      );
+    }
   }
   const ref = handles[0];
   const spec = handles[handles.length - 1];
@@ -222,7 +263,7 @@ export async function processExperiment(
   const lastRef = ref.checkpoints - 1;
   const refInfo = (await ref.store.loadState())?.layers ?? [];
   const specInfo = (await spec.store.loadState())?.layers ?? [];
-  const samples = refInfo[0]?.samples ?? e.probe.examples;
+  const samples = refInfo[0]?.samples ?? fallbackSamples;
   const random = baselineLayers(
     samples,
     refInfo.map((l) => l.features),
@@ -234,7 +275,7 @@ export async function processExperiment(
     specLayers: specInfo,
     checkpoints: 1,
     loadSpecimen: (j) => random.spec[j](),
-    options: { engine: ctx.gemm, methods: ['cca', 'cka'], epsilon: e.similarity.epsilon },
+    options: { engine: ctx.gemm, methods: ['cca', 'cka'], epsilon: similarity.epsilon },
     signal,
   })) {
     baseline[cell.refLayer][cell.specLayer] = { rho: cell.result.rho, cka: cell.result.cka };
@@ -259,7 +300,7 @@ export async function processExperiment(
     lastFlush = Date.now();
     await writeCells(db, row.id, cells);
   };
-  const methods = e.similarity.methods;
+  const methods = similarity.methods;
   for await (const cell of buildTensor({
     refLayers: ref.layers.map((l) => ({
       name: l.name,
@@ -272,8 +313,8 @@ export async function processExperiment(
     options: {
       engine: ctx.gemm,
       methods,
-      epsilon: e.similarity.epsilon,
-      svccaThreshold: e.similarity.svccaThreshold,
+      epsilon: similarity.epsilon,
+      svccaThreshold: similarity.svccaThreshold,
     },
     signal,
   })) {
@@ -294,7 +335,10 @@ export async function processExperiment(
     done++;
     if (batch.length >= CELL_BATCH || Date.now() - lastFlush > CELL_FLUSH_MS) {
       await flush();
-      progress.report(TRAIN_SHARE + 0.02 + 0.27 * (done / total), `computed ${done}/${total} cells`);
+      progress.report(
+        TRAIN_SHARE + 0.02 + (0.97 - TRAIN_SHARE) * (done / total),
+        `computed ${done}/${total} cells`,
+      );
     }
   }
   await flush();
@@ -318,7 +362,8 @@ export async function processExperiment(
   const summary = {
     cells: total,
     seconds: (Date.now() - started) / 1000,
-    reusedRuns: handles.filter((h) => h.reused).length,
+    reusedRuns: upload ? 0 : handles.filter((h) => h.reused).length,
+    source: upload ? 'upload' : 'trained',
     layers: layersSummary,
     /** baseline[refLayer][specLayer]: rho and CKA of Gaussian data with the pair's samples and widths */
     baseline,

@@ -3,18 +3,22 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
 import { checkLimits, estimateExperiment, representationShape } from '../../../../core/estimate.ts';
 import {
+  type ExperimentSpec,
   ExperimentSpecSchema,
   type NormalisedExperiment,
   normaliseExperimentSpec,
   specHash,
 } from '../../../../core/spec/experiment.ts';
 import { SpecError } from '../../../../core/spec/run.ts';
+import { isUploadSpec, UploadExperimentSpecSchema } from '../../../../core/spec/upload.ts';
 import { Prisma } from '../../../../store/db.ts';
 import {
   ACTIVE,
+  AWAITING,
   advance,
   createWithinTeamLimit,
   isTerminal,
@@ -34,9 +38,18 @@ import {
 import { experimentInclude, experimentView, links } from '../../../views.ts';
 import { streamEvents } from './events.ts';
 import { resultRoutes } from './results.ts';
+import { createUploadExperiment, uploadRoutes } from './uploads.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 const tags = ['experiments'];
+
+/** The schema without its $id (the body union holds it inline). */
+function inline<T extends object>(schema: T): T {
+  const { $id: _id, ...rest } = schema as T & { $id?: string };
+  return rest as T;
+}
+
+const uploadSpecCheck = TypeCompiler.Compile(UploadExperimentSpecSchema);
 
 export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
@@ -49,6 +62,21 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
     return row;
   }
 
+  /** The experiment an Idempotency-Key already created (409 when it was for another body). */
+  async function idempotent(teamId: string, key: string, hash: string) {
+    const existing = await db.experiment.findUnique({
+      where: { teamId_idempotencyKey: { teamId, idempotencyKey: key } },
+    });
+    if (existing && existing.specHash !== hash) {
+      throw new HttpError(
+        409,
+        'IDEMPOTENCY_KEY_REUSED',
+        'this Idempotency-Key was used with a different body',
+      );
+    }
+    return existing;
+  }
+
   app.post(
     '/v1/experiments',
     {
@@ -56,18 +84,43 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
         tags,
         summary: 'Submit an experiment',
         description:
-          'Validates the spec, estimates memory and time, creates the experiment and queues it. ' +
+          'Validates the spec, estimates memory and time, creates the experiment and queues it (202). ' +
+          'With "source": "upload" (UploadExperimentSpec) the experiment is created awaiting its ' +
+          'representations (201): PUT each one to …/activations/:network/:checkpoint/:layer, then POST …/complete. ' +
           'Idempotency-Key: the same key with the same body returns the same experiment; with another body, 409.',
         headers: Type.Object({
           'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
         }),
-        body: ExperimentSpecSchema,
-        response: { 202: SubmittedSchema, ...errorResponses },
+        body: Type.Union([inline(ExperimentSpecSchema), UploadExperimentSpecSchema]),
+        response: { 201: SubmittedSchema, 202: SubmittedSchema, ...errorResponses },
+      },
+      // An upload spec is checked against its own schema first, so a mistake in it is reported
+      // against that schema rather than the trained spec's.
+      preValidation: async (request) => {
+        if (!isUploadSpec(request.body)) return;
+        const first = uploadSpecCheck.Errors(request.body).First();
+        if (!first) return;
+        const field = ['body', ...first.path.split('/').filter(Boolean)].join('.');
+        throw new HttpError(400, 'INVALID_REQUEST', `${field}: ${first.message}`, {
+          field,
+          errors: [{ instancePath: first.path, message: first.message }],
+        });
       },
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const spec = request.body;
+      const body = request.body;
+      if (isUploadSpec(body)) {
+        return createUploadExperiment(
+          deps,
+          request,
+          reply,
+          body,
+          (teamId, key) => idempotent(teamId, key, specHash(body)),
+          specHash(body),
+        );
+      }
+      const spec = body as ExperimentSpec;
       let normalised: NormalisedExperiment;
       try {
         normalised = normaliseExperimentSpec(spec);
@@ -86,17 +139,8 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
       const hash = specHash(spec);
       const idempotencyKey = request.headers['idempotency-key'];
       if (idempotencyKey) {
-        const existing = await db.experiment.findUnique({
-          where: { teamId_idempotencyKey: { teamId: principal.teamId, idempotencyKey } },
-        });
+        const existing = await idempotent(principal.teamId, idempotencyKey, hash);
         if (existing) {
-          if (existing.specHash !== hash) {
-            throw new HttpError(
-              409,
-              'IDEMPOTENCY_KEY_REUSED',
-              'this Idempotency-Key was used with a different body',
-            );
-          }
           return reply.status(202).send({
             id: existing.id,
             status: existing.status,
@@ -243,7 +287,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
         throw new HttpError(409, 'EXPERIMENT_FINISHED', `experiment is already ${row.status}`);
       }
       await db.experiment.update({ where: { id: row.id }, data: { cancelRequested: true } });
-      if (row.status === 'queued') {
+      if (row.status === 'queued' || row.status === AWAITING) {
         // Not started: cancel here. A worker that picks the job up anyway sees the terminal state.
         await advance(db, row.id, 'canceled', { message: 'canceled before it started' });
         await deps.queue.remove(row.id).catch(() => undefined);
@@ -264,7 +308,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
     },
     async (request, reply) => {
       const row = await findOwned(principalOf(request).teamId, request.params.id);
-      if (ACTIVE.includes(row.status)) {
+      if (ACTIVE.includes(row.status) || row.status === AWAITING) {
         await db.experiment.update({ where: { id: row.id }, data: { cancelRequested: true } });
         await advance(db, row.id, 'canceled', { message: 'deleted' });
         await deps.queue.remove(row.id).catch(() => undefined);
@@ -306,4 +350,5 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
   );
 
   await resultRoutes(scope, deps);
+  await uploadRoutes(scope, deps);
 }

@@ -1,0 +1,580 @@
+// Experiments on uploaded activations (core/spec/upload.ts): creation (from POST /v1/experiments
+// with "source": "upload"), PUT …/activations/:network/:checkpoint/:layer (a .npy body streamed to
+// the artifact store: validated and reduced on the fly, written to a temporary file and renamed
+// into place only when complete and valid), and POST …/complete (queues the tensor).
+//
+// Each network of the experiment is a run of its own in the artifact store (key uploadRunKey), so
+// once complete the worker, the slices, the activations download and the figures treat it like a
+// trained run.
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { checkTensorLimits, estimateTensor } from '../../../../core/estimate.ts';
+import { IngestError, RepresentationIngest } from '../../../../core/ingest.ts';
+import { SpecError } from '../../../../core/spec/run.ts';
+import {
+  isUploadSpec,
+  type NormalisedUpload,
+  normaliseUploadSpec,
+  requiredRepresentations,
+  resolveUploadCheckpoint,
+  type UploadExperimentSpec,
+  type UploadNetwork,
+} from '../../../../core/spec/upload.ts';
+import type { RunState } from '../../../../core/train/store.ts';
+import { FsRunArtifactStore, openAtomicWrite, uploadRunKey } from '../../../../store/artifacts.ts';
+import type { Db, Prisma } from '../../../../store/db.ts';
+import {
+  AWAITING,
+  advance,
+  checkTeamLimit,
+  TooManyActiveExperiments,
+} from '../../../../store/experiments.ts';
+import { enqueueExperiment } from '../../../../store/queue.ts';
+import type { AppDeps } from '../../../app.ts';
+import { principalOf } from '../../../plugins/auth.ts';
+import { errorResponses, HttpError } from '../../../schemas/error.ts';
+import { experimentInclude, experimentView, uploadLinks } from '../../../views.ts';
+
+const tags = ['experiments'];
+export const UPLOAD_CONTENT_TYPES = ['application/octet-stream', 'application/x-npy'];
+
+/** Creates an experiment awaiting its representations; nothing is queued. */
+export async function createUploadExperiment(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  spec: UploadExperimentSpec,
+  idempotent: (
+    teamId: string,
+    key: string,
+  ) => Promise<{ id: string; status: string; estimate: unknown } | null>,
+  hash: string,
+) {
+  const { db, config } = deps;
+  const principal = principalOf(request);
+  let u: NormalisedUpload;
+  try {
+    u = normaliseUploadSpec(spec);
+  } catch (err) {
+    if (err instanceof SpecError) throw new HttpError(400, 'INVALID_SPEC', err.message, { field: err.field });
+    throw err;
+  }
+  const n = u.checkpoints.length;
+  const estimate = {
+    cells: u.layers.reference.length * u.layers.specimen.length * n,
+    checkpoints: n,
+    samples: u.samples,
+    representations: requiredRepresentations(u).length,
+    note: 'memory and time are estimated from the uploaded shapes at POST …/complete',
+  };
+  const violations: Array<{ code: string; field: string; value: number; limit: number; message: string }> =
+    [];
+  const check = (code: string, field: string, value: number, limit: number, what: string) => {
+    if (value > limit)
+      violations.push({ code, field, value, limit, message: `${what} ${value} exceeds the limit ${limit}` });
+  };
+  check('LIMIT_PROBE_EXAMPLES', 'samples', u.samples, config.limits.probeExamples, 'samples');
+  check('LIMIT_CHECKPOINTS', 'checkpoints', n, config.limits.checkpoints, 'checkpoints');
+  check('LIMIT_TENSOR_CELLS', 'tensor', estimate.cells, config.limits.tensorCells, 'tensor cells');
+  if (violations.length > 0) {
+    const first = violations[0];
+    throw new HttpError(422, first.code, first.message, { field: first.field, violations, estimate });
+  }
+  const idempotencyKey = request.headers['idempotency-key'] as string | undefined;
+  if (idempotencyKey) {
+    const existing = await idempotent(principal.teamId, idempotencyKey);
+    if (existing) {
+      return reply.status(201).send({
+        id: existing.id,
+        status: existing.status as never,
+        estimate: existing.estimate,
+        links: uploadLinks(existing.id),
+      });
+    }
+  }
+  const id = randomUUID();
+  const lastStep = u.checkpoints[n - 1].step;
+  const runSpec = (network: UploadNetwork) =>
+    ({
+      source: 'upload',
+      experimentId: id,
+      network,
+      layers: u.layers[network],
+      checkpoints: network === 'specimen' ? u.checkpoints : [{ index: 0, step: lastStep, fraction: 1 }],
+    }) as Prisma.InputJsonValue;
+  const layerRows = (network: UploadNetwork) =>
+    u.layers[network].map((name, index) => ({
+      network,
+      index,
+      name,
+      kind: 'uploaded',
+      features: 0,
+      samples: u.samples,
+    }));
+  const raced = await db
+    .$transaction(async (tx) => {
+      await checkTeamLimit(tx, principal.teamId, config.limits.activeExperiments);
+      const specimen = await tx.run.create({
+        data: {
+          key: uploadRunKey(id, 'specimen'),
+          spec: runSpec('specimen'),
+          checkpoints: { create: u.checkpoints.map((c) => ({ ...c })) },
+        },
+      });
+      const reference = u.same
+        ? specimen
+        : await tx.run.create({
+            data: {
+              key: uploadRunKey(id, 'reference'),
+              spec: runSpec('reference'),
+              checkpoints: { create: [{ index: 0, step: lastStep, fraction: 1 }] },
+            },
+          });
+      await tx.experiment.create({
+        data: {
+          id,
+          teamId: principal.teamId,
+          name: spec.name,
+          spec: spec as unknown as Prisma.InputJsonValue,
+          specHash: hash,
+          idempotencyKey: idempotencyKey ?? null,
+          status: AWAITING,
+          estimate: estimate as Prisma.InputJsonValue,
+          checkpointCount: n,
+          message: `awaiting ${estimate.representations} representations (PUT …/activations/…), then POST …/complete`,
+          referenceRunId: reference.id,
+          specimenRunId: specimen.id,
+          layers: { create: [...layerRows('reference'), ...layerRows('specimen')] },
+        },
+      });
+      return null;
+    })
+    .catch(async (err) => {
+      // two identical idempotent requests raced: the other one created it
+      if (idempotencyKey && (err as { code?: string }).code === 'P2002') {
+        const existing = await idempotent(principal.teamId, idempotencyKey);
+        if (existing) return existing;
+      }
+      if (err instanceof TooManyActiveExperiments) {
+        throw new HttpError(
+          429,
+          'LIMIT_ACTIVE_EXPERIMENTS',
+          `the team has ${err.active} unfinished experiments (limit ${err.limit}); complete, cancel or delete one`,
+          { field: 'team', limit: err.limit, active: err.active },
+        );
+      }
+      throw err;
+    });
+  if (raced) {
+    return reply
+      .status(201)
+      .send({
+        id: raced.id,
+        status: raced.status as never,
+        estimate: raced.estimate,
+        links: uploadLinks(raced.id),
+      });
+  }
+  return reply.status(201).send({ id, status: AWAITING, estimate, links: uploadLinks(id) });
+}
+
+/** Resolves when `stream` ended, after `onChunk` handled every chunk in order; rejects on the first
+ * failure (the rest of the body is then drained, so the answer still reaches the client) or when
+ * the client goes away before the end of the body. */
+function consume(stream: Readable, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let ended = false;
+    // chunks are handled one after another; 'end' can come while the last one is still being handled
+    let pending = Promise.resolve();
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+      stream.resume(); // drain the rest so the answer still reaches the client
+    };
+    stream.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      stream.pause();
+      pending = pending.then(() => (settled ? undefined : onChunk(chunk)));
+      pending.then(
+        () => {
+          if (!settled) stream.resume();
+        },
+        (err) => fail(err),
+      );
+    });
+    stream.on('end', () => {
+      ended = true;
+      pending.then(
+        () => {
+          if (!settled) {
+            settled = true;
+            resolve();
+          }
+        },
+        (err) => fail(err),
+      );
+    });
+    stream.on('error', (err) => fail(err));
+    stream.on('close', () => {
+      if (!ended) fail(new Error('the client closed the connection before the end of the body'));
+    });
+  });
+}
+
+/** The status under a row lock, so uploads and …/complete of one experiment serialise. */
+async function lockedStatus(tx: Prisma.TransactionClient, id: string): Promise<string | undefined> {
+  const rows = await tx.$queryRaw<Array<{ status: string }>>`
+    SELECT status::text AS status FROM "Experiment" WHERE id = ${id}::uuid FOR UPDATE`;
+  return rows[0]?.status;
+}
+
+function notAwaiting(status: string | undefined): HttpError {
+  return new HttpError(
+    409,
+    'NOT_AWAITING_REPRESENTATIONS',
+    `the experiment is ${status ?? 'gone'}; representations are accepted only while it is awaiting_representations`,
+    { status },
+  );
+}
+
+async function uploadExperiment(db: Db, teamId: string, id: string) {
+  const row = await db.experiment.findFirst({
+    where: { id, teamId },
+    include: { referenceRun: true, specimenRun: true },
+  });
+  if (!row) throw new HttpError(404, 'EXPERIMENT_NOT_FOUND', `no experiment ${id}`);
+  if (!isUploadSpec(row.spec)) {
+    throw new HttpError(
+      409,
+      'NOT_AN_UPLOAD_EXPERIMENT',
+      'this experiment trains its networks; activations are uploaded to experiments created with "source": "upload"',
+    );
+  }
+  if (!row.referenceRun || !row.specimenRun)
+    throw new HttpError(409, 'NOT_AWAITING_REPRESENTATIONS', 'the experiment has no runs');
+  return {
+    row,
+    u: normaliseUploadSpec(row.spec),
+    referenceRun: row.referenceRun,
+    specimenRun: row.specimenRun,
+  };
+}
+
+export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+  const { db, config } = deps;
+  const limit = config.limits.uploadBytes;
+
+  // The route reads the raw body stream itself (bodyLimit does not apply to a stream: it counts).
+  scope.addContentTypeParser(UPLOAD_CONTENT_TYPES, (_request, payload, done) => done(null, payload));
+
+  const UploadedSchema = Type.Object({
+    network: Type.String(),
+    checkpoint: Type.Object({ index: Type.Integer(), step: Type.Integer(), fraction: Type.Number() }),
+    layer: Type.String(),
+    shape: Type.Array(Type.Integer(), { description: 'stored [samples, features] (float32)' }),
+    input: Type.Object({ dtype: Type.String(), shape: Type.Array(Type.Integer()) }),
+    replaced: Type.Boolean({
+      description: 'true when an earlier upload of this representation was replaced',
+    }),
+    bytes: Type.Integer({ description: 'bytes received' }),
+  });
+
+  app.put(
+    '/v1/experiments/:id/activations/:network/:checkpoint/:layer',
+    {
+      bodyLimit: limit,
+      attachValidation: true,
+      schema: {
+        tags,
+        summary: 'Upload one representation (.npy) of an experiment awaiting its representations',
+        description:
+          'Body: a .npy array [samples, …], float32 or float64 (little-endian, C order), content-type ' +
+          'application/octet-stream or application/x-npy. [samples, h, w, c] is a conv layer, reduced by ' +
+          "similarity.convMode like a trained run's; other ranks are flattened to [samples, features]. " +
+          ':network is specimen, or reference when the specimen is a separate network. :checkpoint is the ' +
+          "index in the declared checkpoints, step-<step>, or final (the reference's only one). Sizes above " +
+          'MAX_UPLOAD_BYTES answer 413; a wrong sample count, dtype or shape, or a NaN/Inf answers 422 naming it. ' +
+          'Nothing is stored unless the whole body arrived and was valid. Uploading again replaces the ' +
+          'representation until POST …/complete.',
+        params: Type.Object({
+          id: Type.String({ format: 'uuid', description: 'experiment id' }),
+          network: Type.String({ description: 'specimen | reference' }),
+          checkpoint: Type.String({ description: 'index, step-<step> or final' }),
+          layer: Type.String({ description: 'a declared layer name' }),
+        }),
+        consumes: UPLOAD_CONTENT_TYPES,
+        body: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'a .npy file' }),
+        response: { 200: UploadedSchema, 201: UploadedSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      // the body is a stream: only the path parameters' validation counts
+      const invalid = request.validationError as (Error & { validationContext?: string }) | undefined;
+      if (invalid && invalid.validationContext !== 'body') throw invalid;
+      const principal = principalOf(request);
+      const { id, network, checkpoint, layer } = request.params;
+      const { u, referenceRun, specimenRun, row } = await uploadExperiment(db, principal.teamId, id);
+      if (row.status !== AWAITING) throw notAwaiting(row.status);
+      if (network !== 'specimen' && network !== 'reference') {
+        throw new HttpError(
+          404,
+          'UNKNOWN_NETWORK',
+          `network '${network}' is neither specimen nor reference`,
+          {
+            field: 'network',
+          },
+        );
+      }
+      if (network === 'reference' && u.same) {
+        throw new HttpError(
+          404,
+          'UNKNOWN_NETWORK',
+          "specimen is \"same\": the reference representation of a layer is the specimen's last checkpoint; upload under 'specimen'",
+          { field: 'network' },
+        );
+      }
+      const resolved = resolveUploadCheckpoint(u, network, checkpoint);
+      if ('error' in resolved) {
+        throw new HttpError(404, 'UNKNOWN_CHECKPOINT', resolved.error, { field: 'checkpoint' });
+      }
+      if (!u.layers[network].includes(layer)) {
+        throw new HttpError(
+          404,
+          'UNKNOWN_LAYER',
+          `no ${network} layer '${layer}' (declared: ${u.layers[network].join(', ')})`,
+          { field: 'layer', layers: u.layers[network] },
+        );
+      }
+      const tooLarge = (value: number) =>
+        new HttpError(
+          413,
+          'UPLOAD_TOO_LARGE',
+          `the upload has ${value} bytes or more, above the limit of ${limit} (MAX_UPLOAD_BYTES)`,
+          {
+            limit,
+            value,
+          },
+        );
+      const declared = Number(request.headers['content-length']);
+      if (Number.isFinite(declared) && declared > limit) throw tooLarge(declared);
+      const body = request.body as Readable | undefined;
+      if (!body || typeof (body as Readable).on !== 'function') {
+        throw new HttpError(
+          400,
+          'INVALID_BODY',
+          `send the .npy file as ${UPLOAD_CONTENT_TYPES.join(' or ')}`,
+        );
+      }
+
+      const run = network === 'reference' ? referenceRun : specimenRun;
+      const store = new FsRunArtifactStore(config.artifactDir, run.key);
+      const file = store.layerFile(resolved.index, layer);
+      const ingest = new RepresentationIngest({
+        samples: u.samples,
+        convMode: u.similarity.convMode,
+        maxFeatures: config.limits.representationFeatures,
+        maxConvSamples: config.limits.convSamples,
+      });
+      const out = await openAtomicWrite(file);
+      let bytes = 0;
+      let replaced = false;
+      try {
+        await consume(body, async (chunk) => {
+          bytes += chunk.length;
+          if (bytes > limit) throw tooLarge(bytes);
+          for (const part of ingest.push(chunk)) await out.write(part);
+        });
+        for (const part of ingest.end()) await out.write(part);
+        await db.$transaction(async (tx) => {
+          const status = await lockedStatus(tx, id);
+          if (status !== AWAITING) throw notAwaiting(status);
+          replaced = await out.commit();
+        });
+      } catch (err) {
+        await out.abort();
+        if (err instanceof IngestError) {
+          throw new HttpError(
+            422,
+            err.code,
+            `${network} ${layer} at checkpoint ${checkpoint}: ${err.message}`,
+            {
+              network,
+              checkpoint,
+              layer,
+              ...err.details,
+            },
+          );
+        }
+        throw err;
+      }
+      const shape = ingest.shape!;
+      const c =
+        network === 'reference'
+          ? { index: 0, step: u.checkpoints.at(-1)!.step, fraction: 1 }
+          : u.checkpoints[resolved.index];
+      return reply.status(replaced ? 200 : 201).send({
+        network,
+        checkpoint: c,
+        layer,
+        shape: [shape.rows, shape.cols],
+        input: shape.input,
+        replaced,
+        bytes,
+      });
+    },
+  );
+
+  app.post(
+    '/v1/experiments/:id/complete',
+    {
+      schema: {
+        tags,
+        summary: 'Every representation is uploaded: queue the tensor',
+        description:
+          'Checks that every declared (network, checkpoint, layer) representation is stored and that they ' +
+          'share one sample count, estimates memory and time from their shapes, then queues the experiment. ' +
+          '422 REPRESENTATIONS_MISSING lists what is missing.',
+        params: Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) }),
+        response: { 202: Type.Ref('Experiment'), ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const { u, referenceRun, specimenRun, row } = await uploadExperiment(
+        db,
+        principal.teamId,
+        request.params.id,
+      );
+      const stores = {
+        reference: new FsRunArtifactStore(config.artifactDir, referenceRun.key),
+        specimen: new FsRunArtifactStore(config.artifactDir, specimenRun.key),
+      };
+      await db.$transaction(
+        async (tx) => {
+          const status = await lockedStatus(tx, row.id);
+          if (status !== AWAITING) throw notAwaiting(status);
+          const required = requiredRepresentations(u);
+          const shapes = new Map<string, number[]>();
+          const missing: Array<{ network: string; checkpoint: number; step: number; layer: string }> = [];
+          for (const r of required) {
+            const shape = await stores[r.network].representationShape(r.checkpoint, r.layer);
+            if (shape) shapes.set(`${r.network}/${r.checkpoint}/${r.layer}`, shape);
+            else
+              missing.push({
+                network: r.network,
+                checkpoint: r.checkpoint,
+                step:
+                  r.network === 'reference' ? u.checkpoints.at(-1)!.step : u.checkpoints[r.checkpoint].step,
+                layer: r.layer,
+              });
+          }
+          if (missing.length > 0) {
+            throw new HttpError(
+              422,
+              'REPRESENTATIONS_MISSING',
+              `${missing.length} of ${required.length} representations are not uploaded yet, e.g. ${missing[0].network}/${missing[0].network === 'reference' ? 'final' : missing[0].checkpoint}/${missing[0].layer}`,
+              { count: missing.length, missing: missing.slice(0, 200) },
+            );
+          }
+          const counts = new Map<number, string[]>();
+          for (const [key, shape] of shapes) counts.set(shape[0], [...(counts.get(shape[0]) ?? []), key]);
+          if (counts.size > 1) {
+            throw new HttpError(
+              422,
+              'SAMPLE_COUNT_MISMATCH',
+              `the representations have different sample counts (${[...counts.keys()].join(', ')}); conv layers in 'positions' mode need every layer to be convolutional — use convMode 'mean' or 'flatten'`,
+              { samples: Object.fromEntries([...counts].map(([k, v]) => [k, v.slice(0, 20)])) },
+            );
+          }
+          const refStoreCheckpoint = u.same ? u.checkpoints.length - 1 : 0;
+          const refNetwork: UploadNetwork = u.same ? 'specimen' : 'reference';
+          const layerShape = (network: UploadNetwork, checkpoint: number, layer: string) =>
+            shapes.get(`${network}/${checkpoint}/${layer}`) as number[];
+          const refShapes = u.layers.reference.map((l) => layerShape(refNetwork, refStoreCheckpoint, l));
+          const lastSpec = u.checkpoints.length - 1;
+          const specShapes = u.layers.specimen.map((l) => layerShape('specimen', lastSpec, l));
+          const toShape = (s: number[]) => ({ samples: s[0], features: s[1] });
+          const estimate = estimateTensor(
+            refShapes.map(toShape),
+            specShapes.map(toShape),
+            u.checkpoints.length,
+          );
+          const violations = checkTensorLimits(estimate, config.limits);
+          if (violations.length > 0) {
+            const first = violations[0];
+            throw new HttpError(422, first.code, first.message, { field: first.field, violations, estimate });
+          }
+          const state = (
+            layers: string[],
+            shapesOf: number[][],
+            checkpoints: Array<{ index: number; step: number; fraction: number }>,
+          ): RunState => ({
+            version: 1,
+            checkpoints: checkpoints.map((c) => ({
+              ...c,
+              trainLoss: Number.NaN,
+              trainAccuracy: Number.NaN,
+              probeLoss: Number.NaN,
+              probeAccuracy: Number.NaN,
+            })),
+            layers: layers.map((name, i) => ({
+              name,
+              kind: 'uploaded',
+              features: shapesOf[i][1],
+              samples: shapesOf[i][0],
+            })),
+            totalSteps: u.checkpoints.at(-1)!.step,
+            backend: 'upload',
+            complete: true,
+          });
+          await stores.specimen.saveState(state(u.layers.specimen, specShapes, u.checkpoints));
+          if (!u.same) {
+            await stores.reference.saveState(
+              state(u.layers.reference, refShapes, [
+                { index: 0, step: u.checkpoints.at(-1)!.step, fraction: 1 },
+              ]),
+            );
+          }
+          for (const [network, names, list] of [
+            ['reference', u.layers.reference, refShapes],
+            ['specimen', u.layers.specimen, specShapes],
+          ] as const) {
+            for (const [index, name] of names.entries()) {
+              await tx.layer.update({
+                where: { experimentId_network_index: { experimentId: row.id, network, index } },
+                data: { name, features: list[index][1], samples: list[index][0] },
+              });
+            }
+          }
+          await tx.run.updateMany({
+            where: { id: { in: [referenceRun.id, specimenRun.id] } },
+            data: { status: 'done', backend: 'upload', finishedAt: new Date() },
+          });
+          const moved = await advance(tx as unknown as Db, row.id, 'queued', {
+            queuedAt: new Date(),
+            message: 'waiting for a worker',
+            estimate: { ...estimate, samples: u.samples } as unknown as Prisma.InputJsonValue,
+          });
+          if (!moved) throw notAwaiting(status);
+        },
+        { timeout: 120_000 },
+      );
+      try {
+        await enqueueExperiment(deps.queue, row.id);
+      } catch (err) {
+        request.log.warn({ err, experimentId: row.id }, 'enqueue failed; the reconciler will retry');
+      }
+      const view = await db.experiment.findUniqueOrThrow({
+        where: { id: row.id },
+        include: experimentInclude,
+      });
+      return reply.status(202).send(experimentView(view));
+    },
+  );
+}
