@@ -169,14 +169,12 @@ export async function createUploadExperiment(
       throw err;
     });
   if (raced) {
-    return reply
-      .status(201)
-      .send({
-        id: raced.id,
-        status: raced.status as never,
-        estimate: raced.estimate,
-        links: uploadLinks(raced.id),
-      });
+    return reply.status(201).send({
+      id: raced.id,
+      status: raced.status as never,
+      estimate: raced.estimate,
+      links: uploadLinks(raced.id),
+    });
   }
   return reply.status(201).send({ id, status: AWAITING, estimate, links: uploadLinks(id) });
 }
