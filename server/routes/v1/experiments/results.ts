@@ -4,14 +4,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeNpy } from '../../../../core/npy.ts';
 import { FsRunArtifactStore } from '../../../../store/artifacts.ts';
 import { hashSecret } from '../../../../store/auth.ts';
 import { decodeCoefficients } from '../../../../store/experiments.ts';
-import { readableExperiment } from '../../../access.ts';
+import { type ExperimentHead, experimentHead, readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
+import { LruCache } from '../../../lru.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import type { ExperimentRow } from '../../../views.ts';
@@ -33,6 +34,37 @@ function selectLayers(raw: string | undefined, names: string[], field: string): 
       field,
     });
   });
+}
+
+const SliceQuerySchema = Type.Object({
+  refLayer: Type.Optional(Type.String()),
+  specLayer: Type.Optional(Type.String()),
+  checkpoint: Type.Optional(Type.String({ pattern: '^\\d+(,\\d+)*$' })),
+  step: Type.Optional(Type.Integer({ minimum: 0 })),
+  fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  measure: Type.Optional(
+    Type.Union(
+      MEASURES.map((m) => Type.Literal(m)),
+      { default: 'rho' },
+    ),
+  ),
+  format: Type.Optional(
+    Type.Union([Type.Literal('json'), Type.Literal('npy'), Type.Literal('csv')], { default: 'json' }),
+  ),
+  share: Type.Optional(Type.String({ description: 'share token (instead of an API key)' })),
+});
+type SliceQuery = Static<typeof SliceQuerySchema>;
+
+interface Slice {
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+/** Serialised slices of finished tensors (immutable), most recently used kept: 2,000 or 64 MiB. */
+const sliceCache = new LruCache<Slice>(2_000, 64 * 1024 * 1024);
+
+function withoutShare(url: string): string {
+  return url.replace(/[?&]share=[^&]*/, '');
 }
 
 interface Ckpt {
@@ -84,13 +116,13 @@ function checkpointsOf(row: ExperimentRow): Ckpt[] {
 }
 
 /** Finished tensors never change: strong ETag + long caching; If-None-Match answers 304. */
-function cacheable(request: FastifyRequest, reply: FastifyReply, row: ExperimentRow): boolean {
+function cacheable(request: FastifyRequest, reply: FastifyReply, row: ExperimentHead): boolean {
   if (row.status !== 'succeeded') {
     reply.header('cache-control', 'no-store');
     return false;
   }
   const etag = `"${createHash('sha1')
-    .update(`${row.id}|${row.finishedAt?.toISOString()}|${request.url.replace(/[?&]share=[^&]*/, '')}`)
+    .update(`${row.id}|${row.finishedAt?.toISOString()}|${withoutShare(request.url)}`)
     .digest('hex')}"`;
   reply.header('etag', etag);
   reply.header('cache-control', 'private, max-age=31536000, immutable');
@@ -117,23 +149,7 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
           'coefficient axis, NaN-padded (JSON: null) with `counts` giving each vector length. npy: float32 with ' +
           'exactly the announced shape, NaN for cells not computed yet. csv: long form, one row per value.',
         params: IdParams,
-        querystring: Type.Object({
-          refLayer: Type.Optional(Type.String()),
-          specLayer: Type.Optional(Type.String()),
-          checkpoint: Type.Optional(Type.String({ pattern: '^\\d+(,\\d+)*$' })),
-          step: Type.Optional(Type.Integer({ minimum: 0 })),
-          fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-          measure: Type.Optional(
-            Type.Union(
-              MEASURES.map((m) => Type.Literal(m)),
-              { default: 'rho' },
-            ),
-          ),
-          format: Type.Optional(
-            Type.Union([Type.Literal('json'), Type.Literal('npy'), Type.Literal('csv')], { default: 'json' }),
-          ),
-          share: Type.Optional(Type.String({ description: 'share token (instead of an API key)' })),
-        }),
+        querystring: SliceQuerySchema,
         response: {
           200: Type.Unknown({ description: 'JSON slice, application/octet-stream (.npy) or text/csv' }),
           304: Type.Null(),
@@ -142,129 +158,143 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       },
     },
     async (request, reply) => {
-      const row = await readableExperiment(db, request, request.params.id);
-      const q = request.query;
-      const measure = (q.measure ?? 'rho') as Measure;
-      const format = q.format ?? 'json';
-      if (cacheable(request, reply, row)) return reply;
-      const refNames = row.layers.filter((l) => l.network === 'reference').map((l) => l.name);
-      const specNames = row.layers.filter((l) => l.network === 'specimen').map((l) => l.name);
-      const refSel = selectLayers(q.refLayer, refNames, 'refLayer');
-      const specSel = selectLayers(q.specLayer, specNames, 'specLayer');
-      const { picked, single } = selectCheckpoints(q, checkpointsOf(row));
-      const cells = await db.cell.findMany({
-        where: {
-          experimentId: row.id,
-          refLayer: { in: refSel },
-          specLayer: { in: specSel },
-          checkpoint: { in: picked.map((c) => c.index) },
-        },
-      });
-      const byKey = new Map(cells.map((c) => [`${c.refLayer}/${c.specLayer}/${c.checkpoint}`, c]));
-      const cellAt = (i: number, j: number, t: number) =>
-        byKey.get(`${refSel[i]}/${specSel[j]}/${picked[t].index}`);
-      const coefs = measure === 'coefficients';
-      const decoded = new Map<string, Float32Array>();
-      const coefOf = (i: number, j: number, t: number) => {
-        const key = `${i}/${j}/${t}`;
-        let v = decoded.get(key);
-        if (!v) {
-          const c = cellAt(i, j, t);
-          v = c ? decodeCoefficients(c.coefficients) : new Float32Array(0);
-          decoded.set(key, v);
-        }
-        return v;
-      };
-      const [nR, nS, nT] = [refSel.length, specSel.length, picked.length];
-      let width = 0;
-      if (coefs)
-        for (let i = 0; i < nR; i++)
-          for (let j = 0; j < nS; j++)
-            for (let t = 0; t < nT; t++) width = Math.max(width, coefOf(i, j, t).length);
-      const shape = [nR, nS, ...(single ? [] : [nT]), ...(coefs ? [width] : [])];
-      const axes = [
-        'refLayer',
-        'specLayer',
-        ...(single ? [] : ['checkpoint']),
-        ...(coefs ? ['coefficient'] : []),
-      ];
-      const scalar = (i: number, j: number, t: number): number | null => {
+      // Cheap access check first; a finished tensor never changes, so its slices are answered from
+      // the ETag (304) or the in-memory cache without loading the experiment.
+      const head = await experimentHead(db, request, request.params.id);
+      const cacheKey = `${head.id}|${head.finishedAt?.toISOString()}|${withoutShare(request.url)}`;
+      if (cacheable(request, reply, head)) return reply;
+      const hit = head.status === 'succeeded' ? sliceCache.get(cacheKey) : undefined;
+      const slice = hit ?? (await buildSlice(await readableExperiment(db, request, head.id), request.query));
+      if (!hit && head.status === 'succeeded') sliceCache.set(cacheKey, slice, slice.body.byteLength);
+      for (const [name, value] of Object.entries(slice.headers)) reply.header(name, value);
+      return reply.send(slice.body);
+    },
+  );
+
+  /** One slice of the tensor, serialised, with its content headers. */
+  async function buildSlice(row: ExperimentRow, q: SliceQuery): Promise<Slice> {
+    const measure = (q.measure ?? 'rho') as Measure;
+    const format = q.format ?? 'json';
+    const refNames = row.layers.filter((l) => l.network === 'reference').map((l) => l.name);
+    const specNames = row.layers.filter((l) => l.network === 'specimen').map((l) => l.name);
+    const refSel = selectLayers(q.refLayer, refNames, 'refLayer');
+    const specSel = selectLayers(q.specLayer, specNames, 'specLayer');
+    const { picked, single } = selectCheckpoints(q, checkpointsOf(row));
+    const cells = await db.cell.findMany({
+      where: {
+        experimentId: row.id,
+        refLayer: { in: refSel },
+        specLayer: { in: specSel },
+        checkpoint: { in: picked.map((c) => c.index) },
+      },
+    });
+    const byKey = new Map(cells.map((c) => [`${c.refLayer}/${c.specLayer}/${c.checkpoint}`, c]));
+    const cellAt = (i: number, j: number, t: number) =>
+      byKey.get(`${refSel[i]}/${specSel[j]}/${picked[t].index}`);
+    const coefs = measure === 'coefficients';
+    const decoded = new Map<string, Float32Array>();
+    const coefOf = (i: number, j: number, t: number) => {
+      const key = `${i}/${j}/${t}`;
+      let v = decoded.get(key);
+      if (!v) {
         const c = cellAt(i, j, t);
-        const v = c ? (c[measure as Exclude<Measure, 'coefficients'>] as number | null) : null;
-        return v ?? null;
+        v = c ? decodeCoefficients(c.coefficients) : new Float32Array(0);
+        decoded.set(key, v);
+      }
+      return v;
+    };
+    const [nR, nS, nT] = [refSel.length, specSel.length, picked.length];
+    let width = 0;
+    if (coefs)
+      for (let i = 0; i < nR; i++)
+        for (let j = 0; j < nS; j++)
+          for (let t = 0; t < nT; t++) width = Math.max(width, coefOf(i, j, t).length);
+    const shape = [nR, nS, ...(single ? [] : [nT]), ...(coefs ? [width] : [])];
+    const axes = [
+      'refLayer',
+      'specLayer',
+      ...(single ? [] : ['checkpoint']),
+      ...(coefs ? ['coefficient'] : []),
+    ];
+    const scalar = (i: number, j: number, t: number): number | null => {
+      const c = cellAt(i, j, t);
+      const v = c ? (c[measure as Exclude<Measure, 'coefficients'>] as number | null) : null;
+      return v ?? null;
+    };
+    const labels = {
+      refLayer: refSel.map((i) => refNames[i]),
+      specLayer: specSel.map((j) => specNames[j]),
+      checkpoint: single ? picked[0] : picked,
+    };
+    // values in C order over (i, j, [t], [k])
+    const flat: (number | null)[] = [];
+    for (let i = 0; i < nR; i++)
+      for (let j = 0; j < nS; j++)
+        for (let t = 0; t < nT; t++) {
+          if (!coefs) flat.push(scalar(i, j, t));
+          else {
+            const v = coefOf(i, j, t);
+            for (let k = 0; k < width; k++) flat.push(k < v.length ? v[k] : null);
+          }
+        }
+    if (format === 'npy') {
+      const data = Float32Array.from(flat, (v) => (v === null ? Number.NaN : v));
+      return {
+        body: Buffer.from(encodeNpy(data, shape)),
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-disposition': `attachment; filename="${row.id}-${measure}.npy"`,
+          'x-repdyn-shape': shape.join(','),
+          'x-repdyn-axes': axes.join(','),
+        },
       };
-      const labels = {
-        refLayer: refSel.map((i) => refNames[i]),
-        specLayer: specSel.map((j) => specNames[j]),
-        checkpoint: single ? picked[0] : picked,
-      };
-      // values in C order over (i, j, [t], [k])
-      const flat: (number | null)[] = [];
+    }
+    if (format === 'csv') {
+      const lines = [
+        `refLayer,specLayer,checkpoint,step,fraction,measure${coefs ? ',coefficient' : ''},value`,
+      ];
+      let n = 0;
       for (let i = 0; i < nR; i++)
         for (let j = 0; j < nS; j++)
           for (let t = 0; t < nT; t++) {
-            if (!coefs) flat.push(scalar(i, j, t));
-            else {
-              const v = coefOf(i, j, t);
-              for (let k = 0; k < width; k++) flat.push(k < v.length ? v[k] : null);
-            }
-          }
-      if (format === 'npy') {
-        const data = Float32Array.from(flat, (v) => (v === null ? Number.NaN : v));
-        reply.header('content-type', 'application/octet-stream');
-        reply.header('content-disposition', `attachment; filename="${row.id}-${measure}.npy"`);
-        reply.header('x-repdyn-shape', shape.join(','));
-        reply.header('x-repdyn-axes', axes.join(','));
-        return reply.send(Buffer.from(encodeNpy(data, shape)));
-      }
-      if (format === 'csv') {
-        const lines = [
-          `refLayer,specLayer,checkpoint,step,fraction,measure${coefs ? ',coefficient' : ''},value`,
-        ];
-        let n = 0;
-        for (let i = 0; i < nR; i++)
-          for (let j = 0; j < nS; j++)
-            for (let t = 0; t < nT; t++) {
-              const c = picked[t];
-              const prefix = `${labels.refLayer[i]},${labels.specLayer[j]},${c.index},${c.step},${c.fraction},${measure}`;
-              if (!coefs) {
+            const c = picked[t];
+            const prefix = `${labels.refLayer[i]},${labels.specLayer[j]},${c.index},${c.step},${c.fraction},${measure}`;
+            if (!coefs) {
+              const v = flat[n++];
+              lines.push(`${prefix},${v === null ? '' : v}`);
+            } else {
+              const len = coefOf(i, j, t).length;
+              for (let k = 0; k < width; k++) {
                 const v = flat[n++];
-                lines.push(`${prefix},${v === null ? '' : v}`);
-              } else {
-                const len = coefOf(i, j, t).length;
-                for (let k = 0; k < width; k++) {
-                  const v = flat[n++];
-                  if (k < len) lines.push(`${prefix},${k},${v}`);
-                }
+                if (k < len) lines.push(`${prefix},${k},${v}`);
               }
             }
-        reply.header('content-type', 'text/csv; charset=utf-8');
-        return reply.send(`${lines.join('\n')}\n`);
-      }
-      const nest = (offset: number, dims: number[]): unknown =>
-        dims.length === 0
-          ? flat[offset]
-          : Array.from({ length: dims[0] }, (_, a) =>
-              nest(offset + a * dims.slice(1).reduce((x, y) => x * y, 1), dims.slice(1)),
-            );
-      const counts = coefs
-        ? refSel.map((_, i) =>
-            specSel.map((_, j) => {
-              const per = picked.map((_, t) => coefOf(i, j, t).length);
-              return single ? per[0] : per;
-            }),
-          )
-        : undefined;
-      return reply.send({
-        shape,
-        axes,
-        measure,
-        labels,
-        values: nest(0, shape),
-        ...(counts ? { counts } : {}),
-      });
-    },
-  );
+          }
+      return {
+        body: Buffer.from(`${lines.join('\n')}\n`),
+        headers: { 'content-type': 'text/csv; charset=utf-8' },
+      };
+    }
+    const nest = (offset: number, dims: number[]): unknown =>
+      dims.length === 0
+        ? flat[offset]
+        : Array.from({ length: dims[0] }, (_, a) =>
+            nest(offset + a * dims.slice(1).reduce((x, y) => x * y, 1), dims.slice(1)),
+          );
+    const counts = coefs
+      ? refSel.map((_, i) =>
+          specSel.map((_, j) => {
+            const per = picked.map((_, t) => coefOf(i, j, t).length);
+            return single ? per[0] : per;
+          }),
+        )
+      : undefined;
+    const json = { shape, axes, measure, labels, values: nest(0, shape), ...(counts ? { counts } : {}) };
+    return {
+      body: Buffer.from(JSON.stringify(json)),
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    };
+  }
 
   app.get(
     '/v1/experiments/:id/activations',
