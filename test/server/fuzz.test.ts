@@ -6,11 +6,9 @@
 // validation end at the limit check (422), so the deep paths (normalisation, estimate) are exercised
 // and still nothing may be created or queued.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { encodeCoefficients } from '../../store/experiments.ts';
-import { startApp, type TestApp } from '../helpers/app.ts';
+import { seedExperiment, startApp, type TestApp } from '../helpers/app.ts';
 import { tinySpec } from '../helpers/service.ts';
 
 const SEED = 20261127;
@@ -333,61 +331,7 @@ describe('fuzzing the API', () => {
   before(async () => {
     t = await startApp({ MAX_TENSOR_CELLS: '1', RATE_LIMIT_MAX: '0' });
     // one finished experiment (4 x 4 layers x 4 checkpoints) for the read endpoints
-    const run = await t.db.run.create({
-      data: {
-        key: randomBytes(16).toString('hex'),
-        spec: {},
-        status: 'done',
-        checkpoints: {
-          create: [0, 1, 2, 3].map((i) => ({
-            index: i,
-            step: [0, 3, 9, 27][i],
-            fraction: [0, 0.1, 0.33, 1][i],
-          })),
-        },
-      },
-    });
-    runId = run.id;
-    const exp = await t.db.experiment.create({
-      data: {
-        teamId: t.teamId,
-        name: 'fuzz target',
-        spec: tinySpec(),
-        specHash: 'fuzz',
-        status: 'succeeded',
-        finishedAt: new Date(),
-        checkpointCount: 4,
-        referenceRunId: run.id,
-        specimenRunId: run.id,
-        layers: {
-          create: (['reference', 'specimen'] as const).flatMap((network) =>
-            LAYERS.map((name, index) => ({ network, index, name, kind: 'dense', features: 8, samples: 16 })),
-          ),
-        },
-      },
-    });
-    expId = exp.id;
-    const cells = [];
-    for (let i = 0; i < 4; i++)
-      for (let j = 0; j < 4; j++)
-        for (let c = 0; c < 4; c++) {
-          const rho = i === j && c === 3 ? 1 : 0.2 + 0.05 * (i + j + c);
-          cells.push({
-            experimentId: exp.id,
-            refLayer: i,
-            specLayer: j,
-            checkpoint: c,
-            rho,
-            mean: rho,
-            svcca: rho,
-            pwcca: null,
-            cka: rho,
-            rankRef: 8,
-            rankSpec: 8,
-            coefficients: new Uint8Array(encodeCoefficients([rho, rho / 2])),
-          });
-        }
-    await t.db.cell.createMany({ data: cells });
+    ({ id: expId, runId } = await seedExperiment(t));
   });
 
   after(async () => {
