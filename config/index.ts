@@ -17,7 +17,7 @@ export interface Config {
   port: number;
   logLevel: string;
   tfjsBackend: string | undefined;
-  gemmEngine: 'auto' | 'onnx' | 'tfjs' | 'js';
+  gemmEngine: 'auto' | 'blas' | 'onnx' | 'tfjs' | 'js';
   workerConcurrency: number;
   /** browser origins allowed to call the API cross-origin; empty = none (same-origin only); ['*'] = any */
   corsOrigins: string[];
@@ -108,7 +108,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: int(env, 'PORT', 8080, 0, 65535),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     tfjsBackend: env['TFJS_BACKEND'] || undefined,
-    gemmEngine: oneOf(env, 'GEMM_ENGINE', 'auto', ['auto', 'onnx', 'tfjs', 'js'] as const),
+    gemmEngine: oneOf(env, 'GEMM_ENGINE', 'auto', ['auto', 'blas', 'onnx', 'tfjs', 'js'] as const),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     rateLimit: {

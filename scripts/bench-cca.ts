@@ -3,15 +3,16 @@
 // (methods cca + cka; SVCCA/PWCCA would add per-pair decompositions). Activations are seeded and
 // synthetic: the input has ~15% constant pixels, hidden layers are ReLU, the last layer linear;
 // specimen layers at checkpoint t mix the final activations with fixed noise (the input layer is the
-// same at every checkpoint). Prints one JSON line; CCA_BENCH_FULL_ONLY=1 runs only the full spectra.
-import { buildTensor, getGemmEngine, type Matrix2D } from '../core/cca/index.ts';
+// same at every checkpoint). Prints one JSON line; CCA_BENCH_FULL_ONLY=1 runs only the full spectra;
+// GEMM_ENGINE=blas|onnx|js picks the engine (default auto: blas when the native addon loads).
+import { buildTensor, type GemmPreference, getGemmEngine, type Matrix2D } from '../core/cca/index.ts';
 import { gaussian } from '../core/cca/similarity.ts';
 
 const SAMPLES = 10_000;
 const WIDTHS = [784, 500, 500, 500, 10];
 const CHECKPOINTS = 20;
 
-const engine = await getGemmEngine('auto');
+const engine = await getGemmEngine((process.env.GEMM_ENGINE as GemmPreference | undefined) ?? 'auto');
 
 /** Forward pass of a random 784-500-500-500-10 ReLU network on seeded inputs: acts [SAMPLES, width]. */
 async function referenceActivations(): Promise<Matrix2D[]> {
@@ -37,19 +38,18 @@ const refs = await referenceActivations();
 const noise = refs.map((r, l) => gaussian(r.data.length, 100 + l));
 function specimen(j: number, t: number): Matrix2D {
   if (j === 0) return refs[0]!;
-  const ref = refs[j]!;
+  const ref = refs[j]!.data as Float64Array;
+  const mix = noise[j]!;
   const w = (t + 1) / CHECKPOINTS;
-  const relu = j < WIDTHS.length - 1;
-  const data = new Float64Array(ref.data.length);
-  for (let i = 0; i < data.length; i++) {
-    const v = w * ref.data[i]! + (1 - w) * noise[j]![i]!;
-    data[i] = relu ? Math.max(0, v) : v;
-  }
-  return { data, rows: SAMPLES, cols: ref.cols };
+  const data = new Float64Array(ref.length);
+  for (let i = 0; i < data.length; i++) data[i] = w * ref[i]! + (1 - w) * mix[i]!;
+  if (j < WIDTHS.length - 1) for (let i = 0; i < data.length; i++) data[i] = Math.max(0, data[i]!);
+  return { data, rows: SAMPLES, cols: refs[j]!.cols };
 }
 
-async function run(spectrum: 'full' | 'rho'): Promise<{ pairs: number; seconds: number }> {
+async function run(spectrum: 'full' | 'rho'): Promise<{ pairs: number; seconds: number; cpu: number }> {
   const start = performance.now();
+  const cpu = process.cpuUsage();
   let pairs = 0;
   for await (const cell of buildTensor({
     refLayers: refs.map((m, i) => ({ name: `ref${i}`, load: async () => m })),
@@ -61,7 +61,8 @@ async function run(spectrum: 'full' | 'rho'): Promise<{ pairs: number; seconds: 
     if (!(cell.result.rho >= 0)) throw new Error('bad cell');
     pairs++;
   }
-  return { pairs, seconds: (performance.now() - start) / 1000 };
+  const used = process.cpuUsage(cpu);
+  return { pairs, seconds: (performance.now() - start) / 1000, cpu: (used.user + used.system) / 1e6 };
 }
 
 async function gemmRate(): Promise<number> {
@@ -82,7 +83,11 @@ console.log(
     pairs: full.pairs,
     seconds: Number(full.seconds.toFixed(2)),
     seconds_rho_only: rhoOnly ? Number(rhoOnly.seconds.toFixed(2)) : null,
+    // CPU seconds (all threads) of the full run: with a loaded machine, cpu_seconds / cores bounds the
+    // idle wall time from below.
+    cpu_seconds: Number(full.cpu.toFixed(2)),
     gemm_gflops: Number(gflops.toFixed(1)),
     gemm_engine: engine.name,
+    linalg_engine: engine.linalg,
   }),
 );

@@ -2,28 +2,41 @@
 // cross products X^T Y over all samples). Everything else (decompositions, small products) stays in JS.
 //
 // Engines, in order of preference for 'auto':
+// - 'blas': OpenBLAS through the optional native addon (native.ts): dgemm/dsyrk for the products and
+//   LAPACK (dsyevd, dpotrf/dtrtri) for the decompositions, one single-threaded call per core.
 // - 'onnx': onnxruntime-node on the CPU, a one-node ONNX Gemm graph built in memory (float64).
 // - 'tfjs': @tensorflow/tfjs-node(-gpu) when it is installed (it is optional); float32 only, so it is
 //   used only when a caller asks for it by name.
 // - 'js':   plain loops (about 1-1.5 GFLOP/s), always available.
 
-import { jsMatmul, jsMatmulTN } from './linalg.ts';
+import { availableParallelism } from 'node:os';
+import { type DecompositionKind, jsMatmul, jsMatmulTN } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
+import { limiter, loadNative, type NativeLinalg } from './native.ts';
 
 export interface GemmEngine {
-  readonly name: 'onnx' | 'tfjs' | 'js';
+  readonly name: 'blas' | 'onnx' | 'tfjs' | 'js';
+  /** 'lapack' when decompose() runs LAPACK (native addon), 'js' when the caller decomposes in JS. */
+  readonly linalg: 'lapack' | 'js';
   /** a^T b: a [k, m], b [k, n] -> [m, n] row-major, accumulated in float64 unless the engine says otherwise. */
   matmulTN(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
   /** a b: a [m, k], b [k, n] -> [m, n] row-major. */
   matmul(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
+  /** a^T a (symmetric, both triangles), when the engine has a cheaper way than matmulTN(a, a). */
+  gram?(a: Matrix2D): Promise<Float64Array>;
+  /** decompose() of linalg.ts (same packed results), when the engine has its own decompositions. */
+  decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
   /** Frees native resources; the engine must not be used afterwards. */
   dispose(): Promise<void>;
 }
 
-export type GemmPreference = 'auto' | 'onnx' | 'tfjs' | 'js';
+export type GemmPreference = 'auto' | 'blas' | 'onnx' | 'tfjs' | 'js';
 
 export interface GemmEngineOptions {
-  /** Threads for the native engine (onnx intra-op threads). Default: os.availableParallelism(). */
+  /**
+   * Threads for the native engine (onnx intra-op threads; blas: calls in flight, each single-threaded).
+   * Default: os.availableParallelism().
+   */
   threads?: number;
   /** Products with fewer multiply-adds run in JS (a native call costs more). Default 2^18. */
   minWork?: number;
@@ -31,24 +44,62 @@ export interface GemmEngineOptions {
 
 export const jsEngine: GemmEngine = {
   name: 'js',
+  linalg: 'js',
   matmulTN: async (a, b) => jsMatmulTN(a, b),
   matmul: async (a, b) => jsMatmul(a, b),
   dispose: async () => {},
 };
 
 /**
- * Returns a matrix-product engine. 'auto' tries onnxruntime-node and falls back to JS; naming an
- * engine that cannot load throws. Engines are cheap to create; callers own and dispose them.
+ * Returns a matrix-product engine. 'auto' tries the native OpenBLAS addon, then onnxruntime-node, and
+ * falls back to JS; naming an engine that cannot load throws. Engines are cheap to create; callers own
+ * and dispose them.
  */
-export async function getGemmEngine(preference: GemmPreference = 'auto', options: GemmEngineOptions = {}) {
+export async function getGemmEngine(
+  preference: GemmPreference = 'auto',
+  options: GemmEngineOptions = {},
+): Promise<GemmEngine> {
   if (preference === 'js') return jsEngine;
   if (preference === 'tfjs') return createTfjsEngine();
+  if (preference === 'blas' || preference === 'auto') {
+    const { lib, detail } = loadNative();
+    if (lib) return createBlasEngine(lib, options);
+    if (preference === 'blas') throw new Error(`native OpenBLAS engine unavailable: ${detail}`);
+  }
   try {
     return await createOnnxEngine(options);
   } catch (err) {
     if (preference === 'onnx') throw err;
     return jsEngine;
   }
+}
+
+// --- OpenBLAS / LAPACK (native addon) ----------------------------------------------------------------
+
+function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEngine {
+  const run = limiter(options.threads ?? availableParallelism());
+  // A native call costs ~20 us; smaller products stay in JS.
+  const minWork = options.minWork ?? 1 << 15;
+  return {
+    name: 'blas',
+    linalg: 'lapack',
+    async matmulTN(a, b) {
+      if (a.rows !== b.rows) throw new Error(`matmulTN: ${a.rows}x${a.cols}^T times ${b.rows}x${b.cols}`);
+      if (a.rows * a.cols * b.cols < minWork) return jsMatmulTN(a, b);
+      return run(() => lib.gemm(true, asFloat64(a), asFloat64(b), a.cols, b.cols, a.rows));
+    },
+    async matmul(a, b) {
+      if (a.cols !== b.rows) throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
+      if (a.rows * a.cols * b.cols < minWork) return jsMatmul(a, b);
+      return run(() => lib.gemm(false, asFloat64(a), asFloat64(b), a.rows, b.cols, a.cols));
+    },
+    async gram(a) {
+      if (a.rows * a.cols * a.cols < minWork) return jsMatmulTN(a, a);
+      return run(() => lib.syrk(asFloat64(a), a.rows, a.cols));
+    },
+    decompose: (kind, a, n) => run(() => lib[kind](a, n)),
+    async dispose() {},
+  };
 }
 
 // --- onnxruntime-node ------------------------------------------------------------------------------
@@ -142,6 +193,7 @@ async function createOnnxEngine(options: GemmEngineOptions): Promise<GemmEngine>
   };
   return {
     name: 'onnx',
+    linalg: 'js',
     async matmulTN(a, b) {
       if (a.rows !== b.rows) throw new Error(`matmulTN: ${a.rows}x${a.cols}^T times ${b.rows}x${b.cols}`);
       if (a.rows * a.cols * b.cols < minWork || a.rows === 0) return jsMatmulTN(a, b);
@@ -186,6 +238,7 @@ async function createTfjsEngine(): Promise<GemmEngine> {
   };
   return {
     name: 'tfjs',
+    linalg: 'js',
     matmulTN: async (a, b) => product(a, b, true),
     matmul: async (a, b) => product(a, b, false),
     dispose: async () => {},

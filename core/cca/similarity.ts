@@ -78,9 +78,9 @@ const AMBIGUOUS = 1e-8;
 
 // --- product requests: one algorithm, run synchronously (JS) or on an async GEMM engine ----------------
 
-/** A product the algorithm needs: 'tn' = a^T b, 'nn' = a b. */
+/** A product the algorithm needs: 'tn' = a^T b, 'nn' = a b, 'gram' = a^T a (b is a). */
 export interface ProductRequest {
-  kind: 'tn' | 'nn';
+  kind: 'tn' | 'nn' | 'gram';
   a: Matrix2D;
   b: Matrix2D;
 }
@@ -100,7 +100,7 @@ export function runSync<T>(steps: Steps<T>): T {
   while (!step.done) {
     const r = step.value;
     let out: Float64Array;
-    if (r.kind === 'tn') out = jsMatmulTN(r.a, r.b);
+    if (r.kind === 'tn' || r.kind === 'gram') out = jsMatmulTN(r.a, r.b);
     else if (r.kind === 'nn') out = jsMatmul(r.a, r.b);
     else out = decompose(r.kind, r.a.data as Float64Array, r.a.rows);
     step = steps.next(out);
@@ -111,6 +111,8 @@ export function runSync<T>(steps: Steps<T>): T {
 export interface ProductEngine {
   matmulTN(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
   matmul(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
+  /** a^T a; matmulTN(a, a) when absent. */
+  gram?(a: Matrix2D): Promise<Float64Array>;
   /** decompose() elsewhere (e.g. on a worker thread); computed in place when absent. */
   decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
 }
@@ -121,6 +123,7 @@ export async function runAsync<T>(steps: Steps<T>, engine: ProductEngine): Promi
     const r = step.value;
     let out: Float64Array;
     if (r.kind === 'tn') out = await engine.matmulTN(r.a, r.b);
+    else if (r.kind === 'gram') out = engine.gram ? await engine.gram(r.a) : await engine.matmulTN(r.a, r.a);
     else if (r.kind === 'nn') out = await engine.matmul(r.a, r.b);
     else {
       const a = r.a.data as Float64Array;
@@ -200,7 +203,7 @@ export interface PreparedRepresentation {
 
 export type Role = 'x' | 'y';
 
-function validate(m: Matrix2D, label: string): void {
+function validateShape(m: Matrix2D, label: string): void {
   const { data, rows, cols } = m;
   if (
     !Number.isInteger(rows) ||
@@ -216,6 +219,11 @@ function validate(m: Matrix2D, label: string): void {
   }
   if (rows < 2)
     throw new SimilarityError('TOO_FEW_SAMPLES', `${label}: need at least 2 samples, got ${rows}`);
+}
+
+/** Throws NON_FINITE naming the first NaN or infinite value, if there is one. */
+function validateValues(m: Matrix2D, label: string): void {
+  const { data, cols } = m;
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
     if (!Number.isFinite(v)) {
@@ -228,32 +236,33 @@ function validate(m: Matrix2D, label: string): void {
   }
 }
 
-/** Centred copy of the non-constant columns [n, live]. */
-function centre(m: Matrix2D): { centred: Float64Array; live: number } {
+/**
+ * Validated, centred copy of the non-constant columns [n, live]. One pass sums the columns and finds
+ * the varying ones; a NaN or infinite value makes its column's sum non-finite, and only then is every
+ * value checked (the error names the first one).
+ */
+function centre(m: Matrix2D, label: string): { centred: Float64Array; live: number } {
+  validateShape(m, label);
   const { data, rows: n, cols: d } = m;
-  const mean = new Float64Array(d);
-  const constant = new Uint8Array(d).fill(1);
-  for (let i = 0; i < n; i++) {
-    const o = i * d;
-    for (let j = 0; j < d; j++) mean[j]! += data[o + j]!;
-  }
-  // Constant columns: every value equals the first row's (checked from the second row on, and only
-  // for the columns not yet known to vary).
-  let candidates = d;
-  for (let i = 1; i < n && candidates > 0; i++) {
+  const sum = new Float64Array(d);
+  const varies = new Uint8Array(d);
+  for (let j = 0; j < d; j++) sum[j] = data[j]!;
+  for (let i = 1; i < n; i++) {
     const o = i * d;
     for (let j = 0; j < d; j++) {
-      if (constant[j] && data[o + j] !== data[j]) {
-        constant[j] = 0;
-        candidates--;
-      }
+      const v = data[o + j]!;
+      sum[j]! += v;
+      if (v !== data[j]) varies[j] = 1;
     }
   }
+  for (let j = 0; j < d; j++) if (!Number.isFinite(sum[j]!)) validateValues(m, label);
+  // (a sum can also overflow for huge finite values; that is not an input error)
   const keep: number[] = [];
-  for (let j = 0; j < d; j++) if (!constant[j]) keep.push(j);
+  for (let j = 0; j < d; j++) if (varies[j]) keep.push(j);
   const live = keep.length;
   const centred = new Float64Array(n * live);
-  for (let j = 0; j < live; j++) mean[j] = mean[keep[j]!]! / n;
+  const mean = new Float64Array(live);
+  for (let j = 0; j < live; j++) mean[j] = sum[keep[j]!]! / n;
   if (live === d) {
     for (let i = 0; i < n; i++) {
       const o = i * d;
@@ -316,13 +325,12 @@ export function* prepareSteps(
   role: Role,
   opts: ResolvedOptions,
 ): Steps<PreparedRepresentation> {
-  validate(m, label);
   const n = m.rows;
-  const { centred, live } = centre(m);
+  const { centred, live } = centre(m, label);
   const xc = mat(centred, n, live);
 
   // G = Xc^T Xc [live, live]
-  const gram = yield { kind: 'tn', a: xc, b: xc };
+  const gram = yield { kind: 'gram', a: xc, b: xc };
   symmetrise(gram, live);
   const gramNorm = frobenius(gram);
 
@@ -376,7 +384,7 @@ export function* prepareSteps(
     for (let a = 0; a < k; a++) for (let j = 0; j < live; j++) vA[j * k + a] = v[(nk + a) * live + j]!;
     const yA = yield { kind: 'nn', a: xc, b: mat(vA, live, k) }; // Y_A = Xc V_A [n, k]
     const z = yield { kind: 'tn', a: xc, b: mat(yA, n, k) }; // Z = Xc^T Y_A [live, k]
-    const yy = yield { kind: 'tn', a: mat(yA, n, k), b: mat(yA, n, k) }; // Y_A^T Y_A [k, k]
+    const yy = yield { kind: 'gram', a: mat(yA, n, k), b: mat(yA, n, k) }; // Y_A^T Y_A [k, k]
     // C = Lambda_K^-1 V_K^T Z [nk, k]; S = Y_A^T Y_A - (V_K^T Z)^T C = E^T E with E = Xc (V_A - V_K C).
     const c = new Float64Array(nk * k);
     for (let i = 0; i < nk; i++) {
@@ -470,7 +478,7 @@ interface Spectrum {
 function* singularValues(b: Float64Array, p: number, q: number, wantVectors: boolean): Steps<Spectrum> {
   const small = Math.min(p, q);
   const side = p <= q ? mat(transpose(b, p, q), q, p) : mat(b, p, q); // Gram = side^T side [small, small]
-  const gram = yield { kind: 'tn', a: side, b: side };
+  const gram = yield { kind: 'gram', a: side, b: side };
   symmetrise(gram, small);
   const packed = yield { kind: wantVectors ? 'eig' : 'eigvals', a: mat(gram, small, small) };
   const values = packed.slice(0, small);

@@ -36,8 +36,8 @@ export interface TensorBuilderInput {
   /** Cells already stored (resume): they are neither computed nor yielded. */
   skip?: (refLayer: number, specLayer: number, checkpoint: number) => boolean;
   /**
-   * engine: a GemmEngine (owned by the caller), 'auto' (onnxruntime if it loads, else JS; the
-   * default) or 'js'. precision 'float64' is the only one implemented.
+   * engine: a GemmEngine (owned by the caller), 'auto' (the native OpenBLAS engine if it loads, else
+   * onnxruntime, else JS; the default) or 'js'. precision 'float64' is the only one implemented.
    */
   options?: SimilarityOptions & { engine?: GemmEngine | 'auto' | 'js'; precision?: 'float64' };
   signal?: AbortSignal;
@@ -73,10 +73,11 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       : typeof enginePref === 'string'
         ? await getGemmEngine('auto')
         : enginePref;
-  // The JS decompositions (per-pair spectra, per-representation eigendecompositions and Cholesky
-  // factors) on worker threads (in place if they cannot start), where the products run elsewhere than
-  // in JS on this thread.
-  const worker = engine.name === 'js' ? null : await startDecompositionPool(WORKERS);
+  // The decompositions (per-pair spectra, per-representation eigendecompositions and Cholesky factors):
+  // the engine's own (LAPACK) when it has them, else JS on worker threads (in place if they cannot
+  // start) where the products run elsewhere than in JS on this thread.
+  const worker = engine.name === 'js' || engine.decompose ? null : await startDecompositionPool(WORKERS);
+  const decompose = engine.decompose?.bind(engine) ?? worker?.decompose;
   const abortable: ProductEngine = {
     matmulTN: async (a: Matrix2D, b: Matrix2D) => {
       signal?.throwIfAborted();
@@ -86,10 +87,14 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       signal?.throwIfAborted();
       return engine.matmul(a, b);
     },
-    ...(worker && {
+    gram: async (a: Matrix2D) => {
+      signal?.throwIfAborted();
+      return engine.gram ? engine.gram(a) : engine.matmulTN(a, a);
+    },
+    ...(decompose && {
       decompose: async (kind: DecompositionKind, a: Float64Array, n: number) => {
         signal?.throwIfAborted();
-        return worker.decompose(kind, a, n);
+        return decompose(kind, a, n);
       },
     }),
   };

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Matrix2D } from '../../../core/cca/index.ts';
+import { type GemmEngine, getGemmEngine, type Matrix2D } from '../../../core/cca/index.ts';
 import { gaussian } from '../../../core/cca/similarity.ts';
 import { decodeNpy } from '../../../core/npy.ts';
 
@@ -76,4 +76,20 @@ export function assertClose(actual: number, expected: number, tol: number, what:
       `${what}: ${actual} differs from ${expected} by ${Math.abs(actual - expected)} (> ${tol})`,
     );
   }
+}
+
+/**
+ * The GEMM engines that load here besides JS (the native OpenBLAS one, onnxruntime), each with every
+ * product on the engine however small (minWork 0). Callers dispose them.
+ */
+export async function loadedEngines(): Promise<GemmEngine[]> {
+  const engines: GemmEngine[] = [];
+  for (const name of ['blas', 'onnx'] as const) {
+    try {
+      engines.push(await getGemmEngine(name, { minWork: 0 }));
+    } catch {
+      // not available on this machine (native.test.ts says which and why)
+    }
+  }
+  return engines;
 }

@@ -5,13 +5,12 @@ import { after, describe, it } from 'node:test';
 import {
   buildTensor,
   type GemmEngine,
-  getGemmEngine,
   type Matrix2D,
   type SimilarityResult,
   similarity,
   type TensorCell,
 } from '../../../core/cca/index.ts';
-import { assertClose, randomMatrix, related } from './helpers.ts';
+import { assertClose, loadedEngines, randomMatrix, related } from './helpers.ts';
 
 const n = 400;
 const input = randomMatrix(n, 12, 21);
@@ -61,14 +60,18 @@ async function collect(
   return { cells, loads };
 }
 
-let engine: GemmEngine | undefined;
-after(async () => engine?.dispose());
+// Every engine that loads here (native OpenBLAS/LAPACK, onnxruntime with JS decompositions on worker
+// threads), each with every product on the engine however small.
+let engines: GemmEngine[] | undefined;
+after(async () => {
+  for (const e of engines ?? []) await e.dispose();
+});
 
 describe('buildTensor', () => {
-  it('equals pairwise similarity() cell by cell (JS and GEMM engine, float64)', async () => {
-    // minWork 0: every product goes to the engine, however small.
-    engine = await getGemmEngine('auto', { minWork: 0 });
-    for (const choice of ['js', engine] as const) {
+  it('equals pairwise similarity() cell by cell (JS and each GEMM engine, float64)', async () => {
+    engines ??= await loadedEngines();
+    assert.ok(engines.length > 0, 'a GEMM engine loads');
+    for (const choice of ['js', ...engines] as const) {
       const { cells, loads } = await collect({ engine: choice });
       assert.equal(cells.length, 3 * 3 * 3);
       assert.equal(loads, 3 * 3, 'each specimen representation is loaded once');
@@ -86,27 +89,29 @@ describe('buildTensor', () => {
     }
   });
 
-  it("equals pairwise similarity() with the worker's methods ['cca', 'cka'] (GEMM engine)", async () => {
-    engine ??= await getGemmEngine('auto', { minWork: 0 });
+  it("equals pairwise similarity() with the worker's methods ['cca', 'cka'] (each GEMM engine)", async () => {
+    engines ??= await loadedEngines();
     const methods: Array<'cca' | 'cka'> = ['cca', 'cka'];
-    const { cells } = await collect({ engine, methods, epsilon: 1e-10, svccaThreshold: 0.99 });
-    assert.equal(cells.length, 3 * 3 * 3);
-    for (const [k, c] of cells.entries()) {
-      const at = `${c.refLayer},${c.specLayer},${c.checkpoint}`;
-      assert.deepEqual(
-        [c.refLayer, c.specLayer, c.checkpoint],
-        [k % 3, Math.floor(k / 3) % 3, Math.floor(k / 9)],
-      );
-      const expected = similarity(refs[c.refLayer]!, specimen(c.specLayer, c.checkpoint), { methods });
-      const full = similarity(refs[c.refLayer]!, specimen(c.specLayer, c.checkpoint));
-      assert.deepEqual(c.result.ranks, full.ranks, `${at}: ranks`);
-      assert.equal(c.result.svcca, null);
-      assert.equal(c.result.pwcca, null);
-      for (const other of [expected, full]) {
-        for (let i = 0; i < other.cca.length; i++)
-          assertClose(c.result.cca[i]!, other.cca[i]!, 1e-9, `${at}: cca[${i}]`);
-        assertClose(c.result.rho, other.rho, 1e-9, `${at}: rho`);
-        assertClose(c.result.cka!, other.cka!, 1e-9, `${at}: cka`);
+    for (const engine of engines) {
+      const { cells } = await collect({ engine, methods, epsilon: 1e-10, svccaThreshold: 0.99 });
+      assert.equal(cells.length, 3 * 3 * 3);
+      for (const [k, c] of cells.entries()) {
+        const at = `${engine.name} ${c.refLayer},${c.specLayer},${c.checkpoint}`;
+        assert.deepEqual(
+          [c.refLayer, c.specLayer, c.checkpoint],
+          [k % 3, Math.floor(k / 3) % 3, Math.floor(k / 9)],
+        );
+        const expected = similarity(refs[c.refLayer]!, specimen(c.specLayer, c.checkpoint), { methods });
+        const full = similarity(refs[c.refLayer]!, specimen(c.specLayer, c.checkpoint));
+        assert.deepEqual(c.result.ranks, full.ranks, `${at}: ranks`);
+        assert.equal(c.result.svcca, null);
+        assert.equal(c.result.pwcca, null);
+        for (const other of [expected, full]) {
+          for (let i = 0; i < other.cca.length; i++)
+            assertClose(c.result.cca[i]!, other.cca[i]!, 1e-9, `${at}: cca[${i}]`);
+          assertClose(c.result.rho, other.rho, 1e-9, `${at}: rho`);
+          assertClose(c.result.cka!, other.cka!, 1e-9, `${at}: cka`);
+        }
       }
     }
   });

@@ -1,0 +1,113 @@
+// Optional native linear algebra: native/linalg.c, an N-API addon over the system's OpenBLAS (BLAS and
+// its LAPACK), built by `npm install` when a C compiler and libopenblas-dev are there (see
+// scripts/build-native.mjs). Everything that uses it falls back to the JS/onnxruntime path when the
+// addon is missing or does not load; REPDYN_NATIVE=0 turns it off.
+//
+// Threads: each call runs single-threaded on libuv's pool (OpenBLAS threads = 1) and the engines keep
+// at most one call per core in flight, which measured faster than OpenBLAS's own threading here
+// (independent products and decompositions are always available in the tensor builder).
+
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeLinalg {
+  /** transA ? a^T b (a [k, m]) : a b (a [m, k]); b [k, n]; -> [m, n]. Row-major float64 throughout. */
+  gemm(
+    transA: boolean,
+    a: Float64Array,
+    b: Float64Array,
+    m: number,
+    n: number,
+    k: number,
+  ): Promise<Float64Array>;
+  /** a^T a for a [k, m] -> [m, m] (both triangles). */
+  syrk(a: Float64Array, k: number, m: number): Promise<Float64Array>;
+  /** Symmetric a [n, n]: eigenvalues descending, then the eigenvectors as rows (dsyevd). */
+  eig(a: Float64Array, n: number): Promise<Float64Array>;
+  eigvals(a: Float64Array, n: number): Promise<Float64Array>;
+  /** R^-1 for a = R^T R (R upper), row-major [n, n]; empty when a is not positive definite. */
+  cholinv(a: Float64Array, n: number): Promise<Float64Array>;
+  /** Singular values of a [m, n], descending (dgesdd). */
+  svdvals(a: Float64Array, m: number, n: number): Promise<Float64Array>;
+  /** dgesdd of a [m, n], r = min(m, n): values [r], then U [m, r] and Vt [r, n], row-major. */
+  svd(a: Float64Array, m: number, n: number): Promise<Float64Array>;
+  setThreads(n: number): void;
+  config(): string;
+}
+
+export interface NativeStatus {
+  lib: NativeLinalg | null;
+  /** Where it was loaded from, or why not. */
+  detail: string;
+}
+
+const ADDON = 'native/build/Release/repdyn_linalg.node';
+
+/** Candidate locations: the repository root seen from core/cca (source) or dist/core/cca (build). */
+function candidates(): string[] {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  return ['../../', '../../../'].map((up) => fileURLToPath(new URL(up + ADDON, `file://${here}`)));
+}
+
+/**
+ * OpenBLAS 0.3.21 (Debian 12) does not recognise recent AVX-512 CPUs (e.g. AMD Zen 4) and falls back
+ * to its AVX2 kernels; its SkylakeX kernels measured ~1.5x faster for float64 GEMM here. Chosen only
+ * when the CPU has every AVX-512 subset those kernels use and OPENBLAS_CORETYPE is not set already.
+ */
+function preferAvx512Kernels(): void {
+  if (process.env.OPENBLAS_CORETYPE !== undefined || process.platform !== 'linux') return;
+  try {
+    const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? [];
+    const needed = ['avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl'];
+    if (needed.every((f) => flags.includes(f))) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
+  } catch {
+    // no /proc/cpuinfo: leave OpenBLAS's own choice
+  }
+}
+
+let status: NativeStatus | undefined;
+
+/** The addon, loaded once; lib is null (with the reason in detail) when it is unavailable. */
+export function loadNative(): NativeStatus {
+  if (status) return status;
+  if (process.env.REPDYN_NATIVE === '0') {
+    status = { lib: null, detail: 'disabled by REPDYN_NATIVE=0' };
+    return status;
+  }
+  const path = candidates().find((p) => existsSync(p));
+  if (!path) {
+    status = {
+      lib: null,
+      detail: `${ADDON} not built (npm install builds it when libopenblas-dev is installed)`,
+    };
+    return status;
+  }
+  try {
+    preferAvx512Kernels();
+    const lib = createRequire(import.meta.url)(path) as NativeLinalg;
+    lib.setThreads(1);
+    status = { lib, detail: `${path}: ${lib.config()}` };
+  } catch (err) {
+    status = { lib: null, detail: `${path} did not load: ${(err as Error).message}` };
+  }
+  return status;
+}
+
+/** Runs at most `size` tasks at a time, in call order. */
+export function limiter(size = availableParallelism()): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (running < size) running++;
+    else await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over
+    try {
+      return await task();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}

@@ -1,0 +1,356 @@
+// repdyn's optional native linear algebra: a small N-API addon over OpenBLAS (BLAS + its LAPACK).
+// Every operation runs off the JS thread (napi async work on libuv's pool) and resolves a Promise
+// with a new Float64Array. Matrices are row-major float64, as in core/cca; the Fortran routines
+// see them as column-major transposes (for symmetric inputs they are the same matrix).
+//
+// Built by `node-gyp` from scripts/build-native.mjs (npm postinstall); optional: when it is missing,
+// core/cca/native.ts reports that and the engine uses its JS/onnxruntime path.
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Fortran BLAS/LAPACK symbols exported by libopenblas (32-bit integers; hidden string lengths last).
+extern void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+                   const double *alpha, const double *a, const int *lda, const double *b,
+                   const int *ldb, const double *beta, double *c, const int *ldc, size_t, size_t);
+extern void dsyrk_(const char *uplo, const char *trans, const int *n, const int *k,
+                   const double *alpha, const double *a, const int *lda, const double *beta,
+                   double *c, const int *ldc, size_t, size_t);
+extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+                    double *w, double *work, const int *lwork, int *iwork, const int *liwork,
+                    int *info, size_t, size_t);
+extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda,
+                    double *s, double *u, const int *ldu, double *vt, const int *ldvt, double *work,
+                    const int *lwork, int *iwork, int *info, size_t);
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);
+extern void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda,
+                    int *info, size_t, size_t);
+extern void openblas_set_num_threads(int);
+extern char *openblas_get_config(void);
+extern char *openblas_get_corename(void);
+
+enum op { OP_GEMM_TN, OP_GEMM_NN, OP_SYRK, OP_EIG, OP_EIGVALS, OP_CHOLINV, OP_SVDVALS, OP_SVD };
+
+typedef struct {
+  enum op op;
+  int m, n, k;            // shapes (see each op)
+  double *a, *b;          // inputs (private copies for the in-place LAPACK routines, else JS memory)
+  int own_a;              // a was malloc'd here
+  napi_ref ref_a, ref_b;  // keep the JS inputs alive while the work runs
+  napi_ref ref_out;
+  double *out;            // output (JS ArrayBuffer memory)
+  size_t out_len;         // doubles
+  size_t result_len;      // doubles of out that form the result (0 = failure such as not positive definite)
+  int info;               // LAPACK info when it failed
+  const char *error;      // static message
+  napi_deferred deferred;
+  napi_async_work work;
+} job_t;
+
+#define CHECK(env, call)                                              \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error((env), "REPDYN_NATIVE", "N-API call failed: " #call); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+static int imin(int a, int b) { return a < b ? a : b; }
+
+// Reverses ascending eigenvalues (and the matching eigenvector columns of the column-major result,
+// which are the rows of the row-major view) into descending order, packed as values then vectors.
+static void pack_desc(const double *w, const double *v, int n, double *out, int vectors) {
+  for (int i = 0; i < n; i++) out[i] = w[n - 1 - i];
+  if (!vectors) return;
+  for (int i = 0; i < n; i++) memcpy(out + n + (size_t)i * n, v + (size_t)(n - 1 - i) * n, sizeof(double) * n);
+}
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  job_t *j = (job_t *)data;
+  const double one = 1.0, zero = 0.0;
+  j->result_len = j->out_len;
+  switch (j->op) {
+    case OP_GEMM_TN: {
+      // out [m, n] = a^T b with a [k, m], b [k, n] row-major; column-major: out^T = b^T a.
+      if (j->k == 0) { memset(j->out, 0, sizeof(double) * j->out_len); break; }
+      int lda = j->m > 0 ? j->m : 1, ldb = j->n > 0 ? j->n : 1;
+      dgemm_("N", "T", &j->n, &j->m, &j->k, &one, j->b, &ldb, j->a, &lda, &zero, j->out, &ldb, 1, 1);
+      break;
+    }
+    case OP_GEMM_NN: {
+      // out [m, n] = a b with a [m, k], b [k, n]; column-major: out^T = b^T a^T.
+      if (j->k == 0) { memset(j->out, 0, sizeof(double) * j->out_len); break; }
+      int lda = j->k, ldb = j->n > 0 ? j->n : 1;
+      dgemm_("N", "N", &j->n, &j->m, &j->k, &one, j->b, &ldb, j->a, &lda, &zero, j->out, &ldb, 1, 1);
+      break;
+    }
+    case OP_SYRK: {
+      // out [m, m] = a^T a with a [k, m] row-major (= a_cm a_cm^T, a_cm [m, k]); both triangles filled.
+      int m = j->m, lda = m > 0 ? m : 1;
+      if (j->k == 0 || m == 0) { memset(j->out, 0, sizeof(double) * j->out_len); break; }
+      dsyrk_("U", "N", &m, &j->k, &one, j->a, &lda, &zero, j->out, &lda, 1, 1);
+      for (int c = 0; c < m; c++)
+        for (int r = c + 1; r < m; r++) j->out[(size_t)c * m + r] = j->out[(size_t)r * m + c];
+      break;
+    }
+    case OP_EIG:
+    case OP_EIGVALS: {
+      int n = j->n, vectors = j->op == OP_EIG, info = 0, lwork = -1, liwork = -1, iw = 0;
+      if (n == 0) break;
+      double wq = 0;
+      const char *jobz = vectors ? "V" : "N";
+      double *w = malloc(sizeof(double) * n);
+      dsyevd_(jobz, "L", &n, j->a, &n, w, &wq, &lwork, &iw, &liwork, &info, 1, 1);
+      lwork = (int)wq + 1;
+      liwork = iw > 1 ? iw : 1;
+      double *work = malloc(sizeof(double) * lwork);
+      int *iwork = malloc(sizeof(int) * liwork);
+      if (!w || !work || !iwork) j->error = "out of memory";
+      else {
+        dsyevd_(jobz, "L", &n, j->a, &n, w, work, &lwork, iwork, &liwork, &info, 1, 1);
+        if (info != 0) { j->error = "dsyevd failed"; j->info = info; }
+        else pack_desc(w, j->a, n, j->out, vectors);
+      }
+      free(w); free(work); free(iwork);
+      break;
+    }
+    case OP_CHOLINV: {
+      // g = R^T R (R upper, row-major) is g = L L^T with L = the column-major lower factor; the
+      // column-major lower L^-1 read row-major is (L^-1)^T = R^-1.
+      int n = j->n, info = 0;
+      if (n == 0) break;
+      dpotrf_("L", &n, j->a, &n, &info, 1);
+      if (info == 0) dtrtri_("L", "N", &n, j->a, &n, &info, 1, 1);
+      if (info != 0) { j->result_len = 0; break; }
+      for (int c = 0; c < n; c++)
+        for (int r = 0; r < n; r++) j->out[(size_t)c * n + r] = r >= c ? j->a[(size_t)c * n + r] : 0.0;
+      break;
+    }
+    case OP_SVDVALS:
+    case OP_SVD: {
+      // a [m, n] row-major is the column-major [n, m] matrix a^T (same singular values). Output:
+      // values (min(m, n), descending); with vectors, then U [m, r] row-major and Vt [r, n] row-major
+      // of a = U diag(s) Vt. Column-major a^T = U' S Vt'  =>  a = Vt'^T S U'^T.
+      int m = j->m, n = j->n, r = imin(m, n), info = 0, lwork = -1, wantv = j->op == OP_SVD;
+      if (r == 0) break;
+      const char *jobz = wantv ? "S" : "N";
+      int rows = n, cols = m;  // column-major shape of a^T
+      double *u = wantv ? malloc(sizeof(double) * (size_t)rows * r) : NULL;   // [rows, r] col-major
+      double *vt = wantv ? malloc(sizeof(double) * (size_t)r * cols) : NULL;  // [r, cols] col-major
+      int *iwork = malloc(sizeof(int) * 8 * (size_t)r);
+      double wq = 0;
+      int ldu = rows, ldvt = r;
+      dgesdd_(jobz, &rows, &cols, j->a, &rows, j->out, u ? u : &wq, &ldu, vt ? vt : &wq, &ldvt, &wq, &lwork, iwork, &info, 1);
+      lwork = (int)wq + 1;
+      double *work = malloc(sizeof(double) * lwork);
+      if (!work || !iwork || (wantv && (!u || !vt))) j->error = "out of memory";
+      else {
+        double dummy = 0;
+        dgesdd_(jobz, &rows, &cols, j->a, &rows, j->out, u ? u : &dummy, &ldu, vt ? vt : &dummy, &ldvt, work, &lwork, iwork, &info, 1);
+        if (info != 0) { j->error = "dgesdd failed"; j->info = info; }
+        else if (wantv) {
+          // U (row-major [m, r]) = Vt'^T: U[i][q] = vt[q + i * r] (vt col-major [r, m]): rows of vt' storage.
+          double *U = j->out + r, *Vt = j->out + r + (size_t)m * r;
+          memcpy(U, vt, sizeof(double) * (size_t)m * r);
+          // Vt (row-major [r, n]) = U'^T: Vt[q][c] = u[c + q * rows].
+          memcpy(Vt, u, sizeof(double) * (size_t)r * n);
+        }
+      }
+      free(u); free(vt); free(iwork); free(work);
+      break;
+    }
+  }
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  job_t *j = (job_t *)data;
+  napi_value result;
+  if (status != napi_ok || j->error) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, j->error ? j->error : "native work cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, j->deferred, err);
+  } else {
+    napi_value buffer;
+    napi_get_reference_value(env, j->ref_out, &buffer);
+    napi_create_typedarray(env, napi_float64_array, j->result_len, buffer, 0, &result);
+    napi_resolve_deferred(env, j->deferred, result);
+  }
+  if (j->ref_a) napi_delete_reference(env, j->ref_a);
+  if (j->ref_b) napi_delete_reference(env, j->ref_b);
+  napi_delete_reference(env, j->ref_out);
+  if (j->own_a) free(j->a);
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+// Float64Array argument -> data pointer and length (doubles); NULL after throwing.
+static double *f64_arg(napi_env env, napi_value v, size_t *len, napi_ref *ref) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok ||
+      type != napi_float64_array) {
+    napi_throw_type_error(env, "REPDYN_NATIVE", "expected a Float64Array");
+    return NULL;
+  }
+  *len = length;
+  if (ref) napi_create_reference(env, v, 1, ref);
+  static double none;  // stands for an empty array's data (never read)
+  return length ? (double *)data : &none;
+}
+
+static int int_arg(napi_env env, napi_value v, int *out) {
+  int32_t x;
+  if (napi_get_value_int32(env, v, &x) != napi_ok || x < 0) {
+    napi_throw_type_error(env, "REPDYN_NATIVE", "expected a non-negative integer");
+    return 0;
+  }
+  *out = x;
+  return 1;
+}
+
+static napi_value queue(napi_env env, job_t *j) {
+  napi_value promise, name, buffer;
+  void *out;
+  CHECK(env, napi_create_arraybuffer(env, sizeof(double) * (j->out_len ? j->out_len : 0), &out, &buffer));
+  j->out = j->out_len ? (double *)out : NULL;
+  CHECK(env, napi_create_reference(env, buffer, 1, &j->ref_out));
+  CHECK(env, napi_create_promise(env, &j->deferred, &promise));
+  CHECK(env, napi_create_string_utf8(env, "repdyn-linalg", NAPI_AUTO_LENGTH, &name));
+  CHECK(env, napi_create_async_work(env, NULL, name, execute, complete, j, &j->work));
+  CHECK(env, napi_queue_async_work(env, j->work));
+  return promise;
+}
+
+static job_t *new_job(enum op op) {
+  job_t *j = calloc(1, sizeof(job_t));
+  if (j) j->op = op;
+  return j;
+}
+
+static napi_value fail(napi_env env, job_t *j, const char *msg) {
+  if (j) {
+    if (j->ref_a) napi_delete_reference(env, j->ref_a);
+    if (j->ref_b) napi_delete_reference(env, j->ref_b);
+    if (j->own_a) free(j->a);
+    free(j);
+  }
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, "REPDYN_NATIVE", msg);
+  return NULL;
+}
+
+// gemm(transA: boolean, a, b, m, n, k): transA ? a^T b (a [k, m]) : a b (a [m, k]); b [k, n].
+static napi_value js_gemm(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) return fail(env, NULL, "gemm(transA, a, b, m, n, k)");
+  bool trans;
+  CHECK(env, napi_get_value_bool(env, argv[0], &trans));
+  job_t *j = new_job(trans ? OP_GEMM_TN : OP_GEMM_NN);
+  size_t la, lb;
+  if (!j || !int_arg(env, argv[3], &j->m) || !int_arg(env, argv[4], &j->n) || !int_arg(env, argv[5], &j->k))
+    return fail(env, j, "bad shape");
+  if (!(j->a = f64_arg(env, argv[1], &la, &j->ref_a)) || !(j->b = f64_arg(env, argv[2], &lb, &j->ref_b)))
+    return fail(env, j, "bad argument");
+  if (la != (size_t)j->m * j->k || lb != (size_t)j->k * j->n) return fail(env, j, "gemm: sizes do not match the shape");
+  j->out_len = (size_t)j->m * j->n;
+  return queue(env, j);
+}
+
+// syrk(a, k, m): a^T a for a [k, m], both triangles.
+static napi_value js_syrk(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return fail(env, NULL, "syrk(a, k, m)");
+  job_t *j = new_job(OP_SYRK);
+  size_t la;
+  if (!j || !int_arg(env, argv[1], &j->k) || !int_arg(env, argv[2], &j->m)) return fail(env, j, "bad shape");
+  if (!(j->a = f64_arg(env, argv[0], &la, &j->ref_a))) return fail(env, j, "bad argument");
+  if (la != (size_t)j->k * j->m) return fail(env, j, "syrk: size does not match the shape");
+  j->out_len = (size_t)j->m * j->m;
+  return queue(env, j);
+}
+
+// One square (or, for svd, [m, n]) matrix copied in: eig/eigvals/cholinv(a, n), svd/svdvals(a, m, n).
+static napi_value copied(napi_env env, napi_callback_info info, enum op op) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int svd = op == OP_SVD || op == OP_SVDVALS;
+  if (argc < (svd ? 3u : 2u)) return fail(env, NULL, "missing arguments");
+  job_t *j = new_job(op);
+  size_t la;
+  if (!j || !int_arg(env, argv[1], svd ? &j->m : &j->n)) return fail(env, j, "bad shape");
+  if (svd && !int_arg(env, argv[2], &j->n)) return fail(env, j, "bad shape");
+  if (!svd) j->m = j->n;
+  double *src = f64_arg(env, argv[0], &la, NULL);
+  if (!src) return fail(env, j, "bad argument");
+  if (la != (size_t)j->m * j->n) return fail(env, j, "size does not match the shape");
+  j->a = malloc(sizeof(double) * (la ? la : 1));
+  if (!j->a) return fail(env, j, "out of memory");
+  j->own_a = 1;
+  memcpy(j->a, src, sizeof(double) * la);
+  size_t n = (size_t)j->n, r = (size_t)imin(j->m, j->n);
+  switch (op) {
+    case OP_EIG: j->out_len = n + n * n; break;
+    case OP_EIGVALS: j->out_len = n; break;
+    case OP_CHOLINV: j->out_len = n * n; break;
+    case OP_SVDVALS: j->out_len = r; break;
+    default: j->out_len = r + (size_t)j->m * r + r * n; break;
+  }
+  return queue(env, j);
+}
+
+static napi_value js_eig(napi_env env, napi_callback_info info) { return copied(env, info, OP_EIG); }
+static napi_value js_eigvals(napi_env env, napi_callback_info info) { return copied(env, info, OP_EIGVALS); }
+static napi_value js_cholinv(napi_env env, napi_callback_info info) { return copied(env, info, OP_CHOLINV); }
+static napi_value js_svdvals(napi_env env, napi_callback_info info) { return copied(env, info, OP_SVDVALS); }
+static napi_value js_svd(napi_env env, napi_callback_info info) { return copied(env, info, OP_SVD); }
+
+// setThreads(n): OpenBLAS threads per call.
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int n;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !int_arg(env, argv[0], &n) || n < 1) return fail(env, NULL, "setThreads(n >= 1)");
+  openblas_set_num_threads(n);
+  return NULL;
+}
+
+static napi_value js_config(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value s;
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s; core %s", openblas_get_config(), openblas_get_corename());
+  CHECK(env, napi_create_string_utf8(env, buf, NAPI_AUTO_LENGTH, &s));
+  return s;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"syrk", NULL, js_syrk, NULL, NULL, NULL, napi_default, NULL},
+      {"eig", NULL, js_eig, NULL, NULL, NULL, napi_default, NULL},
+      {"eigvals", NULL, js_eigvals, NULL, NULL, NULL, napi_default, NULL},
+      {"cholinv", NULL, js_cholinv, NULL, NULL, NULL, napi_default, NULL},
+      {"svdvals", NULL, js_svdvals, NULL, NULL, NULL, napi_default, NULL},
+      {"svd", NULL, js_svd, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

@@ -1,0 +1,130 @@
+// The optional native OpenBLAS/LAPACK addon (core/cca/native.ts): when it loads, every operation
+// equals the JS code it replaces (1e-9 relative), and 'auto' picks it; when it does not, 'blas' fails
+// with the reason and 'auto' falls back. CI installs libopenblas-dev and sets REPDYN_REQUIRE_NATIVE=1,
+// so there the native path must be the one tested.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { getGemmEngine, jsEngine } from '../../../core/cca/index.ts';
+import { decompose, jsMatmul, jsMatmulTN, symEig } from '../../../core/cca/linalg.ts';
+import { limiter, loadNative } from '../../../core/cca/native.ts';
+import { gaussian } from '../../../core/cca/similarity.ts';
+
+const { lib, detail } = loadNative();
+
+/** max |a - b| / max(1, max |b|). */
+function relErr(a: Float64Array, b: Float64Array): number {
+  assert.equal(a.length, b.length, 'length');
+  let scale = 1;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  let err = 0;
+  for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i]! - b[i]!));
+  return err / scale;
+}
+
+/** b^T b + shift I for a random b [n + 5, n]: symmetric positive definite with distinct eigenvalues. */
+function spd(n: number, seed: number, shift = 0): Float64Array {
+  const b = { data: gaussian((n + 5) * n, seed), rows: n + 5, cols: n };
+  const g = jsMatmulTN(b, b);
+  for (let i = 0; i < n; i++) g[i * n + i]! += shift;
+  return g;
+}
+
+describe('native linear algebra', () => {
+  it('loads where CI requires it, and the engines say which path they use', async () => {
+    if (process.env.REPDYN_REQUIRE_NATIVE === '1') assert.ok(lib, `native addon required: ${detail}`);
+    const auto = await getGemmEngine('auto');
+    try {
+      if (lib) {
+        assert.equal(auto.name, 'blas');
+        assert.equal(auto.linalg, 'lapack');
+        assert.match(lib.config(), /OpenBLAS/);
+      } else {
+        assert.notEqual(auto.name, 'blas');
+        await assert.rejects(getGemmEngine('blas'), /native OpenBLAS engine unavailable/);
+      }
+    } finally {
+      await auto.dispose();
+    }
+    assert.equal(jsEngine.linalg, 'js');
+  });
+
+  it('products, Gram matrices and decompositions equal the JS ones (1e-9)', {
+    skip: !lib && detail,
+  }, async () => {
+    assert.ok(lib);
+    const a = { data: gaussian(37 * 23, 1), rows: 37, cols: 23 };
+    const b = { data: gaussian(37 * 11, 2), rows: 37, cols: 11 };
+    const c = { data: gaussian(23 * 11, 3), rows: 23, cols: 11 };
+    const copies = [a, b, c].map((m) => Float64Array.from(m.data));
+    assert.ok(relErr(await lib.gemm(true, a.data, b.data, 23, 11, 37), jsMatmulTN(a, b)) < 1e-12);
+    assert.ok(relErr(await lib.gemm(false, a.data, c.data, 37, 11, 23), jsMatmul(a, c)) < 1e-12);
+    assert.ok(relErr(await lib.syrk(a.data, 37, 23), jsMatmulTN(a, a)) < 1e-12);
+    assert.deepEqual([a.data, b.data, c.data], copies, 'inputs are never modified');
+
+    for (const n of [1, 2, 30, 120]) {
+      const g = spd(n, 10 + n);
+      const before = Float64Array.from(g);
+      assert.ok(relErr(await lib.eigvals(g, n), decompose('eigvals', g, n)) < 1e-9, `eigvals ${n}`);
+      // Eigenvectors (distinct eigenvalues): equal up to sign, row by row.
+      const native = await lib.eig(g, n);
+      const js = decompose('eig', g, n);
+      assert.ok(relErr(native.subarray(0, n), js.subarray(0, n)) < 1e-9, `eig values ${n}`);
+      for (let i = 0; i < n; i++) {
+        const u = native.subarray(n + i * n, n + (i + 1) * n);
+        const v = js.subarray(n + i * n, n + (i + 1) * n);
+        let dot = 0;
+        for (let k = 0; k < n; k++) dot += u[k]! * v[k]!;
+        const aligned = Float64Array.from(u, (t) => t * Math.sign(dot));
+        assert.ok(relErr(aligned, Float64Array.from(v)) < 1e-7, `eigenvector ${i} of ${n}`);
+      }
+      const cholinv = await lib.cholinv(spd(n, 20 + n, 1), n);
+      assert.ok(relErr(cholinv, decompose('cholinv', spd(n, 20 + n, 1), n)) < 1e-9, `cholinv ${n}`);
+      assert.deepEqual(g, before, 'decompositions copy their input');
+    }
+    // Not positive definite: empty, as decompose('cholinv').
+    assert.equal((await lib.cholinv(Float64Array.from([1, 2, 2, 1]), 2)).length, 0);
+    assert.equal((await lib.eigvals(new Float64Array(0), 0)).length, 0);
+
+    // Singular values (dgesdd) of a [23, 11] and its transpose: the square roots of a^T a's eigenvalues.
+    const s = await lib.svdvals(c.data, 23, 11);
+    const expected = symEig(jsMatmulTN(c, c), 11, false).values.map(Math.sqrt);
+    assert.ok(relErr(s, expected) < 1e-9);
+    const full = await lib.svd(c.data, 23, 11);
+    // U diag(s) Vt rebuilds c.
+    const u = full.subarray(11, 11 + 23 * 11);
+    const vt = full.subarray(11 + 23 * 11);
+    const rebuilt = new Float64Array(23 * 11);
+    for (let i = 0; i < 23; i++)
+      for (let j = 0; j < 11; j++)
+        for (let q = 0; q < 11; q++) rebuilt[i * 11 + j]! += u[i * 11 + q]! * full[q]! * vt[q * 11 + j]!;
+    assert.ok(relErr(rebuilt, c.data) < 1e-12);
+  });
+
+  it('rejects malformed arguments instead of reading out of bounds', { skip: !lib && detail }, () => {
+    assert.ok(lib);
+    assert.throws(() => lib.gemm(true, new Float64Array(5), new Float64Array(6), 2, 3, 2), /sizes/);
+    assert.throws(() => lib.syrk(new Float32Array(4) as unknown as Float64Array, 2, 2), /Float64Array/);
+    assert.throws(() => lib.eig(new Float64Array(3), 2), /size/);
+    assert.throws(() => lib.eigvals(new Float64Array(4), -2), /non-negative/);
+  });
+
+  it('limiter runs at most its size at a time, in order', async () => {
+    const run = limiter(2);
+    let active = 0;
+    let peak = 0;
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 7 }, (_, i) =>
+        run(async () => {
+          active++;
+          peak = Math.max(peak, active);
+          await new Promise((resolve) => setImmediate(resolve));
+          order.push(i);
+          active--;
+        }),
+      ),
+    );
+    assert.equal(peak, 2);
+    assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6]);
+  });
+});
