@@ -77,6 +77,16 @@ function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM
   });
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; null where unavailable. */
+function cpuSeconds(pid: number | undefined): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
+  }
+}
+
 function run(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
@@ -194,7 +204,9 @@ async function main(): Promise<number> {
     );
     await run({ ...common, duration: WARMUP_SECONDS });
     const loadBefore = readFileSync('/proc/loadavg', 'utf8').trim();
+    const cpuBefore = cpuSeconds(api.pid);
     const result = await run({ ...common, duration: SECONDS });
+    const cpuAfter = cpuSeconds(api.pid);
     const loadAfter = readFileSync('/proc/loadavg', 'utf8').trim();
     const errors = result.errors + result.timeouts + result.non2xx;
     console.log(
@@ -210,6 +222,10 @@ async function main(): Promise<number> {
         target_rps: RATE,
         seconds: result.duration,
         connections: CONNECTIONS,
+        api_cpu_ms_per_request:
+          cpuBefore !== null && cpuAfter !== null && result.requests.total > 0
+            ? Math.round(((cpuAfter - cpuBefore) * 1000 * 1000) / result.requests.total) / 1000
+            : null,
         loadavg_before: loadBefore,
         loadavg_after: loadAfter,
       }),
