@@ -1,9 +1,10 @@
 // Security headers (helmet) and CORS for every route; the per-key rate limit for /v1.
 //
-// CSP: same-origin scripts, styles, fonts, images and fetches, plus inline SVG/data: images and
-// inline style attributes (Swagger UI at /docs sets element styles; the web page at / draws inline
-// SVG). No inline or third-party scripts, no framing by other sites, no plugins. HTTP is not
-// upgraded to HTTPS (the service often runs on plain http://127.0.0.1).
+// CSP: same-origin scripts, styles, fonts, images and fetches, plus data:/blob: images and inline
+// styles (Swagger UI at /docs sets element styles and uses data: icons; the web page at / shows
+// figures it fetched with the key as blob: images). No inline scripts or inline event handlers, no
+// third-party origins, no framing by other sites, no plugins. HTTP is not upgraded to HTTPS (the
+// service often runs on plain http://127.0.0.1).
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -19,7 +20,7 @@ export const CONTENT_SECURITY_POLICY = {
   fontSrc: ["'self'", 'data:'],
   formAction: ["'self'"],
   frameAncestors: ["'self'"],
-  imgSrc: ["'self'", 'data:'],
+  imgSrc: ["'self'", 'data:', 'blob:'],
   objectSrc: ["'none'"],
   scriptSrc: ["'self'"],
   scriptSrcAttr: ["'none'"],

@@ -215,6 +215,8 @@ describe('API security', () => {
       assert.match(csp, /default-src 'self'/, url);
       assert.match(csp, /script-src 'self'(;|$)/, url);
       assert.match(csp, /object-src 'none'/, url);
+      assert.match(csp, /img-src 'self' data: blob:/, url);
+      assert.match(csp, /script-src-attr 'none'/, url);
       assert.match(csp, /frame-ancestors 'self'/, url);
       assert.doesNotMatch(csp, /upgrade-insecure-requests/, url);
       assert.equal(res.headers['x-content-type-options'], 'nosniff', url);
