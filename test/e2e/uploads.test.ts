@@ -73,7 +73,7 @@ describe('experiments on uploaded activations', () => {
       },
       { timeoutMs: 60_000, intervalMs: 100, what: `experiment ${id} to finish` },
     );
-    assert.equal(body.status, 'succeeded', JSON.stringify(body.error));
+    assert.equal(body.status, 'succeeded', `${JSON.stringify(body.error)}\n${svc.output()}`);
     return body;
   }
 
@@ -340,5 +340,34 @@ describe('experiments on uploaded activations', () => {
     const cancel = await svc.request(`/v1/experiments/${id}/cancel`, { method: 'POST' });
     assert.equal(cancel.status, 202);
     assert.equal((await cancel.json()).status, 'canceled');
+  });
+
+  it("'positions' with a dense layer: complete names the sample counts; delete removes the uploads", async () => {
+    const n = 20;
+    const id = await create({
+      name: 'positions',
+      source: 'upload',
+      samples: n,
+      reference: { layers: ['conv1', 'fc1'] },
+      specimen: 'same',
+      checkpoints: [{ step: 3 }],
+      similarity: { convMode: 'positions' },
+    });
+    const conv = await put(
+      id,
+      'specimen/0/conv1',
+      encodeNpy(new Float32Array(n * 3 * 3 * 2).map(Math.sin), [n, 3, 3, 2]),
+    );
+    assert.deepEqual((await conv.json()).shape, [n * 9, 2], 'every position of every example is a sample');
+    assert.equal(
+      (await put(id, 'specimen/final/fc1', encodeNpy(new Float32Array(n * 5).map(Math.cos), [n, 5]))).status,
+      201,
+    );
+    const mismatch = await expectError(await complete(id), 422, 'SAMPLE_COUNT_MISMATCH');
+    assert.deepEqual(Object.keys(mismatch.details.samples).sort(), [String(n), String(n * 9)].sort());
+    const runDir = join(svc.env['ARTIFACT_DIR'] as string, 'runs', uploadRunKey(id, 'specimen'));
+    assert.deepEqual(readdirSync(join(runDir, 'ckpt-0000')).sort(), ['conv1.npy', 'fc1.npy']);
+    assert.equal((await svc.request(`/v1/experiments/${id}`, { method: 'DELETE' })).status, 204);
+    assert.throws(() => readdirSync(runDir), /ENOENT/);
   });
 });

@@ -213,7 +213,7 @@ export async function processExperiment(
       if (!state?.complete) {
         throw new PermanentFailure(
           'REPRESENTATIONS_MISSING',
-          'the uploaded representations are not complete',
+          `the uploaded representations are not in this worker's artifact store (${ctx.config.artifactDir}); the API and every worker must share ARTIFACT_DIR`,
         );
       }
       handles.push({
