@@ -14,9 +14,10 @@ import { type Service, startService } from '../helpers/service.ts';
 
 const LIMIT = 6_000_000; // MAX_UPLOAD_BYTES for this service: above every golden file (4.7 MB)
 const TOL = 1e-5;
-// few-samples: 81 of 100 coefficients are exactly 1, so PWCCA's weights depend on the basis an SVD
-// returns for that block; the engine is documented at 2e-3 there (test/core/cca/golden.test.ts, #3).
-const PWCCA_TOL: Record<string, number> = { 'few-samples': 2e-3 };
+// few-samples PWCCA is not a well-defined number (81 of its 100 coefficients are exactly 1, so the
+// weights depend on the basis an SVD returns for that block): test/core/cca/golden.test.ts documents
+// the range of valid values, which the worker's engine (JS, onnx or native BLAS) must fall in.
+const PWCCA_RANGE: Record<string, [number, number]> = { 'few-samples': [0.852, 0.8863] };
 
 interface Expected {
   samples: number;
@@ -129,7 +130,15 @@ describe('experiments on uploaded activations', () => {
         linear_cka: (await cell(id, 'cka'))[0][0],
       };
       for (const key of ['rho', 'svcca99_rho', 'pwcca', 'linear_cka'] as const) {
-        const tol = key === 'pwcca' ? (PWCCA_TOL[name] ?? TOL) : TOL;
+        const range = key === 'pwcca' ? PWCCA_RANGE[name] : undefined;
+        if (range) {
+          assert.ok(
+            got.pwcca >= range[0] && got.pwcca <= range[1],
+            `${name} pwcca ${got.pwcca} outside ${range}`,
+          );
+          continue;
+        }
+        const tol = TOL;
         assert.ok(
           Math.abs(got[key] - e[key]) <= tol,
           `${name} ${key}: got ${got[key]}, expected ${e[key]} (tolerance ${tol})`,
