@@ -9,12 +9,21 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
     shareToken: string | null;
+    /** why authentication failed; thrown in preParsing, after the rate limit counted the request */
+    authError: HttpError | null;
   }
 }
 
+/**
+ * Authenticates in `onRequest` and refuses in `preParsing`: in between, the per-key rate limit
+ * (a route-level onRequest hook, registered after this) counts the request against its key, share
+ * token or, for a request without valid credentials, its client address. So failed
+ * authentications are throttled too, and nothing is parsed or done for them.
+ */
 export function registerAuth(app: FastifyInstance, db: Db): void {
   app.decorateRequest('principal', null);
   app.decorateRequest('shareToken', null);
+  app.decorateRequest('authError', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const header = request.headers.authorization;
     if (!header) {
@@ -27,12 +36,19 @@ export function registerAuth(app: FastifyInstance, db: Db): void {
         request.shareToken = share;
         return;
       }
-      throw new HttpError(401, 'MISSING_API_KEY', 'send Authorization: Bearer <api key>');
+      request.authError = new HttpError(401, 'MISSING_API_KEY', 'send Authorization: Bearer <api key>');
+      return;
     }
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     const principal = m ? await authenticate(db, m[1]) : null;
-    if (!principal) throw new HttpError(401, 'INVALID_API_KEY', 'the API key is unknown or revoked');
+    if (!principal) {
+      request.authError = new HttpError(401, 'INVALID_API_KEY', 'the API key is unknown or revoked');
+      return;
+    }
     request.principal = principal;
+  });
+  app.addHook('preParsing', async (request: FastifyRequest) => {
+    if (request.authError) throw request.authError;
   });
 }
 

@@ -124,6 +124,28 @@ describe('limits', () => {
       // health checks are not limited
       for (let i = 0; i < 8; i++) assert.equal((await t.app.inject('/health')).statusCode, 200);
     });
+
+    it('throttles failed authentications by client address', async () => {
+      const attempt = (remoteAddress: string, key: string | null) =>
+        t.app.inject({
+          method: 'GET',
+          url: '/v1/experiments',
+          remoteAddress,
+          headers: key ? bearer(key) : {},
+        });
+      for (let i = 0; i < 5; i++) {
+        const res = await attempt('10.0.0.7', i % 2 ? null : 'rdk_000000000000_notarealkeynotarealkey');
+        assert.equal(res.statusCode, 401, res.body);
+        assert.equal(res.headers['ratelimit-remaining'], String(4 - i));
+      }
+      const blocked = await attempt('10.0.0.7', null);
+      assert.equal(blocked.statusCode, 429, blocked.body);
+      assert.equal(blocked.json().code, 'RATE_LIMITED');
+      assert.equal((await attempt('10.0.0.8', null)).statusCode, 401, 'another address has its own budget');
+      // a valid key from the throttled address still works: its own budget
+      const team = await t.newTeam();
+      assert.equal((await attempt('10.0.0.7', team.key)).statusCode, 200);
+    });
   });
 
   describe('unfinished experiments per team', () => {
