@@ -211,6 +211,22 @@ describe('experiments on uploaded activations', () => {
     assert.ok(first[1][1] < 0.99, `random checkpoint 0 differs from the final one: ${first[1][1]}`);
     const fig = await svc.request(`/v1/experiments/${id}/figures/convergence.svg`);
     assert.equal(fig.status, 200, await fig.clone().text());
+    // analysis and sharing, as for a trained experiment
+    const analysis = await svc.request(`/v1/experiments/${id}/analysis`);
+    const verdicts = await analysis.json();
+    assert.equal(analysis.status, 200, JSON.stringify(verdicts));
+    assert.deepEqual(
+      verdicts.convergence.layers.map((l: { layer: string }) => l.layer),
+      ['conv1', 'fc1'],
+    );
+    const share = await svc.request(`/v1/experiments/${id}/shares`, { method: 'POST' });
+    assert.equal(share.status, 201);
+    const { token } = await share.json();
+    const shared = await svc.request(`/v1/experiments/${id}/tensor?measure=rho&checkpoint=2&share=${token}`, {
+      key: null,
+    });
+    assert.equal(shared.status, 200);
+    assert.deepEqual((await shared.json()).values, last);
     // completed: no more uploads
     await expectError(
       await put(id, 'specimen/0/fc1', encodeNpy(rand(n * 6), [n, 6])),
