@@ -2062,9 +2062,12 @@ export interface paths {
             'application/json': {
               createdAt: string;
               id: string;
+              /** @description the web page opened on this experiment: /#/experiments/ID?share=TOKEN */
+              pageUrl?: string;
               revokedAt: string | null;
               /** @description shown once, at creation */
               token?: string;
+              /** @description the experiment over the API, readable without a key */
               url?: string;
             };
           };

@@ -3,7 +3,7 @@
 // test/ with node's built-in runner through tsx. Extra arguments filter files by path substring.
 // Node 20's `--test` takes no globs, so the files are listed here.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 
@@ -50,6 +50,30 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// The browser tests drive Debian's Chromium (CHROMIUM_PATH overrides /usr/bin/chromium). Install it
+// when it is missing and we may (root, apt-get); otherwise stop with how to install it, never skip.
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (files.some((f) => readFileSync(f, 'utf8').includes("from 'playwright-core'")) && !existsSync(chromium)) {
+  const canInstall = process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0;
+  if (canInstall) {
+    console.log(`${chromium} is missing: installing Debian's chromium for the browser tests`);
+    const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const opts = { stdio: 'inherit', env: aptEnv };
+    if (spawnSync('apt-get', ['update'], opts).status !== 0) process.exit(1);
+    if (spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], opts).status !== 0) {
+      process.exit(1);
+    }
+  }
+  if (!existsSync(chromium)) {
+    console.error(
+      `The browser tests need Chromium at ${chromium}. Install it with ` +
+        '`sudo apt-get update && sudo apt-get install -y chromium` (Debian/Ubuntu), or set CHROMIUM_PATH ' +
+        'to a Chromium or Chrome binary.',
+    );
+    process.exit(1);
+  }
+}
+
 const res = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],

@@ -11,6 +11,7 @@ import { registerRateLimit, registerSecurity } from './plugins/security.ts';
 import { healthRoutes } from './routes/health.ts';
 import { experimentRoutes } from './routes/v1/experiments/index.ts';
 import { figureRoutes } from './routes/v1/experiments/results-figures.ts';
+import { webRoutes } from './routes/web.ts';
 import { ErrorSchema, HttpError } from './schemas/error.ts';
 import { ExperimentSchema } from './schemas/experiment.ts';
 
@@ -85,6 +86,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await registerSecurity(app, deps.config);
   await registerOpenapi(app);
   await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(webRoutes);
   await app.register(async (v1) => {
     registerAuth(v1, deps.db);
     await registerRateLimit(v1, deps.config);

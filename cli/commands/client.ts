@@ -164,7 +164,7 @@ export async function run(argv: string[], command?: string): Promise<number> {
       case 'share': {
         const s = await json(`/v1/experiments/${need('ID')}/shares`, { method: 'POST' });
         const { base } = endpoint();
-        console.log(`${base}${s.url}`);
+        console.log(`${base}${s.pageUrl}`);
         return 0;
       }
       default:

@@ -78,7 +78,11 @@ describe('repdyn API commands', () => {
     const share = await repdyn(['share', id], env);
     assert.equal(share.code, 0, share.err);
     const url = share.out.trim();
-    assert.equal((await fetch(url)).status, 200, 'the share link opens without a key');
+    const m = new RegExp(`^${svc.base}/#/experiments/${id}\\?share=([\\w-]+)$`).exec(url);
+    assert.ok(m, `a web page link: ${url}`);
+    assert.equal((await fetch(url)).status, 200, 'the page opens');
+    const api = await fetch(`${svc.base}/v1/experiments/${id}?share=${m[1]}`);
+    assert.equal(api.status, 200, 'the link token reads the experiment without a key');
   });
 
   it('exits non-zero with the server error code', async () => {

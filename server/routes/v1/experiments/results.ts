@@ -16,6 +16,7 @@ import { LruCache } from '../../../lru.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import type { ExperimentRow } from '../../../views.ts';
+import { pageShareUrl } from '../../web.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 const tags = ['results'];
@@ -350,7 +351,10 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
   const ShareSchema = Type.Object({
     id: Type.String(),
     token: Type.Optional(Type.String({ description: 'shown once, at creation' })),
-    url: Type.Optional(Type.String()),
+    url: Type.Optional(Type.String({ description: 'the experiment over the API, readable without a key' })),
+    pageUrl: Type.Optional(
+      Type.String({ description: 'the web page opened on this experiment: /#/experiments/ID?share=TOKEN' }),
+    ),
     createdAt: Type.String(),
     revokedAt: Type.Union([Type.String(), Type.Null()]),
   });
@@ -374,6 +378,7 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         id: share.id,
         token,
         url: `/v1/experiments/${row.id}?share=${token}`,
+        pageUrl: pageShareUrl(row.id, token),
         createdAt: share.createdAt.toISOString(),
         revokedAt: null,
       });
