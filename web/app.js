@@ -199,13 +199,13 @@ function viridis(t) {
   return `rgb(${c[0]} ${c[1]} ${c[2]})`;
 }
 
-/** Dark or light text, whichever reads better on viridis(t). @param {number} t */
+/** The class of dark or light text, whichever reads better on viridis(t). @param {number} t */
 function inkOn(t) {
   const [r, g, b] = viridisRgb(t).map((v) => {
     const c = v / 255;
     return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
   });
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.22 ? '#111' : '#fff';
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.22 ? 'ink-dark' : 'ink-light';
 }
 
 // ---------------------------------------------------------------- API access
@@ -1086,11 +1086,10 @@ function heatmapSvg(slice, t, measure, selected, onPick) {
           s(
             'text',
             {
-              class: 'cell-value',
+              class: `cell-value ${v === null ? 'ink-none' : inkOn(v)}`,
               x: x + cell / 2,
               y: y + cell / 2 + 3.5,
               'text-anchor': 'middle',
-              fill: v === null ? '#888' : inkOn(v),
             },
             v === null ? '–' : v.toFixed(2),
           ),
