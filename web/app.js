@@ -6,7 +6,7 @@
 // DOM is built with createElement only (never innerHTML), so names from the API cannot inject markup.
 
 /**
- * @typedef {'queued'|'training'|'capturing'|'computing'|'succeeded'|'failed'|'canceled'} Status
+ * @typedef {'awaiting_representations'|'queued'|'training'|'capturing'|'computing'|'succeeded'|'failed'|'canceled'} Status
  * @typedef {{ index: number, step: number, fraction: number, trainLoss: number|null,
  *   trainAccuracy: number|null, probeLoss: number|null, probeAccuracy: number|null }} Checkpoint
  * @typedef {{ id: string, name: string, status: Status,
@@ -163,6 +163,7 @@ function duration(a, b) {
 
 /** A one-line description of the reference network from the spec. @param {any} spec */
 function describeNet(spec) {
+  if (spec?.source === 'upload') return 'uploaded activations';
   const ref = spec?.reference;
   if (!ref) return '';
   const arch = ref.architecture ?? {};
@@ -430,7 +431,17 @@ function progressBar(p, status) {
 }
 
 /** @param {Status} status */
-const pill = (status) => h('span', { class: `pill ${status}`, 'data-status': status }, status);
+const pill = (status) =>
+  h(
+    'span',
+    { class: `pill ${status}`, 'data-status': status },
+    status === 'awaiting_representations' ? 'awaiting uploads' : status,
+  );
+
+/** Checkpoints declared by the spec (trained: count; uploaded: the list). @param {any} spec */
+const declaredCheckpoints = (spec) =>
+  spec?.reference?.checkpoints?.count ??
+  (Array.isArray(spec?.checkpoints) ? spec.checkpoints.length : undefined);
 
 /** @param {Experiment} e */
 function listRow(e) {
@@ -474,7 +485,7 @@ function listRow(e) {
     h(
       'td',
       { class: 'muted num' },
-      `${e.layers.specimen.length} × ${e.layers.reference.length} layers · ${e.checkpoints.length || e.spec?.reference?.checkpoints?.count || '?'} ckpts`,
+      `${e.layers.specimen.length} × ${e.layers.reference.length} layers · ${e.checkpoints.length || declaredCheckpoints(e.spec) || '?'} ckpts`,
     ),
     h('td', { class: 'faint', title: e.timings['createdAt'] ?? '' }, ago(e.timings['createdAt'])),
   );
@@ -663,12 +674,13 @@ function crumbs(share) {
 function experimentHeader(e, share) {
   const t = e.timings;
   const spec = e.spec ?? {};
-  const ckpts = e.checkpoints.length || spec.reference?.checkpoints?.count;
+  const ckpts = e.checkpoints.length || declaredCheckpoints(spec);
   /** @type {[string, string|number|undefined|null][]} */
   const facts = [
     ['network', describeNet(spec)],
-    ['specimen', spec.specimen === 'same' ? 'same as reference' : spec.specimen ? 'own run' : null],
+    ['specimen', spec.specimen === 'same' ? 'same as reference' : spec.specimen ? 'its own network' : null],
     ['probe', spec.probe?.examples ? `${spec.probe.examples} ${spec.probe.split ?? 'test'} examples` : null],
+    ['samples', spec.source === 'upload' && spec.samples ? spec.samples : null],
     [
       'checkpoints',
       ckpts
