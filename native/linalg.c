@@ -7,6 +7,7 @@
 // core/cca/native.ts reports that and the engine uses its JS/onnxruntime path.
 #include <node_api.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,13 +31,16 @@ extern void openblas_set_num_threads(int);
 extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 
-enum op { OP_GEMM_TN, OP_GEMM_NN, OP_SYRK, OP_EIG, OP_EIGVALS, OP_CHOLINV, OP_SVDVALS, OP_SVD };
+enum op { OP_GEMM_TN, OP_GEMM_NN, OP_SYRK, OP_EIG, OP_EIGVALS, OP_CHOLINV, OP_SVDVALS, OP_SVD, OP_COLSTATS, OP_CENTRE };
 
 typedef struct {
   enum op op;
   int m, n, k;            // shapes (see each op)
   double *a, *b;          // inputs (private copies for the in-place LAPACK routines, else JS memory)
   int own_a;              // a was malloc'd here
+  const float *af;        // colstats/centre: float32 input instead of a (when not NULL)
+  int32_t *keep;          // centre: kept columns (malloc'd copy)
+  double *mean;           // centre: their means (malloc'd copy)
   napi_ref ref_a, ref_b;  // keep the JS inputs alive while the work runs
   napi_ref ref_out;
   double *out;            // output (JS ArrayBuffer memory)
@@ -128,6 +132,52 @@ static void execute(napi_env env, void *data) {
         for (int r = 0; r < n; r++) j->out[(size_t)c * n + r] = r >= c ? j->a[(size_t)c * n + r] : 0.0;
       break;
     }
+    case OP_COLSTATS: {
+      // Column sums in row order (so equal, bit for bit, to the JS loop) and "varies" flags, [2d].
+      int n = j->m, d = j->n;
+      double *sum = j->out, *varies = j->out + d;
+      if (n == 0 || d == 0) break;
+      if (j->af) {
+        const float *x = j->af;
+        for (int c = 0; c < d; c++) sum[c] = x[c];
+        for (int r = 1; r < n; r++) {
+          const float *row = x + (size_t)r * d;
+          for (int c = 0; c < d; c++) {
+            sum[c] += (double)row[c];
+            if (row[c] != x[c]) varies[c] = 1.0;
+          }
+        }
+      } else {
+        const double *x = j->a;
+        for (int c = 0; c < d; c++) sum[c] = x[c];
+        for (int r = 1; r < n; r++) {
+          const double *row = x + (size_t)r * d;
+          for (int c = 0; c < d; c++) {
+            sum[c] += row[c];
+            if (row[c] != x[c]) varies[c] = 1.0;
+          }
+        }
+      }
+      break;
+    }
+    case OP_CENTRE: {
+      // out [n, live] = x[:, keep] - mean.
+      int n = j->m, d = j->n, live = j->k;
+      for (int r = 0; r < n; r++) {
+        double *o = j->out + (size_t)r * live;
+        if (j->af) {
+          const float *row = j->af + (size_t)r * d;
+          for (int c = 0; c < live; c++) o[c] = (double)row[j->keep[c]] - j->mean[c];
+        } else {
+          const double *row = j->a + (size_t)r * d;
+          if (live == d)
+            for (int c = 0; c < d; c++) o[c] = row[c] - j->mean[c];
+          else
+            for (int c = 0; c < live; c++) o[c] = row[j->keep[c]] - j->mean[c];
+        }
+      }
+      break;
+    }
     case OP_SVDVALS:
     case OP_SVD: {
       // a [m, n] row-major is the column-major [n, m] matrix a^T (same singular values). Output:
@@ -182,6 +232,8 @@ static void complete(napi_env env, napi_status status, void *data) {
   if (j->ref_b) napi_delete_reference(env, j->ref_b);
   napi_delete_reference(env, j->ref_out);
   if (j->own_a) free(j->a);
+  free(j->keep);
+  free(j->mean);
   napi_delete_async_work(env, j->work);
   free(j);
 }
@@ -239,6 +291,8 @@ static napi_value fail(napi_env env, job_t *j, const char *msg) {
     if (j->ref_a) napi_delete_reference(env, j->ref_a);
     if (j->ref_b) napi_delete_reference(env, j->ref_b);
     if (j->own_a) free(j->a);
+    free(j->keep);
+    free(j->mean);
     free(j);
   }
   bool pending = false;
@@ -317,6 +371,75 @@ static napi_value js_cholinv(napi_env env, napi_callback_info info) { return cop
 static napi_value js_svdvals(napi_env env, napi_callback_info info) { return copied(env, info, OP_SVDVALS); }
 static napi_value js_svd(napi_env env, napi_callback_info info) { return copied(env, info, OP_SVD); }
 
+// Float32Array or Float64Array argument of exactly `want` values (kept alive by j->ref_a).
+static int raw_arg(napi_env env, napi_value v, size_t want, job_t *j) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok ||
+      (type != napi_float64_array && type != napi_float32_array)) {
+    napi_throw_type_error(env, "REPDYN_NATIVE", "expected a Float32Array or Float64Array");
+    return 0;
+  }
+  if (length != want) {
+    napi_throw_range_error(env, "REPDYN_NATIVE", "size does not match the shape");
+    return 0;
+  }
+  static double none;
+  if (type == napi_float32_array) j->af = length ? (const float *)data : (const float *)&none;
+  else j->a = length ? (double *)data : &none;
+  napi_create_reference(env, v, 1, &j->ref_a);
+  return 1;
+}
+
+// colstats(a, n, d): column sums then varies flags [2d] of a [n, d] (float32 or float64).
+static napi_value js_colstats(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return fail(env, NULL, "colstats(a, n, d)");
+  job_t *j = new_job(OP_COLSTATS);
+  if (!j || !int_arg(env, argv[1], &j->m) || !int_arg(env, argv[2], &j->n)) return fail(env, j, "bad shape");
+  if (!raw_arg(env, argv[0], (size_t)j->m * j->n, j)) return fail(env, j, "bad argument");
+  j->out_len = 2 * (size_t)j->n;
+  return queue(env, j);
+}
+
+// centre(a, n, d, keep: Int32Array, mean: Float64Array): a[:, keep] - mean, [n, keep.length].
+static napi_value js_centre(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) return fail(env, NULL, "centre(a, n, d, keep, mean)");
+  job_t *j = new_job(OP_CENTRE);
+  if (!j || !int_arg(env, argv[1], &j->m) || !int_arg(env, argv[2], &j->n)) return fail(env, j, "bad shape");
+  if (!raw_arg(env, argv[0], (size_t)j->m * j->n, j)) return fail(env, j, "bad argument");
+  napi_typedarray_type type;
+  size_t klen, mlen, offset;
+  void *kdata, *mdata;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, argv[3], &type, &klen, &kdata, &ab, &offset) != napi_ok || type != napi_int32_array)
+    return fail(env, j, "centre: keep must be an Int32Array");
+  if (napi_get_typedarray_info(env, argv[4], &type, &mlen, &mdata, &ab, &offset) != napi_ok ||
+      type != napi_float64_array || mlen != klen)
+    return fail(env, j, "centre: mean must be a Float64Array as long as keep");
+  for (size_t c = 0; c < klen; c++) {
+    int32_t col = ((int32_t *)kdata)[c];
+    if (col < 0 || col >= j->n) return fail(env, j, "centre: keep names a column outside the matrix");
+  }
+  j->k = (int)klen;
+  j->keep = malloc(sizeof(int32_t) * (klen ? klen : 1));
+  j->mean = malloc(sizeof(double) * (klen ? klen : 1));
+  if (!j->keep || !j->mean) return fail(env, j, "out of memory");
+  memcpy(j->keep, kdata, sizeof(int32_t) * klen);
+  memcpy(j->mean, mdata, sizeof(double) * klen);
+  j->out_len = (size_t)j->m * klen;
+  return queue(env, j);
+}
+
 // setThreads(n): OpenBLAS threads per call.
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -346,6 +469,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"cholinv", NULL, js_cholinv, NULL, NULL, NULL, napi_default, NULL},
       {"svdvals", NULL, js_svdvals, NULL, NULL, NULL, napi_default, NULL},
       {"svd", NULL, js_svd, NULL, NULL, NULL, napi_default, NULL},
+      {"colstats", NULL, js_colstats, NULL, NULL, NULL, napi_default, NULL},
+      {"centre", NULL, js_centre, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},
   };

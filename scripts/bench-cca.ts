@@ -42,8 +42,12 @@ function specimen(j: number, t: number): Matrix2D {
   const mix = noise[j]!;
   const w = (t + 1) / CHECKPOINTS;
   const data = new Float64Array(ref.length);
-  for (let i = 0; i < data.length; i++) data[i] = w * ref[i]! + (1 - w) * mix[i]!;
-  if (j < WIDTHS.length - 1) for (let i = 0; i < data.length; i++) data[i] = Math.max(0, data[i]!);
+  if (j < WIDTHS.length - 1) {
+    for (let i = 0; i < data.length; i++) {
+      const v = w * ref[i]! + (1 - w) * mix[i]!;
+      data[i] = Math.max(0, v);
+    }
+  } else for (let i = 0; i < data.length; i++) data[i] = w * ref[i]! + (1 - w) * mix[i]!;
   return { data, rows: SAMPLES, cols: refs[j]!.cols };
 }
 

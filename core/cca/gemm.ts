@@ -26,6 +26,9 @@ export interface GemmEngine {
   gram?(a: Matrix2D): Promise<Float64Array>;
   /** decompose() of linalg.ts (same packed results), when the engine has its own decompositions. */
   decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
+  /** columnStats() / centreColumns() of similarity.ts, bit for bit, when the engine has them. */
+  columnStats?(a: Matrix2D): Promise<Float64Array>;
+  centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array): Promise<Float64Array>;
   /** Frees native resources; the engine must not be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -98,6 +101,8 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
       return run(() => lib.syrk(asFloat64(a), a.rows, a.cols));
     },
     decompose: (kind, a, n) => run(() => lib[kind](a, n)),
+    columnStats: (a) => run(() => lib.colstats(a.data, a.rows, a.cols)),
+    centreColumns: (a, keep, mean) => run(() => lib.centre(a.data, a.rows, a.cols, keep, mean)),
     async dispose() {},
   };
 }

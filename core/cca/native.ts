@@ -33,6 +33,16 @@ export interface NativeLinalg {
   svdvals(a: Float64Array, m: number, n: number): Promise<Float64Array>;
   /** dgesdd of a [m, n], r = min(m, n): values [r], then U [m, r] and Vt [r, n], row-major. */
   svd(a: Float64Array, m: number, n: number): Promise<Float64Array>;
+  /** Column sums (row order) then 1/0 "varies" flags of a [n, d], [2d]; as columnStats() in JS. */
+  colstats(a: Float32Array | Float64Array, n: number, d: number): Promise<Float64Array>;
+  /** a[:, keep] - mean, [n, keep.length]; as centreColumns() in JS. */
+  centre(
+    a: Float32Array | Float64Array,
+    n: number,
+    d: number,
+    keep: Int32Array,
+    mean: Float64Array,
+  ): Promise<Float64Array>;
   setThreads(n: number): void;
   config(): string;
 }
@@ -52,18 +62,36 @@ function candidates(): string[] {
 }
 
 /**
- * OpenBLAS 0.3.21 (Debian 12) does not recognise recent AVX-512 CPUs (e.g. AMD Zen 4) and falls back
- * to its AVX2 kernels; its SkylakeX kernels measured ~1.5x faster for float64 GEMM here. Chosen only
- * when the CPU has every AVX-512 subset those kernels use and OPENBLAS_CORETYPE is not set already.
+ * The OpenBLAS kernels for the addon: REPDYN_OPENBLAS_CORETYPE when set, else SkylakeX when the CPU has
+ * every AVX-512 subset those kernels use (OpenBLAS 0.3.21, Debian 12, does not recognise recent
+ * AVX-512 CPUs such as AMD Zen 4/5 and falls back to its AVX2 kernels; SkylakeX's measured ~1.5x faster
+ * for float64 GEMM here), else OpenBLAS's own choice. An inherited OPENBLAS_CORETYPE (the development
+ * machines pin Haswell for numpy) is not used for the addon; it is restored once the library is loaded.
  */
-function preferAvx512Kernels(): void {
-  if (process.env.OPENBLAS_CORETYPE !== undefined || process.platform !== 'linux') return;
+function kernelChoice(): string | undefined {
+  const chosen = process.env.REPDYN_OPENBLAS_CORETYPE;
+  if (chosen) return chosen;
+  if (process.platform !== 'linux') return undefined;
   try {
     const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? [];
     const needed = ['avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl'];
-    if (needed.every((f) => flags.includes(f))) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
+    return needed.every((f) => flags.includes(f)) ? 'SkylakeX' : undefined;
   } catch {
-    // no /proc/cpuinfo: leave OpenBLAS's own choice
+    return undefined; // no /proc/cpuinfo: OpenBLAS's own choice
+  }
+}
+
+/** Loads the addon with OPENBLAS_CORETYPE = kernelChoice() (OpenBLAS reads it once, when it loads). */
+function requireWithKernels(path: string): NativeLinalg {
+  const inherited = process.env.OPENBLAS_CORETYPE;
+  const kernels = kernelChoice();
+  if (kernels) process.env.OPENBLAS_CORETYPE = kernels;
+  else delete process.env.OPENBLAS_CORETYPE;
+  try {
+    return createRequire(import.meta.url)(path) as NativeLinalg;
+  } finally {
+    if (inherited === undefined) delete process.env.OPENBLAS_CORETYPE;
+    else process.env.OPENBLAS_CORETYPE = inherited;
   }
 }
 
@@ -85,8 +113,7 @@ export function loadNative(): NativeStatus {
     return status;
   }
   try {
-    preferAvx512Kernels();
-    const lib = createRequire(import.meta.url)(path) as NativeLinalg;
+    const lib = requireWithKernels(path);
     lib.setThreads(1);
     status = { lib, detail: `${path}: ${lib.config()}` };
   } catch (err) {

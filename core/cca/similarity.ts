@@ -92,7 +92,14 @@ export interface DecompositionRequest {
   kind: DecompositionKind;
   a: Matrix2D;
 }
-export type StepRequest = ProductRequest | DecompositionRequest;
+/**
+ * Column statistics of a raw representation a [n, d] ('colstats': sums then 1/0 "varies" flags, [2d];
+ * the sums in row order) or its centred live columns ('centre': a[:, keep] - mean, [n, keep.length]).
+ */
+export type CentringRequest =
+  | { kind: 'colstats'; a: Matrix2D }
+  | { kind: 'centre'; a: Matrix2D; keep: Int32Array; mean: Float64Array };
+export type StepRequest = ProductRequest | DecompositionRequest | CentringRequest;
 export type Steps<T> = Generator<StepRequest, T, Float64Array>;
 
 export function runSync<T>(steps: Steps<T>): T {
@@ -102,6 +109,8 @@ export function runSync<T>(steps: Steps<T>): T {
     let out: Float64Array;
     if (r.kind === 'tn' || r.kind === 'gram') out = jsMatmulTN(r.a, r.b);
     else if (r.kind === 'nn') out = jsMatmul(r.a, r.b);
+    else if (r.kind === 'colstats') out = columnStats(r.a);
+    else if (r.kind === 'centre') out = centreColumns(r.a, r.keep, r.mean);
     else out = decompose(r.kind, r.a.data as Float64Array, r.a.rows);
     step = steps.next(out);
   }
@@ -115,6 +124,9 @@ export interface ProductEngine {
   gram?(a: Matrix2D): Promise<Float64Array>;
   /** decompose() elsewhere (e.g. on a worker thread); computed in place when absent. */
   decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
+  /** columnStats() / centreColumns() elsewhere, bit for bit; computed in place when absent. */
+  columnStats?(a: Matrix2D): Promise<Float64Array>;
+  centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array): Promise<Float64Array>;
 }
 
 export async function runAsync<T>(steps: Steps<T>, engine: ProductEngine): Promise<T> {
@@ -124,7 +136,13 @@ export async function runAsync<T>(steps: Steps<T>, engine: ProductEngine): Promi
     let out: Float64Array;
     if (r.kind === 'tn') out = await engine.matmulTN(r.a, r.b);
     else if (r.kind === 'gram') out = engine.gram ? await engine.gram(r.a) : await engine.matmulTN(r.a, r.a);
-    else if (r.kind === 'nn') out = await engine.matmul(r.a, r.b);
+    else if (r.kind === 'colstats')
+      out = engine.columnStats ? await engine.columnStats(r.a) : columnStats(r.a);
+    else if (r.kind === 'centre') {
+      out = engine.centreColumns
+        ? await engine.centreColumns(r.a, r.keep, r.mean)
+        : centreColumns(r.a, r.keep, r.mean);
+    } else if (r.kind === 'nn') out = await engine.matmul(r.a, r.b);
     else {
       const a = r.a.data as Float64Array;
       out = engine.decompose ? await engine.decompose(r.kind, a, r.a.rows) : decompose(r.kind, a, r.a.rows);
@@ -236,47 +254,60 @@ function validateValues(m: Matrix2D, label: string): void {
   }
 }
 
-/**
- * Validated, centred copy of the non-constant columns [n, live]. One pass sums the columns and finds
- * the varying ones; a NaN or infinite value makes its column's sum non-finite, and only then is every
- * value checked (the error names the first one).
- */
-function centre(m: Matrix2D, label: string): { centred: Float64Array; live: number } {
-  validateShape(m, label);
+/** Column sums (in row order) and "varies" flags (1: some value differs from the first row's), [2d]. */
+export function columnStats(m: Matrix2D): Float64Array {
   const { data, rows: n, cols: d } = m;
-  const sum = new Float64Array(d);
-  const varies = new Uint8Array(d);
-  for (let j = 0; j < d; j++) sum[j] = data[j]!;
+  const out = new Float64Array(2 * d);
+  for (let j = 0; j < d; j++) out[j] = data[j]!;
   for (let i = 1; i < n; i++) {
     const o = i * d;
     for (let j = 0; j < d; j++) {
       const v = data[o + j]!;
-      sum[j]! += v;
-      if (v !== data[j]) varies[j] = 1;
+      out[j]! += v;
+      if (v !== data[j]) out[d + j] = 1;
     }
   }
-  for (let j = 0; j < d; j++) if (!Number.isFinite(sum[j]!)) validateValues(m, label);
-  // (a sum can also overflow for huge finite values; that is not an input error)
-  const keep: number[] = [];
-  for (let j = 0; j < d; j++) if (varies[j]) keep.push(j);
+  return out;
+}
+
+/** a[:, keep] - mean, [n, keep.length]. */
+export function centreColumns(m: Matrix2D, keep: Int32Array, mean: Float64Array): Float64Array {
+  const { data, rows: n, cols: d } = m;
   const live = keep.length;
   const centred = new Float64Array(n * live);
-  const mean = new Float64Array(live);
-  for (let j = 0; j < live; j++) mean[j] = sum[keep[j]!]! / n;
   if (live === d) {
     for (let i = 0; i < n; i++) {
       const o = i * d;
       for (let j = 0; j < d; j++) centred[o + j] = data[o + j]! - mean[j]!;
     }
-    return { centred, live };
+    return centred;
   }
-  const index = Int32Array.from(keep);
   for (let i = 0; i < n; i++) {
     const o = i * d;
     const c = i * live;
-    for (let j = 0; j < live; j++) centred[c + j] = data[o + index[j]!]! - mean[j]!;
+    for (let j = 0; j < live; j++) centred[c + j] = data[o + keep[j]!]! - mean[j]!;
   }
-  return { centred, live };
+  return centred;
+}
+
+/**
+ * Validated, centred copy of the non-constant columns [n, live]. One pass sums the columns and finds
+ * the varying ones; a NaN or infinite value makes its column's sum non-finite, and only then is every
+ * value checked (the error names the first one).
+ */
+function* centre(m: Matrix2D, label: string): Steps<{ centred: Float64Array; live: number }> {
+  validateShape(m, label);
+  const { rows: n, cols: d } = m;
+  const stats = yield { kind: 'colstats', a: m };
+  for (let j = 0; j < d; j++) if (!Number.isFinite(stats[j]!)) validateValues(m, label);
+  // (a sum can also overflow for huge finite values; that is not an input error)
+  const kept: number[] = [];
+  for (let j = 0; j < d; j++) if (stats[d + j]) kept.push(j);
+  const keep = Int32Array.from(kept);
+  const mean = new Float64Array(keep.length);
+  for (let j = 0; j < keep.length; j++) mean[j] = stats[keep[j]!]! / n;
+  const centred = yield { kind: 'centre', a: m, keep, mean };
+  return { centred, live: keep.length };
 }
 
 function symmetrise(a: Float64Array, n: number): void {
@@ -326,7 +357,7 @@ export function* prepareSteps(
   opts: ResolvedOptions,
 ): Steps<PreparedRepresentation> {
   const n = m.rows;
-  const { centred, live } = centre(m, label);
+  const { centred, live } = yield* centre(m, label);
   const xc = mat(centred, n, live);
 
   // G = Xc^T Xc [live, live]

@@ -91,6 +91,8 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       signal?.throwIfAborted();
       return engine.gram ? engine.gram(a) : engine.matmulTN(a, a);
     },
+    ...(engine.columnStats && { columnStats: engine.columnStats.bind(engine) }),
+    ...(engine.centreColumns && { centreColumns: engine.centreColumns.bind(engine) }),
     ...(decompose && {
       decompose: async (kind: DecompositionKind, a: Float64Array, n: number) => {
         signal?.throwIfAborted();

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { getGemmEngine, jsEngine } from '../../../core/cca/index.ts';
 import { decompose, jsMatmul, jsMatmulTN, symEig } from '../../../core/cca/linalg.ts';
 import { limiter, loadNative } from '../../../core/cca/native.ts';
-import { gaussian } from '../../../core/cca/similarity.ts';
+import { centreColumns, columnStats, gaussian } from '../../../core/cca/similarity.ts';
 
 const { lib, detail } = loadNative();
 
@@ -98,6 +98,31 @@ describe('native linear algebra', () => {
       for (let j = 0; j < 11; j++)
         for (let q = 0; q < 11; q++) rebuilt[i * 11 + j]! += u[i * 11 + q]! * full[q]! * vt[q * 11 + j]!;
     assert.ok(relErr(rebuilt, c.data) < 1e-12);
+  });
+
+  it('column statistics and centring equal the JS ones bit for bit (float32 and float64)', {
+    skip: !lib && detail,
+  }, async () => {
+    assert.ok(lib);
+    const n = 57;
+    const d = 13;
+    const values = gaussian(n * d, 4);
+    for (let i = 0; i < n; i++) {
+      values[i * d + 3] = 2.5; // constant
+      values[i * d + 7] = i === 40 ? 1 : 0; // varies in one row only
+    }
+    for (const data of [values, Float32Array.from(values)]) {
+      const m = { data, rows: n, cols: d };
+      const stats = await lib.colstats(data, n, d);
+      assert.deepEqual(stats, columnStats(m));
+      assert.equal(stats[d + 3], 0);
+      assert.equal(stats[d + 7], 1);
+      for (const keep of [Int32Array.from({ length: d }, (_, j) => j), Int32Array.from([0, 7, 12])]) {
+        const mean = Float64Array.from(keep, (j) => stats[j]! / n);
+        assert.deepEqual(await lib.centre(data, n, d, keep, mean), centreColumns(m, keep, mean));
+      }
+    }
+    assert.throws(() => lib.centre(values, n, d, Int32Array.from([d]), new Float64Array(1)), /outside/);
   });
 
   it('rejects malformed arguments instead of reading out of bounds', { skip: !lib && detail }, () => {
