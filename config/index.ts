@@ -21,6 +21,8 @@ export interface Config {
   workerConcurrency: number;
   /** browser origins allowed to call the API cross-origin; empty = none (same-origin only); ['*'] = any */
   corsOrigins: string[];
+  /** which proxies' X-Forwarded-For to believe for the client address (Fastify trustProxy) */
+  trustProxy: boolean | number | string[];
   /** requests per API key (or share token, or client IP) per window on /v1; max 0 = no limit */
   rateLimit: { max: number; windowMs: number };
   /** the estimate limits (core/estimate.ts) plus request-size and per-team limits */
@@ -72,6 +74,19 @@ function oneOf<T extends string>(env: Env, key: string, fallback: T, allowed: re
   return v as T;
 }
 
+/** `true` (any proxy), a hop count, or a comma-separated list of proxy addresses/CIDRs; default none. */
+function trustProxy(env: Env, key: string): boolean | number | string[] {
+  const raw = str(env, key, '').trim();
+  if (raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const list = raw.split(',').map((p) => p.trim());
+  if (list.some((p) => !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(p))) {
+    throw new ConfigError(`${key}=${JSON.stringify(raw)} must be true, a hop count, or addresses/CIDRs`);
+  }
+  return list;
+}
+
 /** A comma-separated list of origins (`https://host[:port]`), or `*` for any. */
 function origins(env: Env, key: string): string[] {
   const raw = str(env, key, '').trim();
@@ -111,6 +126,7 @@ export function loadConfig(env: Env = process.env): Config {
     gemmEngine: oneOf(env, 'GEMM_ENGINE', 'auto', ['auto', 'blas', 'onnx', 'tfjs', 'js'] as const),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
     corsOrigins: origins(env, 'CORS_ORIGINS'),
+    trustProxy: trustProxy(env, 'TRUST_PROXY'),
     rateLimit: {
       max: int(env, 'RATE_LIMIT_MAX', 3000, 0),
       windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1),

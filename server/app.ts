@@ -56,6 +56,7 @@ export function loggerOptions(level: string): FastifyServerOptions['logger'] {
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     bodyLimit: deps.config.limits.bodyBytes,
+    trustProxy: deps.config.trustProxy as boolean, // or a hop count or address list (same option)
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: true },
     },

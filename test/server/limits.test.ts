@@ -34,6 +34,13 @@ describe('limits', () => {
     assert.deepEqual(c.corsOrigins, []);
     assert.equal(loadConfig({ RATE_LIMIT_MAX: '0' }).rateLimit.max, 0);
     assert.throws(() => loadConfig({ CORS_ORIGINS: 'app.example' }), /CORS_ORIGINS/);
+    assert.equal(loadConfig({}).trustProxy, false);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, [
+      '10.0.0.0/8',
+      '127.0.0.1',
+    ]);
+    assert.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, 1);
+    assert.throws(() => loadConfig({ TRUST_PROXY: 'proxy.example' }), /TRUST_PROXY/);
     assert.throws(() => loadConfig({ MAX_ACTIVE_EXPERIMENTS: '0' }), /MAX_ACTIVE_EXPERIMENTS/);
   });
 
@@ -146,6 +153,29 @@ describe('limits', () => {
       const team = await t.newTeam();
       assert.equal((await attempt('10.0.0.7', team.key)).statusCode, 200);
     });
+  });
+
+  it('takes the client address from X-Forwarded-For only behind a trusted proxy (TRUST_PROXY)', async () => {
+    for (const [trust, separate] of [
+      ['127.0.0.1', true],
+      ['', false],
+    ] as const) {
+      const t = await startApp({ RATE_LIMIT_MAX: '2', TRUST_PROXY: trust });
+      try {
+        const from = (client: string) =>
+          t.app.inject({
+            url: '/v1/experiments',
+            remoteAddress: '127.0.0.1',
+            headers: { 'x-forwarded-for': client },
+          });
+        await from('192.0.2.1');
+        await from('192.0.2.1');
+        const other = await from('192.0.2.2');
+        assert.equal(other.statusCode, separate ? 401 : 429, `TRUST_PROXY=${trust}: ${other.body}`);
+      } finally {
+        await t.close();
+      }
+    }
   });
 
   describe('unfinished experiments per team', () => {
