@@ -19,6 +19,12 @@ export interface Config {
   tfjsBackend: string | undefined;
   gemmEngine: 'auto' | 'blas' | 'onnx' | 'tfjs' | 'js';
   workerConcurrency: number;
+  /** how often a worker re-enqueues non-terminal experiments from Postgres (ms) */
+  reconcileIntervalMs: number;
+  /** BullMQ job lock: a killed worker's job is taken over once its lock has expired (ms) */
+  jobLockMs: number;
+  /** how often a worker looks for jobs whose lock expired (ms) */
+  stalledIntervalMs: number;
   /** browser origins allowed to call the API cross-origin; empty = none (same-origin only); ['*'] = any */
   corsOrigins: string[];
   /** which proxies' X-Forwarded-For to believe for the client address (Fastify trustProxy) */
@@ -125,6 +131,9 @@ export function loadConfig(env: Env = process.env): Config {
     tfjsBackend: env['TFJS_BACKEND'] || undefined,
     gemmEngine: oneOf(env, 'GEMM_ENGINE', 'auto', ['auto', 'blas', 'onnx', 'tfjs', 'js'] as const),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
+    reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 15_000, 100),
+    jobLockMs: int(env, 'JOB_LOCK_MS', 60_000, 1_000),
+    stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 30_000, 100),
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     trustProxy: trustProxy(env, 'TRUST_PROXY'),
     rateLimit: {

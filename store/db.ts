@@ -45,3 +45,36 @@ export async function pingDb(db: Db, timeoutMs = 2_000): Promise<void> {
     clearTimeout(timer);
   }
 }
+
+const UNREACHABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+const UNREACHABLE_ADAPTER_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+]);
+const UNREACHABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND']);
+
+/**
+ * True when `err` says PostgreSQL cannot be reached or dropped the connection (stopped, restarting,
+ * out of connections) rather than refusing a query: the caller may wait and retry. Walks the cause
+ * chain (Prisma wraps driver-adapter errors, which wrap pg's).
+ */
+export function isDbUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 6; depth++) {
+    const o = e as { code?: unknown; kind?: unknown; message?: unknown; name?: unknown; cause?: unknown };
+    const code = typeof o.code === 'string' ? o.code : '';
+    if (UNREACHABLE_PRISMA_CODES.has(code) || UNREACHABLE_SOCKET_CODES.has(code)) return true;
+    // SQLSTATE class 08 (connection exception), 57P01-57P03 (shutdown, crash, cannot connect now)
+    if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code)) return true;
+    if (typeof o.kind === 'string' && UNREACHABLE_ADAPTER_KINDS.has(o.kind)) return true;
+    if (o.name === 'PrismaClientInitializationError') return true;
+    if (
+      typeof o.message === 'string' &&
+      /Connection terminated|connection timeout|Can't reach database/i.test(o.message)
+    )
+      return true;
+    e = o.cause;
+  }
+  return false;
+}

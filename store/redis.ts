@@ -27,3 +27,20 @@ export async function pingRedis(redis: Redis, timeoutMs = 1_000): Promise<void> 
     clearTimeout(timer);
   }
 }
+
+/**
+ * `work` or a rejection after `timeoutMs`, whichever comes first. BullMQ waits for a connection that
+ * is reconnecting, so the API bounds every queue call with this instead of hanging a request.
+ */
+export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  work.catch(() => undefined); // a late failure after the timeout is not unhandled
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,11 +1,21 @@
 // The BullMQ worker around the experiment pipeline, plus the reconciler that re-enqueues every
 // non-terminal experiment Postgres knows about (after a Redis flush, a lost enqueue or a crash).
+//
+// Recovery: Postgres is the truth, Redis only carries work. A job runs only while its worker holds
+// the experiment's lease (store/leases.ts); a job whose experiment is leased elsewhere completes at
+// once (the holder is alive and on it). A killed worker's job is taken over when its BullMQ lock
+// expires (JOB_LOCK_MS, checked every STALLED_INTERVAL_MS), and the reconciler (every
+// RECONCILE_INTERVAL_MS) re-enqueues experiments that are non-terminal, unleased and have no job
+// (job id = experiment id, so a re-enqueue never duplicates). The pipeline itself resumes: training
+// from the last saved checkpoint, the tensor without the cells already stored. While Postgres is
+// away, a running job waits for it and continues without spending a retry attempt.
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Config } from '../config/index.ts';
 import { getGemmEngine } from '../core/cca/index.ts';
 import { initBackend } from '../core/tf/backend.ts';
-import type { Db } from '../store/db.ts';
-import { ACTIVE, advance, isTerminal } from '../store/experiments.ts';
+import { type Db, isDbUnavailable, pingDb } from '../store/db.ts';
+import { advance, isTerminal } from '../store/experiments.ts';
+import { type Lease, tryLeaseExperiment, unleasedActiveExperiments } from '../store/leases.ts';
 import {
   createExperimentQueue,
   EXPERIMENT_QUEUE,
@@ -22,7 +32,22 @@ import {
 } from './processors/experiment.ts';
 
 const CANCEL_POLL_MS = 500;
-const RECONCILE_MS = 15_000;
+/** Postgres outages a job rides out (waiting, then continuing) before they count as a failure. */
+const MAX_DB_OUTAGES = 20;
+const DB_RETRY_MS = 500;
+
+/** Resolves once Postgres answers again; rejects if `signal` aborts first. */
+async function waitForDb(db: Db, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    signal.throwIfAborted();
+    try {
+      await pingDb(db, 2_000);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, DB_RETRY_MS));
+    }
+  }
+}
 
 export interface WorkerHandle {
   backend: string;
@@ -59,7 +84,31 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
         .catch(() => undefined);
     }, CANCEL_POLL_MS);
     try {
-      await processExperiment(ctx, id, controller.signal);
+      for (let outages = 0; ; outages++) {
+        let lease: Lease | null;
+        try {
+          lease = await tryLeaseExperiment(config.databaseUrl, id);
+        } catch (err) {
+          if (!isDbUnavailable(err) || outages >= MAX_DB_OUTAGES) throw err;
+          await waitForDb(db, controller.signal);
+          continue;
+        }
+        if (!lease) {
+          log(`experiment ${id}: another live worker holds it; leaving it to that one`);
+          return;
+        }
+        try {
+          await processExperiment(ctx, id, AbortSignal.any([controller.signal, lease.lost]));
+          return;
+        } catch (err) {
+          const outage = lease.lost.aborted || isDbUnavailable(err);
+          if (controller.signal.aborted || !outage || outages >= MAX_DB_OUTAGES) throw err;
+          log(`experiment ${id}: PostgreSQL unreachable; continuing when it answers`);
+        } finally {
+          await lease.release();
+        }
+        await waitForDb(db, controller.signal);
+      }
     } catch (err) {
       if (
         controller.signal.aborted &&
@@ -94,20 +143,23 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
     connection,
     prefix: config.queuePrefix,
     concurrency: config.workerConcurrency,
-    lockDuration: 60_000,
-    stalledInterval: 30_000,
+    lockDuration: config.jobLockMs,
+    stalledInterval: config.stalledIntervalMs,
     maxStalledCount: 3,
   });
   worker.on('error', (err) => log(`repdyn worker: queue error: ${err.message}`));
 
+  /** Enqueues every non-terminal, unleased experiment that has no live job; returns how many. */
   async function reconcile(): Promise<number> {
-    const rows = await db.experiment.findMany({
-      where: { status: { in: [...ACTIVE] } },
-      select: { id: true },
-    });
     let added = 0;
-    for (const { id } of rows) {
-      if (await queue.getJob(id)) continue;
+    for (const id of await unleasedActiveExperiments(db)) {
+      const job = await queue.getJob(id);
+      if (job) {
+        const state = await job.getState();
+        // a finished job record left behind while the row is still active: replace it
+        if (state !== 'completed' && state !== 'failed' && state !== 'unknown') continue;
+        await job.remove().catch(() => undefined);
+      }
       await enqueueExperiment(queue, id);
       added++;
     }
@@ -117,7 +169,7 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
     reconcile()
       .then((n) => n > 0 && log(`repdyn worker: reconciler re-enqueued ${n} experiment(s)`))
       .catch(() => undefined);
-  }, RECONCILE_MS);
+  }, config.reconcileIntervalMs);
   await reconcile().catch(() => undefined);
 
   return {

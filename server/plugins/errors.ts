@@ -1,5 +1,6 @@
 // One error handler: every failure answers the Error schema; 5xx never leak internals.
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { isDbUnavailable } from '../../store/db.ts';
 import { type ErrorBody, HttpError } from '../schemas/error.ts';
 
 function validationField(err: FastifyError): string | undefined {
@@ -34,6 +35,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
             ? 'INVALID_BODY'
             : 'BAD_REQUEST';
       body = { statusCode: err.statusCode, code, message: err.message };
+    } else if (isDbUnavailable(err)) {
+      // Postgres is stopped or restarting: the pool reconnects on the next request.
+      body = {
+        statusCode: 503,
+        code: 'POSTGRES_UNAVAILABLE',
+        message: 'the database (PostgreSQL) is unreachable; try again shortly',
+      };
+      reply.header('retry-after', '5');
     } else {
       request.log.error({ err }, 'unhandled error');
       body = { statusCode: 500, code: 'INTERNAL', message: 'internal error; see the server log' };

@@ -22,7 +22,10 @@ export interface Service {
   workers: ChildProcess[];
   api: ChildProcess;
   output: () => string;
+  /** starts one more worker process and resolves once it is taking jobs */
   startWorker(): Promise<ChildProcess>;
+  /** kills a worker process (SIGKILL by default: no clean-up of any kind) and forgets it */
+  killWorker(worker?: ChildProcess, signal?: NodeJS.Signals): Promise<void>;
   newTeam(): Promise<{ key: string; teamId: string }>;
   request(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
   stop(): Promise<void>;
@@ -34,7 +37,7 @@ export async function startService(
   const tag = randomBytes(4).toString('hex');
   const artifactDir = mkdtempSync(join(tmpdir(), `repdyn-art-${tag}-`));
   const port = await freePort();
-  const config = testConfig();
+  const config = testConfig(options.env);
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     PORT: String(port),
@@ -44,18 +47,18 @@ export async function startService(
     ...options.env,
   };
   let output = '';
-  const launch = (entry: string) => {
+  const launch = (entry: string, onOutput?: (text: string) => void) => {
     const child = spawn(process.execPath, ['--import', 'tsx', entry], {
       cwd: repoRoot,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout?.on('data', (d) => {
+    const collect = (d: Buffer) => {
       output += d;
-    });
-    child.stderr?.on('data', (d) => {
-      output += d;
-    });
+      onOutput?.(String(d));
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
     return child;
   };
   const db = createDb(config.databaseUrl, { poolSize: 4 });
@@ -75,13 +78,22 @@ export async function startService(
   );
   const workers: ChildProcess[] = [];
   const startWorker = async () => {
-    const w = launch('worker/main.ts');
+    let own = '';
+    const w = launch('worker/main.ts', (text) => {
+      own += text;
+    });
     workers.push(w);
-    await waitFor(() => output.includes('repdyn worker: tfjs backend'), {
+    await waitFor(() => own.includes('repdyn worker: tfjs backend') || w.exitCode !== null, {
       timeoutMs: 60_000,
       what: 'worker up',
     });
+    if (w.exitCode !== null) throw new Error(`worker exited with ${w.exitCode}:\n${own}`);
     return w;
+  };
+  const killWorker = async (w = workers[0], signal: NodeJS.Signals = 'SIGKILL') => {
+    if (!w) throw new Error('no worker to kill');
+    await stopProcess(w, signal);
+    workers.splice(workers.indexOf(w), 1);
   };
   for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
   const queueRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
@@ -100,6 +112,7 @@ export async function startService(
     api,
     output: () => output,
     startWorker,
+    killWorker,
     newTeam,
     request(path, init = {}) {
       const { key: k = key, headers, ...rest } = init;

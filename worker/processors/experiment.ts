@@ -106,7 +106,7 @@ async function ensureRun(
   run: NormalisedRunSpec,
   onProgress: (fraction: number, message: string) => void,
   signal: AbortSignal,
-): Promise<RunHandle & { reused: boolean }> {
+): Promise<RunHandle & { reused: boolean; resumedFromStep: number | null }> {
   const capture = captureOptions(e, ctx.config.limits);
   const key = runKey(run, e.probe, capture);
   const store = new FsRunArtifactStore(ctx.config.artifactDir, key);
@@ -124,6 +124,7 @@ async function ensureRun(
       layers: state.layers,
       checkpoints: state.checkpoints.length,
       reused: true,
+      resumedFromStep: null,
     };
   }
   await ctx.db.run.update({ where: { id: row.id }, data: { status: 'running' } });
@@ -166,6 +167,7 @@ async function ensureRun(
       layers: result.layers,
       checkpoints: result.checkpoints.length,
       reused: false,
+      resumedFromStep: result.resumedFrom ?? null,
     };
   } catch (err) {
     // leave the run resumable for the next attempt (or another experiment)
@@ -198,7 +200,7 @@ export async function processExperiment(
   const TRAIN_SHARE = upload ? 0 : 0.7;
   let similarity: NormalisedSimilarity;
   let fallbackSamples: number;
-  const handles: Array<RunHandle & { reused: boolean }> = [];
+  const handles: Array<Awaited<ReturnType<typeof ensureRun>>> = [];
   if (upload) {
     // Uploaded activations: POST …/complete stored both runs' states; nothing to train.
     const u = normaliseUploadSpec(row.spec as UploadExperimentSpec);
@@ -222,6 +224,7 @@ export async function processExperiment(
         layers: state.layers,
         checkpoints: state.checkpoints.length,
         reused: true,
+        resumedFromStep: null,
       });
     }
   } else {
@@ -291,7 +294,9 @@ export async function processExperiment(
   });
   const have = new Set(existing.map((c) => `${c.refLayer}/${c.specLayer}/${c.checkpoint}`));
   const total = ref.layers.length * spec.layers.length * spec.checkpoints;
+  if (have.size > 0) ctx.log(`experiment ${row.id}: resuming the tensor, ${have.size}/${total} cells stored`);
   let done = have.size;
+  let computed = 0;
   let batch: CellRow[] = [];
   let lastFlush = Date.now();
   const flush = async () => {
@@ -333,6 +338,7 @@ export async function processExperiment(
       coefficients: encodeCoefficients(r.cca),
     });
     done++;
+    computed++;
     if (batch.length >= CELL_BATCH || Date.now() - lastFlush > CELL_FLUSH_MS) {
       await flush();
       progress.report(
@@ -348,6 +354,10 @@ export async function processExperiment(
     where: { experimentId: row.id },
     select: { refLayer: true, specLayer: true, checkpoint: true, rho: true },
   });
+  if (diag.length !== total) {
+    // never report a partial tensor as finished; a retry computes what is missing
+    throw new Error(`tensor incomplete after computing: ${diag.length}/${total} cells stored`);
+  }
   const rhoOf = new Map(diag.map((c) => [`${c.refLayer}/${c.specLayer}/${c.checkpoint}`, c.rho]));
   const layersSummary = spec.layers.map((l, j) => {
     const i = ref.layers.findIndex((r) => r.name === l.name);
@@ -364,18 +374,27 @@ export async function processExperiment(
     seconds: (Date.now() - started) / 1000,
     reusedRuns: upload ? 0 : handles.filter((h) => h.reused).length,
     source: upload ? 'upload' : 'trained',
+    /** what the attempt that finished did: each run reused, resumed from a saved step or trained from
+     * step 0, and the cells it computed next to those an earlier attempt had stored */
+    finalAttempt: {
+      runs: handles.map((h) => ({ reused: h.reused, resumedFromStep: h.resumedFromStep })),
+      cellsStoredBefore: have.size,
+      cellsComputed: computed,
+    },
     layers: layersSummary,
     /** baseline[refLayer][specLayer]: rho and CKA of Gaussian data with the pair's samples and widths */
     baseline,
     samples,
   };
   await progress.flush();
-  await advance(db, row.id, 'succeeded', {
+  // Success is written only now, after every cell batch above has been committed.
+  const won = await advance(db, row.id, 'succeeded', {
     progress: 1,
     etaSeconds: 0,
     message: `done: ${total} cells`,
     summary: summary as unknown as Prisma.InputJsonValue,
   });
+  if (won) ctx.log(`experiment ${row.id}: succeeded`);
 }
 
 /** Marks the experiment failed (terminal) with a stable code. */

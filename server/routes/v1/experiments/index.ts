@@ -25,7 +25,7 @@ import {
   TooManyActiveExperiments,
 } from '../../../../store/experiments.ts';
 import { enqueueExperiment } from '../../../../store/queue.ts';
-import { pingRedis } from '../../../../store/redis.ts';
+import { pingRedis, withTimeout } from '../../../../store/redis.ts';
 import { readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
 import { principalOf } from '../../../plugins/auth.ts';
@@ -212,8 +212,11 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
           throw err;
         }
       }
+      // Submission policy: Redis unreachable before anything is stored → 503 QUEUE_UNAVAILABLE and
+      // nothing is kept; Redis lost between that check and the enqueue → the row is kept (202) and
+      // the workers' reconciler enqueues it from Postgres. Never a row that nobody will run.
       try {
-        await enqueueExperiment(deps.queue, created.id);
+        await withTimeout(enqueueExperiment(deps.queue, created.id), 2_000, 'enqueue');
       } catch (err) {
         // The row is the truth: the workers' reconciler enqueues it when Redis answers again.
         request.log.warn({ err, experimentId: created.id }, 'enqueue failed; the reconciler will retry');
@@ -290,7 +293,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
       if (row.status === 'queued' || row.status === AWAITING) {
         // Not started: cancel here. A worker that picks the job up anyway sees the terminal state.
         await advance(db, row.id, 'canceled', { message: 'canceled before it started' });
-        await deps.queue.remove(row.id).catch(() => undefined);
+        await withTimeout(deps.queue.remove(row.id), 1_000, 'queue remove').catch(() => undefined);
       }
       return reply.status(202).send(experimentView(await findOwned(row.teamId, row.id)));
     },
@@ -311,7 +314,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
       if (ACTIVE.includes(row.status) || row.status === AWAITING) {
         await db.experiment.update({ where: { id: row.id }, data: { cancelRequested: true } });
         await advance(db, row.id, 'canceled', { message: 'deleted' });
-        await deps.queue.remove(row.id).catch(() => undefined);
+        await withTimeout(deps.queue.remove(row.id), 1_000, 'queue remove').catch(() => undefined);
       }
       const runIds = [row.referenceRunId, row.specimenRunId].filter((x): x is string => Boolean(x));
       await db.experiment.delete({ where: { id: row.id } });
