@@ -97,10 +97,12 @@ export async function startService(
   };
   for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
   const queueRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  queueRedis.on('error', () => {}); // a test may stop its private Redis
   const queue = new Queue(EXPERIMENT_QUEUE, {
     connection: queueRedis,
     prefix: env['QUEUE_PREFIX'],
   });
+  queue.on('error', () => {});
   return {
     base,
     db,

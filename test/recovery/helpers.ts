@@ -5,13 +5,28 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../../store/db.ts';
 import { waitFor } from '../helpers/env.ts';
-import type { Service } from '../helpers/service.ts';
+import { type Service, tinySpec } from '../helpers/service.ts';
 
 export const FAST_RECOVERY = {
   JOB_LOCK_MS: '3000',
   STALLED_INTERVAL_MS: '500',
   RECONCILE_INTERVAL_MS: '500',
 };
+
+/** A small MLP (784-16-10: layers input, fc1, logits) on a 64-example probe set: cheap cells. */
+export function smallSpec(name: string, training: Record<string, unknown>, checkpoints: number) {
+  const base = tinySpec();
+  return tinySpec({
+    name,
+    reference: {
+      ...base.reference,
+      architecture: { type: 'mlp', hidden: [16], activation: 'relu' },
+      training: { ...base.reference.training, epochs: 1, ...training },
+      checkpoints: { count: checkpoints, spacing: 'linear' },
+    },
+    probe: { split: 'test', examples: 64, seed: 0 },
+  });
+}
 
 export async function submit(svc: Service, body: unknown): Promise<string> {
   const res = await svc.request('/v1/experiments', { method: 'POST', body: JSON.stringify(body) });
@@ -67,29 +82,38 @@ export async function runState(
 }
 
 /**
- * Kills `worker` (SIGKILL) at the first moment `condition` holds. Each check freezes the worker
- * (SIGSTOP) first, so what the check sees is exactly the state the worker dies in.
+ * Runs `action` at the first moment `condition` holds. Each check freezes `worker` (SIGSTOP) first,
+ * so the condition still holds when the action runs; the worker continues afterwards (SIGCONT) unless
+ * the action ended it.
  */
+export async function atMoment(
+  worker: ChildProcess,
+  condition: () => Promise<boolean>,
+  action: () => Promise<void>,
+  what: string,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      if (worker.exitCode !== null || worker.signalCode !== null) throw new Error('the worker exited');
+      worker.kill('SIGSTOP');
+      try {
+        if (!(await condition())) return false;
+        await action();
+        return true;
+      } finally {
+        if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGCONT');
+      }
+    },
+    { timeoutMs: 60_000, intervalMs: 20, what },
+  );
+}
+
+/** Kills `worker` (SIGKILL) at the first moment `condition` holds (see atMoment). */
 export async function killWorkerWhen(
   svc: Service,
   worker: ChildProcess,
   condition: () => Promise<boolean>,
   what: string,
 ): Promise<void> {
-  await waitFor(
-    async () => {
-      if (worker.exitCode !== null) throw new Error('the worker exited by itself');
-      worker.kill('SIGSTOP');
-      let killed = false;
-      try {
-        if (!(await condition())) return false;
-        await svc.killWorker(worker);
-        killed = true;
-        return true;
-      } finally {
-        if (!killed) worker.kill('SIGCONT');
-      }
-    },
-    { timeoutMs: 60_000, intervalMs: 20, what },
-  );
+  await atMoment(worker, condition, () => svc.killWorker(worker), what);
 }

@@ -8,23 +8,16 @@ import { after, before, describe, it } from 'node:test';
 import { captureOptions, normaliseExperimentSpec } from '../../core/spec/experiment.ts';
 import { runKey } from '../../core/spec/run.ts';
 import { testConfig } from '../helpers/env.ts';
-import { type Service, startService, tinySpec } from '../helpers/service.ts';
-import { assertSameTensor, FAST_RECOVERY, finished, killWorkerWhen, runState, submit } from './helpers.ts';
-
-/** A small MLP (784-16-10: layers input, fc1, logits) on a 64-example probe set: cheap cells. */
-function smallSpec(name: string, training: Record<string, unknown>, checkpoints: number) {
-  const base = tinySpec();
-  return tinySpec({
-    name,
-    reference: {
-      ...base.reference,
-      architecture: { type: 'mlp', hidden: [16], activation: 'relu' },
-      training: { ...base.reference.training, epochs: 1, ...training },
-      checkpoints: { count: checkpoints, spacing: 'linear' },
-    },
-    probe: { split: 'test', examples: 64, seed: 0 },
-  });
-}
+import { type Service, startService, type tinySpec } from '../helpers/service.ts';
+import {
+  assertSameTensor,
+  FAST_RECOVERY,
+  finished,
+  killWorkerWhen,
+  runState,
+  smallSpec,
+  submit,
+} from './helpers.ts';
 
 function referenceKey(spec: ReturnType<typeof tinySpec>): string {
   const e = normaliseExperimentSpec(spec as never);
