@@ -33,6 +33,7 @@ import {
   TooManyActiveExperiments,
 } from '../../../../store/experiments.ts';
 import { enqueueExperiment } from '../../../../store/queue.ts';
+import { withTimeout } from '../../../../store/redis.ts';
 import type { AppDeps } from '../../../app.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
@@ -564,7 +565,7 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         { timeout: 120_000 },
       );
       try {
-        await enqueueExperiment(deps.queue, row.id);
+        await withTimeout(enqueueExperiment(deps.queue, row.id), 2_000, 'enqueue');
       } catch (err) {
         request.log.warn({ err, experimentId: row.id }, 'enqueue failed; the reconciler will retry');
       }
