@@ -1,0 +1,367 @@
+// `npm run chaos`: a crash-recovery drill on loopback, bounded in time (CHAOS_SECONDS, default 180).
+//
+// It starts its own redis-servers on free ports and uses the normal PostgreSQL (DATABASE_URL's
+// server) with two dedicated databases, recreated on every run: `repdyn_chaos` for the drill and
+// `repdyn_chaos_clean` for the reference. The drill runs the API and 2 workers as child processes
+// (fast take-over settings: JOB_LOCK_MS=3000, STALLED_INTERVAL_MS=500, RECONCILE_INTERVAL_MS=1000),
+// submits CHAOS_EXPERIMENTS (default 6) small experiments with different seeds, SIGKILLs a random
+// worker every 3-6 s and starts a new one in its place, and FLUSHALLs Redis once (after the first
+// experiment has succeeded or a third of the time has passed). At the same time a clean service (its
+// own API, one worker, database, redis-server and artifact directory; no faults) computes the same
+// specs from scratch. Then it compares, and prints exactly one JSON line:
+//
+//   submitted   experiments the drill's API accepted (202)
+//   succeeded   of those, experiments whose status is `succeeded` at the end
+//   lost        submitted - succeeded: failed, canceled, still unfinished at the deadline, or gone
+//   duplicated  (a) experiment rows beyond one per submission (idempotency key) +
+//               (b) successes recorded more than once (every worker logs `experiment ID: succeeded`
+//                   only when its own write moved the row to succeeded) +
+//               (c) stored cells beyond the tensor's size (summary.cells)
+//   mismatched  succeeded experiments whose tensor differs from the clean run of the same spec in
+//               any cell: any metric, rank, or a single byte of the CCA coefficients
+//
+// Diagnostics (kills, flush, timings) go to stderr. Exit status 0 only when lost = duplicated =
+// mismatched = 0.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { loadConfig, repoRoot } from '../config/index.ts';
+import { createTeam } from '../store/auth.ts';
+import { createDb, type Db } from '../store/db.ts';
+
+const SECONDS = Number(process.env['CHAOS_SECONDS'] ?? 180);
+const EXPERIMENTS = Number(process.env['CHAOS_EXPERIMENTS'] ?? 6);
+const WORKERS = 2;
+const deadline = Date.now() + SECONDS * 1000;
+const t0 = Date.now();
+const note = (msg: string) =>
+  process.stderr.write(`[chaos ${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
+  const end = Math.min(Date.now() + ms, deadline);
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** A small experiment: MLP 784-16-10, 512 training examples, 4 checkpoints, 64 probe examples. */
+function spec(i: number) {
+  return {
+    name: `chaos-${i}`,
+    reference: {
+      dataset: 'mnist',
+      architecture: { type: 'mlp', hidden: [16], activation: 'relu' },
+      training: {
+        epochs: 1,
+        batchSize: 16,
+        trainExamples: 512,
+        seed: 100 + i,
+        optimizer: { type: 'sgd', learningRate: 0.05, momentum: 0.9 },
+      },
+      checkpoints: { count: 4, spacing: 'linear' },
+    },
+    specimen: 'same',
+    probe: { split: 'test', examples: 64, seed: i },
+    similarity: { methods: ['cca', 'svcca', 'pwcca', 'cka'] },
+  };
+}
+
+const children = new Set<ChildProcess>();
+
+/** The API and workers of one service (own database, queue prefix and artifact directory). */
+async function service(name: string, databaseUrl: string, redisUrl: string) {
+  const artifactDir = mkdtempSync(join(tmpdir(), `repdyn-chaos-${name}-`));
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: `repdyn-chaos-${name}`,
+    ARTIFACT_DIR: artifactDir,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    GEMM_ENGINE: process.env['GEMM_ENGINE'] ?? 'js',
+    JOB_LOCK_MS: '3000',
+    STALLED_INTERVAL_MS: '500',
+    RECONCILE_INTERVAL_MS: '1000',
+    MAX_ACTIVE_EXPERIMENTS: '1000',
+    RATE_LIMIT_MAX: '0',
+  };
+  let log = '';
+  const launch = (entry: string) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let own = '';
+    const collect = (d: Buffer) => {
+      log += d;
+      own += d;
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    return { child, ready: () => own.includes('repdyn worker: tfjs backend') };
+  };
+  const db = createDb(databaseUrl, { poolSize: 4 });
+  const { key } = await createTeam(db, `chaos-${name}`);
+  const api = launch('server/main.ts');
+  const base = `http://127.0.0.1:${port}`;
+  await until(`${name} API`, async () => (await fetch(`${base}/health`)).ok);
+  const workers: ChildProcess[] = [];
+  return {
+    db,
+    base,
+    key,
+    workers,
+    log: () => log,
+    async startWorker(): Promise<void> {
+      const w = launch('worker/main.ts');
+      workers.push(w.child);
+      await until(`${name} worker`, async () => w.ready() || w.child.exitCode !== null);
+    },
+    kill(w: ChildProcess) {
+      w.kill('SIGKILL');
+      workers.splice(workers.indexOf(w), 1);
+    },
+    async submit(body: unknown, idempotencyKey: string): Promise<string | null> {
+      for (let attempt = 0; attempt < 50 && Date.now() < deadline; attempt++) {
+        try {
+          const res = await fetch(`${base}/v1/experiments`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${key}`,
+              'content-type': 'application/json',
+              'idempotency-key': idempotencyKey,
+            },
+            body: JSON.stringify(body),
+          });
+          if (res.status === 202) return ((await res.json()) as { id: string }).id;
+          note(`${name}: submission answered ${res.status}: ${await res.text()}`);
+        } catch (err) {
+          note(`${name}: submission failed: ${String(err)}`);
+        }
+        await sleep(200);
+      }
+      return null;
+    },
+    async close() {
+      for (const w of [...workers, api.child]) w.kill('SIGKILL');
+      await db.$disconnect();
+      rmSync(artifactDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function recreateDatabase(base: string, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+function migrate(databaseUrl: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', 'db:migrate'], {
+      cwd: repoRoot,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr?.on('data', (d) => {
+      err += d;
+    });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`db:migrate failed: ${err}`))));
+  });
+}
+
+type Cell = Awaited<ReturnType<typeof cellsOf>>[number];
+function cellsOf(db: Db, experimentId: string) {
+  return db.cell.findMany({
+    where: { experimentId },
+    orderBy: [{ refLayer: 'asc' }, { specLayer: 'asc' }, { checkpoint: 'asc' }],
+    omit: { experimentId: true },
+  });
+}
+
+function sameCells(a: Cell[], b: Cell[]): boolean {
+  if (a.length !== b.length || a.length === 0) return false;
+  return a.every((x, k) => {
+    const y = b[k]!;
+    const { coefficients: xc, ...xs } = x;
+    const { coefficients: yc, ...ys } = y;
+    return JSON.stringify(xs) === JSON.stringify(ys) && Buffer.from(xc).equals(Buffer.from(yc));
+  });
+}
+
+async function main(): Promise<number> {
+  const base = loadConfig().databaseUrl;
+  const admin = new URL(base);
+  admin.pathname = '/postgres';
+  const [chaosUrl, cleanUrl] = await Promise.all([
+    recreateDatabase(admin.toString(), 'repdyn_chaos'),
+    recreateDatabase(admin.toString(), 'repdyn_chaos_clean'),
+  ]);
+  await Promise.all([migrate(chaosUrl), migrate(cleanUrl)]);
+
+  // Two private redis-servers: the drill's (flushed once) and the clean service's (never touched).
+  const startRedis = async () => {
+    const port = await freePort();
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    children.add(child);
+    const url = `redis://127.0.0.1:${port}`;
+    const client = new Redis(url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
+    await until('redis-server', async () => (await client.ping()) === 'PONG');
+    return { url, client };
+  };
+  const [drillRedis, cleanRedis] = await Promise.all([startRedis(), startRedis()]);
+  cleanRedis.client.disconnect();
+  const redisAdmin = drillRedis.client;
+
+  const chaos = await service('drill', chaosUrl, drillRedis.url);
+  const clean = await service('clean', cleanUrl, cleanRedis.url);
+  try {
+    await Promise.all([...Array.from({ length: WORKERS }, () => chaos.startWorker()), clean.startWorker()]);
+    note(`services up; submitting ${EXPERIMENTS} experiments to each`);
+    const specs = Array.from({ length: EXPERIMENTS }, (_, i) => spec(i));
+    const ids = await Promise.all(specs.map((s, i) => chaos.submit(s, `chaos-${i}`)));
+    const cleanIds = await Promise.all(specs.map((s, i) => clean.submit(s, `clean-${i}`)));
+    const submitted = ids.filter((x): x is string => x !== null);
+
+    const unfinished = async (db: Db, list: string[]) =>
+      db.experiment.count({
+        where: { id: { in: list }, status: { in: ['queued', 'training', 'capturing', 'computing'] } },
+      });
+    const succeededCount = async () =>
+      chaos.db.experiment.count({ where: { id: { in: submitted }, status: 'succeeded' } });
+
+    // The drill: a random worker killed every 3-6 s (and replaced), one FLUSHALL.
+    let flushed = false;
+    let kills = 0;
+    let nextKill = Date.now() + 3_000 + Math.random() * 3_000;
+    while (Date.now() < deadline - 5_000) {
+      const left = await unfinished(chaos.db, submitted).catch(() => submitted.length);
+      if (left === 0) break;
+      if (!flushed && ((await succeededCount()) > 0 || Date.now() - t0 > (SECONDS * 1000) / 3)) {
+        await redisAdmin.flushall();
+        flushed = true;
+        note(`FLUSHALL (${left} experiments unfinished)`);
+      }
+      if (Date.now() >= nextKill && chaos.workers.length > 0) {
+        const victim = chaos.workers[Math.floor(Math.random() * chaos.workers.length)]!;
+        chaos.kill(victim);
+        kills++;
+        note(`SIGKILL worker ${victim.pid} (${left} unfinished)`);
+        await chaos.startWorker();
+        nextKill = Date.now() + 3_000 + Math.random() * 3_000;
+      }
+      await sleep(200);
+    }
+    if (!flushed) {
+      await redisAdmin.flushall();
+      note('FLUSHALL (at the end: everything finished before it)');
+    }
+    await until(
+      'the clean runs',
+      async () => (await unfinished(clean.db, cleanIds.filter(Boolean) as string[])) === 0,
+      SECONDS * 1000,
+    ).catch(() => note('clean runs unfinished at the deadline'));
+    note(`drill over after ${kills} kills`);
+
+    // The verdict.
+    const rows = await chaos.db.experiment.findMany({
+      where: { team: { name: 'chaos-drill' } },
+      select: { id: true, status: true, idempotencyKey: true, summary: true, errorCode: true },
+    });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const succeeded = submitted.filter((id) => byId.get(id)?.status === 'succeeded');
+    for (const id of submitted) {
+      const r = byId.get(id);
+      if (r?.status !== 'succeeded') note(`lost ${id}: ${r ? `${r.status} ${r.errorCode ?? ''}` : 'gone'}`);
+    }
+    const extraRows = rows.length - new Set(rows.map((r) => r.idempotencyKey)).size;
+    const workerLog = chaos.log();
+    let extraSuccesses = 0;
+    let extraCells = 0;
+    let mismatched = 0;
+    for (const [i, id] of ids.entries()) {
+      const row = id ? byId.get(id) : undefined;
+      if (!id || !row || row.status !== 'succeeded') continue;
+      extraSuccesses += Math.max(0, workerLog.split(`experiment ${id}: succeeded`).length - 2);
+      const cells = await cellsOf(chaos.db, id);
+      extraCells += Math.max(0, cells.length - (row.summary as { cells: number }).cells);
+      const reference = cleanIds[i];
+      const cleanRow = reference ? await clean.db.experiment.findUnique({ where: { id: reference } }) : null;
+      if (!reference || cleanRow?.status !== 'succeeded') {
+        note(`no clean run to compare ${id} with`);
+        mismatched++;
+        continue;
+      }
+      if (!sameCells(cells, await cellsOf(clean.db, reference))) {
+        note(`tensor of ${id} differs from its clean run`);
+        mismatched++;
+      }
+    }
+    const result = {
+      submitted: submitted.length,
+      succeeded: succeeded.length,
+      lost: submitted.length - succeeded.length,
+      duplicated: extraRows + extraSuccesses + extraCells,
+      mismatched,
+    };
+    note(`kills ${kills}, flushed ${flushed}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return result.lost === 0 && result.duplicated === 0 && result.mismatched === 0 ? 0 : 1;
+  } finally {
+    await chaos.close();
+    await clean.close();
+    redisAdmin.disconnect();
+    for (const c of children) c.kill('SIGKILL');
+  }
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  note(`failed: ${err instanceof Error ? err.stack : String(err)}`);
+  for (const c of children) c.kill('SIGKILL');
+}
+process.exit(code);
