@@ -104,7 +104,6 @@ async function service(name: string, databaseUrl: string, redisUrl: string) {
     HOST: '127.0.0.1',
     PORT: String(port),
     LOG_LEVEL: 'warn',
-    GEMM_ENGINE: process.env['GEMM_ENGINE'] ?? 'js',
     JOB_LOCK_MS: '3000',
     STALLED_INTERVAL_MS: '500',
     RECONCILE_INTERVAL_MS: '1000',
@@ -308,7 +307,14 @@ async function main(): Promise<number> {
     // The verdict.
     const rows = await chaos.db.experiment.findMany({
       where: { team: { name: 'chaos-drill' } },
-      select: { id: true, status: true, idempotencyKey: true, summary: true, errorCode: true },
+      select: {
+        id: true,
+        status: true,
+        idempotencyKey: true,
+        summary: true,
+        errorCode: true,
+        attempts: true,
+      },
     });
     const byId = new Map(rows.map((r) => [r.id, r]));
     const succeeded = submitted.filter((id) => byId.get(id)?.status === 'succeeded');
@@ -346,7 +352,10 @@ async function main(): Promise<number> {
       duplicated: extraRows + extraSuccesses + extraCells,
       mismatched,
     };
-    note(`kills ${kills}, flushed ${flushed}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const retaken = rows.filter((r) => r.attempts > 1).length;
+    note(
+      `kills ${kills}, flushed ${flushed}, ${retaken} experiments taken over at least once, ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return result.lost === 0 && result.duplicated === 0 && result.mismatched === 0 ? 0 : 1;
   } finally {

@@ -42,8 +42,7 @@ describe('a worker killed mid-experiment', () => {
   let clean = '';
 
   before(async () => {
-    // the JS engine (no decomposition threads to start) keeps these small tensors quick
-    svc = await startService({ env: { ...FAST_RECOVERY, GEMM_ENGINE: 'js' } });
+    svc = await startService({ env: { ...FAST_RECOVERY } });
     artifactDir = svc.env['ARTIFACT_DIR']!;
   });
 

@@ -44,7 +44,7 @@ describe('PostgreSQL stopped and started again', () => {
     server = await startPostgres();
     await migrate(server);
     svc = await startService({
-      env: { ...FAST_RECOVERY, GEMM_ENGINE: 'js', DATABASE_URL: server.url(DATABASE) },
+      env: { ...FAST_RECOVERY, DATABASE_URL: server.url(DATABASE) },
     });
   });
 

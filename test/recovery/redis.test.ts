@@ -19,7 +19,7 @@ describe('Redis flushed, stopped and restarted', () => {
     port = await freePort();
     redis = await startRedis(port);
     svc = await startService({
-      env: { ...FAST_RECOVERY, GEMM_ENGINE: 'js', REDIS_URL: `redis://127.0.0.1:${port}` },
+      env: { ...FAST_RECOVERY, REDIS_URL: `redis://127.0.0.1:${port}` },
     });
   });
 
