@@ -2,7 +2,8 @@
 // npm postinstall: builds the optional native linear-algebra addon (native/linalg.c over OpenBLAS and
 // its LAPACK) with node-gyp. Optional by design: without a C compiler, make, python3 or the system's
 // OpenBLAS (Debian: libopenblas-dev), it prints one notice line and exits 0, and core/cca uses its
-// JS/onnxruntime path. Offline: the headers of the running node are used (--nodedir) when present.
+// JS/onnxruntime path. Offline: it uses the running node's own headers (--nodedir) and is skipped
+// without them.
 // REPDYN_NATIVE=0 skips the build.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,7 +50,7 @@ function main() {
     // It must also load (the shared OpenBLAS library is found at run time).
     const check = spawnSync(
       process.execPath,
-      ['-e', `console.log(require(${JSON.stringify(addon)}).config())`],
+      ['-e', `console.log(require(${JSON.stringify(addon)}).config().split(' ').slice(0, 2).join(' '))`],
       {
         encoding: 'utf8',
       },

@@ -3,6 +3,7 @@
 // with the reason and 'auto' falls back. CI installs libopenblas-dev and sets REPDYN_REQUIRE_NATIVE=1,
 // so there the native path must be the one tested.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { getGemmEngine, jsEngine } from '../../../core/cca/index.ts';
 import { decompose, jsMatmul, jsMatmulTN, symEig } from '../../../core/cca/linalg.ts';
@@ -38,6 +39,12 @@ describe('native linear algebra', () => {
         assert.equal(auto.name, 'blas');
         assert.equal(auto.linalg, 'lapack');
         assert.match(lib.config(), /OpenBLAS/);
+        // SkylakeX kernels on AVX-512 CPUs, whatever OPENBLAS_CORETYPE the environment pins.
+        const flags = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+        const avx512 = ['avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl'].every((f) =>
+          new RegExp(`^flags\\s*:.*\\b${f}\\b`, 'm').test(flags),
+        );
+        if (avx512 && !process.env.REPDYN_OPENBLAS_CORETYPE) assert.match(lib.config(), /core SkylakeX/);
       } else {
         assert.notEqual(auto.name, 'blas');
         await assert.rejects(getGemmEngine('blas'), /native OpenBLAS engine unavailable/);
