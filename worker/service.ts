@@ -59,7 +59,9 @@ export interface WorkerHandle {
 export async function startWorker(config: Config, db: Db, log = console.log): Promise<WorkerHandle> {
   const backend = await initBackend(config.tfjsBackend);
   const gemm = await getGemmEngine(config.gemmEngine);
-  log(`repdyn worker: tfjs backend ${backend.name} (${backend.tfBackend}), GEMM engine ${gemm.name}`);
+  log(
+    `repdyn worker: tfjs backend ${backend.name} (${backend.tfBackend}), GEMM engine ${gemm.name}, decompositions ${gemm.linalg}`,
+  );
   const ctx: PipelineContext = { config, db, backend: backend.name, gemm, log };
   const connection = createRedis(config.redisUrl, 'worker');
   const queueConnection = createRedis(config.redisUrl, 'worker');
