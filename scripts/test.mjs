@@ -54,7 +54,10 @@ if (files.length === 0) {
 // when it is missing and we may (root, apt-get); otherwise stop with how to install it, never skip.
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 if (files.some((f) => readFileSync(f, 'utf8').includes("from 'playwright-core'")) && !existsSync(chromium)) {
-  const canInstall = process.getuid?.() === 0 && spawnSync('apt-get', ['--version']).status === 0;
+  const canInstall =
+    !process.env.CHROMIUM_PATH &&
+    process.getuid?.() === 0 &&
+    spawnSync('apt-get', ['--version']).status === 0;
   if (canInstall) {
     console.log(`${chromium} is missing: installing Debian's chromium for the browser tests`);
     const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

@@ -629,14 +629,29 @@ async function experimentView(id, share, signal) {
   if (!TERMINAL.includes(e.status)) {
     const live = liveProgress(e);
     show(crumbs(share), header, live.el);
-    try {
-      await followEvents(id, share, signal, (event, data) => {
-        live.update(data);
-        if (event === 'end') void experimentView(id, share, signal);
-      });
-    } catch (err) {
-      if (!signal.aborted) live.el.append(errorBox(err));
+    // Follow the SSE stream; when it drops without an `end` (API restart, network), reconnect.
+    let ended = false;
+    for (let attempt = 0; !ended && !signal.aborted; attempt++) {
+      try {
+        await followEvents(id, share, signal, (event, data) => {
+          live.update(data);
+          header.querySelector('.pill')?.replaceWith(pill(data.status));
+          attempt = 0;
+          if (event === 'end') ended = true;
+        });
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof ApiError && err.status >= 400 && err.status < 500) {
+          live.el.append(errorBox(err));
+          return;
+        }
+      }
+      if (ended || signal.aborted) break;
+      const wait = Math.min(10, 2 ** attempt);
+      live.say(`Connection lost; reconnecting in ${wait} s…`);
+      await sleep(wait * 1000, signal);
     }
+    if (ended && !signal.aborted) void experimentView(id, share, signal);
     return;
   }
   if (e.status !== 'succeeded') {
@@ -759,32 +774,35 @@ function shareBox(e) {
   return h('div', { class: 'share-box' }, button, out, status);
 }
 
-/** @param {Experiment} e */
+const PHASES = ['queued', 'training', 'capturing', 'computing'];
+
+/** The live progress panel: phase steps, overall bar, message, ETA, connection note. @param {Experiment} e */
 function liveProgress(e) {
-  const phase = h('span', {});
   const message = h('span', {});
   const bar = progressBar(e.progress, e.status);
   const right = h('span', { class: 'num' });
-  const statusPill = h('span', {});
+  const note = h('div', { class: 'hint' });
+  const steps = h('ol', { class: 'steps' });
   const el = h(
     'section',
     { class: 'panel', 'data-testid': 'live-progress' },
-    h('div', { class: 'panel-head' }, h('h2', {}, 'In progress'), statusPill),
-    h(
-      'div',
-      { class: 'panel-body' },
-      bar,
-      h('div', { class: 'progress-text' }, h('span', {}, phase, ' ', message), right),
-    ),
+    h('div', { class: 'panel-head' }, h('h2', {}, 'In progress'), h('span', { class: 'live' }, 'live')),
+    h('div', { class: 'panel-body' }, steps, bar, h('div', { class: 'progress-text' }, message, right), note),
   );
   /** @param {{ status: Status, fraction: number, message: string, etaSeconds: number|null }} p */
   const update = (p) => {
-    statusPill.replaceChildren(pill(p.status));
-    phase.textContent = '';
+    const at = PHASES.indexOf(p.status);
+    const names = p.status === 'awaiting_representations' ? ['awaiting uploads', ...PHASES.slice(1)] : PHASES;
+    steps.replaceChildren(
+      ...names.map((name, k) =>
+        h('li', { class: k < at ? 'done' : k === at || (at < 0 && k === 0) ? 'now' : '' }, name),
+      ),
+    );
     message.textContent = p.message;
     right.textContent = `${pct(p.fraction)}  ${eta(p.etaSeconds)}`;
     const inner = /** @type {HTMLElement} */ (bar.firstElementChild);
     inner.style.width = `${Math.round(p.fraction * 100)}%`;
+    note.textContent = '';
   };
   update({
     status: e.status,
@@ -792,7 +810,11 @@ function liveProgress(e) {
     message: e.progress.message,
     etaSeconds: e.progress.etaSeconds,
   });
-  return { el, update };
+  /** @param {string} text */
+  const say = (text) => {
+    note.textContent = text;
+  };
+  return { el, update, say };
 }
 
 /**

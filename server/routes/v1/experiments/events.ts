@@ -8,7 +8,12 @@ import { isTerminal } from '../../../../store/experiments.ts';
 const POLL_MS = 250;
 const HEARTBEAT_MS = 15_000;
 
-export function streamEvents(reply: FastifyReply, db: Db, id: string): void {
+/**
+ * Streams progress until a terminal state. `open` holds a closer per live stream so that the API's
+ * shutdown can end them (a hijacked stream would otherwise hold `app.close()` until the experiment
+ * finishes); clients see the stream end without an `end` event and reconnect.
+ */
+export function streamEvents(reply: FastifyReply, db: Db, id: string, open?: Set<() => void>): void {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -24,12 +29,15 @@ export function streamEvents(reply: FastifyReply, db: Db, id: string): void {
   let seq = 0;
   let lastWrite = Date.now();
   const close = () => {
+    open?.delete(close);
     if (closed) return;
     closed = true;
     clearInterval(timer);
     res.end();
   };
+  open?.add(close);
   res.on('close', () => {
+    open?.delete(close);
     closed = true;
     clearInterval(timer);
   });

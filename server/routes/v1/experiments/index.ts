@@ -54,6 +54,11 @@ const uploadSpecCheck = TypeCompiler.Compile(UploadExperimentSpecSchema);
 export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db, config } = deps;
+  // live progress streams, ended when the API shuts down (see streamEvents)
+  const streams = new Set<() => void>();
+  scope.addHook('preClose', async () => {
+    for (const end of [...streams]) end();
+  });
 
   /** The experiment if it belongs to the caller's team; 404 otherwise (other teams' ids are not revealed). */
   async function findOwned(teamId: string, id: string) {
@@ -348,7 +353,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
     },
     async (request, reply) => {
       const row = await readableExperiment(db, request, request.params.id);
-      streamEvents(reply, db, row.id);
+      streamEvents(reply, db, row.id, streams);
     },
   );
 
