@@ -1,7 +1,9 @@
 // The web page end to end in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core)
 // against the real API and worker: a bad key is refused with a clear message, the right key lists the
-// team's experiments, the experiment page shows Figures 1-3 and the heatmap, a click on a cell shows
-// its coefficient spectrum, and a share link opens the experiment in a fresh browser without a key.
+// team's experiments, a queued experiment's page follows its progress live (SSE) until the results
+// appear, the page shows Figures 1-3 and the heatmap (a slider picks the checkpoint), a click on a
+// cell shows its coefficient spectrum, and a share link opens the experiment in a fresh browser
+// without a key.
 // Writes test-output/web-experiment.png (gitignored) for a look at the design.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -21,7 +23,9 @@ describe('web page in headless Chromium', () => {
   const problems: string[] = [];
 
   before(async () => {
-    svc = await startService();
+    // no worker yet: the experiment stays queued until the test starts one, so the page's live
+    // progress (SSE) is seen deterministically
+    svc = await startService({ workers: 0 });
     const res = await svc.request('/v1/experiments', {
       method: 'POST',
       body: JSON.stringify(tinySpec({ name: 'web tiny' })),
@@ -90,7 +94,7 @@ describe('web page in headless Chromium', () => {
     assert.equal(await statusOf('/v1/experiments'), 401);
   });
 
-  it('refuses a bad key, lists the experiments with the right one, and explores a finished experiment', async () => {
+  it('refuses a bad key, lists the experiments, follows one live and explores its results', async () => {
     const { context, page } = await newPage();
     await page.goto(`${svc.base}/`);
     const keyInput = page.getByLabel('API key');
@@ -104,14 +108,21 @@ describe('web page in headless Chromium', () => {
     const row = page.locator(`tr[data-id="${id}"]`);
     await row.waitFor();
     assert.match((await row.textContent()) ?? '', /web tiny/);
-    // live status: the row reaches succeeded without a reload
-    await row.locator('[data-status="succeeded"]').waitFor({ timeout: 90_000 });
-    const final = await (await svc.request(`/v1/experiments/${id}`)).json();
-    assert.equal(final.status, 'succeeded');
+    await row.locator('[data-status="queued"]').waitFor();
 
+    // the running experiment's page follows its progress live, then shows the results without a reload
     await row.click();
     await page.getByTestId('experiment-name').filter({ hasText: 'web tiny' }).waitFor();
     assert.ok(page.url().endsWith(`#/experiments/${id}`), page.url());
+    const live = page.getByTestId('live-progress');
+    await live.locator('li.now').filter({ hasText: 'queued' }).waitFor();
+    await page.evaluate('window.__sameDocument = true');
+    await svc.startWorker();
+    await page.getByTestId('heatmap').locator('rect.cell').first().waitFor({ timeout: 90_000 });
+    assert.equal(await page.evaluate('window.__sameDocument'), true, 'no reload');
+    await page.locator('.exp-head [data-status="succeeded"]').waitFor();
+    const final = await (await svc.request(`/v1/experiments/${id}`)).json();
+    assert.equal(final.status, 'succeeded');
 
     // Figures 1-3: SVGs from the API, shown as loaded images
     for (const fig of ['figure1', 'figure2', 'figure3']) {
@@ -186,6 +197,8 @@ describe('web page in headless Chromium', () => {
     await shareInput.waitFor();
     const shareUrl = await shareInput.inputValue();
     assert.match(shareUrl, new RegExp(`^${svc.base}/#/experiments/${id}\\?share=[\\w-]{20,}$`));
+    await page.getByRole('link', { name: '← All experiments' }).click();
+    await page.locator(`tr[data-id="${id}"] [data-status="succeeded"]`).waitFor();
     await context.close();
 
     // a fresh browser context without a key opens the shared experiment
