@@ -878,15 +878,36 @@ async function renderExplorer(e, share, signal, box) {
   const spectrumPanel = h('section', { class: 'panel', 'data-testid': 'spectrum-panel' });
   box.replaceChildren(heatPanel, spectrumPanel);
   const ckpts = e.checkpoints;
+  // The view's state lives in the URL too (…?ckpt=K&measure=M&ref=A&spec=B), so a reload or a copied
+  // address opens the same checkpoint and cell.
+  const [hashPath, hashQuery = ''] = location.hash.slice(1).split('?');
+  const q = new URLSearchParams(hashQuery);
+  const t0 = ckpts.findIndex((c) => String(c.index) === q.get('ckpt'));
+  const i0 = e.layers.reference.indexOf(q.get('ref') ?? '');
+  const j0 = e.layers.specimen.indexOf(q.get('spec') ?? '');
   /** @type {{ measure: string, t: number, cell: [number, number] | null }} */
-  const state = { measure: 'rho', t: ckpts.length - 1, cell: null };
+  const state = {
+    measure: MEASURES.some(([m]) => m === q.get('measure')) ? String(q.get('measure')) : 'rho',
+    t: t0 >= 0 ? t0 : ckpts.length - 1,
+    cell: i0 >= 0 && j0 >= 0 ? [i0, j0] : null,
+  };
+  const remember = () => {
+    q.set('ckpt', String(ckpts[state.t]?.index ?? state.t));
+    if (state.measure === 'rho') q.delete('measure');
+    else q.set('measure', state.measure);
+    if (state.cell) {
+      q.set('ref', e.layers.reference[state.cell[0]]);
+      q.set('spec', e.layers.specimen[state.cell[1]]);
+    }
+    if (!signal.aborted) history.replaceState(null, '', `#${hashPath}?${q}`);
+  };
   /** @type {Map<string, Slice>} */
   const tensors = new Map();
 
   const measureSelect = h(
     'select',
     { 'aria-label': 'Measure', 'data-testid': 'measure' },
-    MEASURES.map(([v, label]) => h('option', { value: v }, label)),
+    MEASURES.map(([v, label]) => h('option', { value: v, selected: v === state.measure }, label)),
   );
   const slider = h('input', {
     type: 'range',
@@ -956,6 +977,7 @@ async function renderExplorer(e, share, signal, box) {
         void draw();
       }),
     );
+    remember();
     if (state.cell) void drawSpectrum();
   };
 

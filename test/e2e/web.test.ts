@@ -188,6 +188,12 @@ describe('web page in headless Chromium', () => {
     assert.match((await page.getByTestId('spectrum-title').textContent()) ?? '', /fc2 at 0% × final fc1/);
     assert.equal(await spectrum.locator('circle.dot').count(), coefs.counts[0][0]);
 
+    // the address keeps the checkpoint and the cell: a reload opens the same view
+    assert.match(page.url(), new RegExp(`#/experiments/${id}\\?ckpt=0&ref=fc1&spec=fc2$`));
+    await page.reload();
+    await page.getByTestId('spectrum-title').filter({ hasText: 'fc2 at 0% × final fc1' }).waitFor();
+    assert.equal(await page.getByTestId('checkpoint').inputValue(), '0');
+
     mkdirSync(join(repoRoot, 'test-output'), { recursive: true });
     await page.screenshot({ path: join(repoRoot, 'test-output', 'web-experiment.png'), fullPage: true });
 
