@@ -8,6 +8,8 @@ export function createRedis(redisUrl: string, role: 'api' | 'worker'): Redis {
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',
     connectTimeout: 2_000,
+    // the API never waits on a hung Redis (workers use blocking commands, so no timeout there)
+    ...(role === 'api' ? { commandTimeout: 2_000 } : {}),
     retryStrategy: (attempt) => Math.min(250 * attempt, 2_000),
   });
   // Connection errors are reported through readiness checks and job failures, not as crashes.

@@ -36,8 +36,8 @@ interface Summary {
 describe('a worker killed mid-experiment', () => {
   let svc: Service;
   let artifactDir: string;
-  // 192 steps, 15 checkpoints: 3 x 3 x 15 = 135 cells (more than two cell batches of 64)
-  const spec = smallSpec('kill-worker', { trainExamples: 1536, batchSize: 8, seed: 7 }, 15);
+  // 96 steps, 15 checkpoints: 3 x 3 x 15 = 135 cells (more than two cell batches of 64)
+  const spec = smallSpec('kill-worker', { trainExamples: 1536, batchSize: 16, seed: 7 }, 15);
   const total = 3 * 3 * 15;
   let clean = '';
 
