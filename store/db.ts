@@ -71,7 +71,9 @@ export function isDbUnavailable(err: unknown): boolean {
     if (o.name === 'PrismaClientInitializationError') return true;
     if (
       typeof o.message === 'string' &&
-      /Connection terminated|connection timeout|Can't reach database/i.test(o.message)
+      /Connection terminated|connection timeout|Can't reach database|encountered a connection error|not queryable/i.test(
+        o.message,
+      )
     )
       return true;
     e = o.cause;

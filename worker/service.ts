@@ -103,7 +103,14 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
           await processExperiment(ctx, id, AbortSignal.any([controller.signal, lease.lost]));
           return;
         } catch (err) {
-          const outage = lease.lost.aborted || isDbUnavailable(err);
+          // (an error from a dropped connection can arrive before the lease notices: ask Postgres)
+          const outage =
+            lease.lost.aborted ||
+            isDbUnavailable(err) ||
+            (await pingDb(db, 2_000).then(
+              () => false,
+              () => true,
+            ));
           if (controller.signal.aborted || !outage || outages >= MAX_DB_OUTAGES) throw err;
           log(`experiment ${id}: PostgreSQL unreachable; continuing when it answers`);
         } finally {

@@ -88,7 +88,7 @@ describe('PostgreSQL stopped and started again', () => {
     assert.equal((await s.request('/health')).status, 200);
     await waitFor(() => s.output().includes(`experiment ${id}: PostgreSQL unreachable`), {
       timeoutMs: 20_000,
-      what: 'the worker to notice',
+      what: `the worker to notice: ${s.output()}`,
     });
 
     server.start();
