@@ -147,13 +147,18 @@ export function estimateTensor(ref: Shape[], spec: Shape[], checkpoints: number)
   };
 }
 
-/** The limits a tensor estimate exceeds: cells, memory, time (empty when it fits). */
-export function checkTensorLimits(est: Estimate, limits: Limits): LimitViolation[] {
-  const out: LimitViolation[] = [];
-  const check = (code: string, field: string, value: number, limit: number, what: string) => {
+/** A checker that records a violation in `out` when a value exceeds its limit. */
+function overLimit(out: LimitViolation[]) {
+  return (code: string, field: string, value: number, limit: number, what: string): void => {
     if (value > limit)
       out.push({ code, field, value, limit, message: `${what} ${value} exceeds the limit ${limit}` });
   };
+}
+
+/** The limits a tensor estimate exceeds: cells, memory, time (empty when it fits). */
+export function checkTensorLimits(est: Estimate, limits: Limits): LimitViolation[] {
+  const out: LimitViolation[] = [];
+  const check = overLimit(out);
   check('LIMIT_TENSOR_CELLS', 'tensor', est.cells, limits.tensorCells, 'tensor cells');
   check(
     'LIMIT_MEMORY',
@@ -169,10 +174,7 @@ export function checkTensorLimits(est: Estimate, limits: Limits): LimitViolation
 /** Every configured limit the experiment exceeds (empty when it fits). */
 export function checkLimits(e: NormalisedExperiment, est: Estimate, limits: Limits): LimitViolation[] {
   const out: LimitViolation[] = [];
-  const check = (code: string, field: string, value: number, limit: number, what: string) => {
-    if (value > limit)
-      out.push({ code, field, value, limit, message: `${what} ${value} exceeds the limit ${limit}` });
-  };
+  const check = overLimit(out);
   check('LIMIT_PROBE_EXAMPLES', 'probe.examples', e.probe.examples, limits.probeExamples, 'probe examples');
   for (const [field, run] of [
     ['reference', e.reference],
@@ -201,14 +203,6 @@ export function checkLimits(e: NormalisedExperiment, est: Estimate, limits: Limi
     limits.representationFeatures,
     'widest representation (features)',
   );
-  check('LIMIT_TENSOR_CELLS', 'tensor', est.cells, limits.tensorCells, 'tensor cells');
-  check(
-    'LIMIT_MEMORY',
-    'estimate.memoryMB',
-    Math.ceil(est.memoryMB),
-    limits.memoryMB,
-    'estimated memory (MB)',
-  );
-  check('LIMIT_TIME', 'estimate.seconds', Math.ceil(est.seconds.total), limits.seconds, 'estimated seconds');
+  out.push(...checkTensorLimits(est, limits));
   return out;
 }

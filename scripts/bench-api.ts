@@ -9,7 +9,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -19,6 +18,7 @@ import { loadConfig, repoRoot } from '../config/index.ts';
 import { createTeam } from '../store/auth.ts';
 import { createDb } from '../store/db.ts';
 import { EXPERIMENT_QUEUE } from '../store/queue.ts';
+import { freePort } from './lib/free-port.ts';
 
 const RATE = Number(process.env['BENCH_RATE'] ?? 500);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 12);
@@ -40,17 +40,6 @@ const spec = {
 
 function log(message: string): void {
   process.stderr.write(`bench:api: ${message}\n`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {

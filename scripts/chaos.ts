@@ -24,7 +24,6 @@
 // mismatched = 0.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -32,6 +31,7 @@ import pg from 'pg';
 import { loadConfig, repoRoot } from '../config/index.ts';
 import { createTeam } from '../store/auth.ts';
 import { createDb, type Db } from '../store/db.ts';
+import { freePort } from './lib/free-port.ts';
 
 const SECONDS = Number(process.env['CHAOS_SECONDS'] ?? 180);
 const EXPERIMENTS = Number(process.env['CHAOS_EXPERIMENTS'] ?? 6);
@@ -41,17 +41,6 @@ const t0 = Date.now();
 const note = (msg: string) =>
   process.stderr.write(`[chaos ${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
   const end = Math.min(Date.now() + ms, deadline);

@@ -5,11 +5,11 @@
 // Ctrl-C stops everything cleanly.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadConfig, repoRoot } from '../config/index.ts';
 import { createTeam } from '../store/auth.ts';
 import { createDb } from '../store/db.ts';
+import { freePort } from './lib/free-port.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the demo reads the API's JSON responses
 type Json = any;
@@ -26,16 +26,6 @@ process.on('SIGINT', () => {
   process.stdout.write('\ninterrupted; stopping the API and the worker\n');
   shutdown(130);
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 8080));
-    });
-  });
-}
 
 const spec = {
   name: 'demo: mnist-fc bottom-up',

@@ -1,26 +1,13 @@
 // Shared test helpers: the test database/queue settings, free ports, waiting for conditions.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { loadConfig, repoRoot } from '../../config/index.ts';
 
+export { freePort } from '../../scripts/lib/free-port.ts';
 export { repoRoot };
 
 /** The configuration tests run with (scripts/test.mjs points DATABASE_URL at the test database). */
 export function testConfig(overrides: Record<string, string> = {}) {
   return loadConfig({ ...process.env, ...overrides });
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
