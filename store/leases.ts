@@ -9,6 +9,8 @@ import { ACTIVE } from './experiments.ts';
 
 /** First key of the two-key advisory lock (an arbitrary constant that names repdyn experiments). */
 export const EXPERIMENT_LOCK_SPACE = 0x52445945;
+/** First key of the run locks: one process at a time trains a run (network) definition. */
+export const RUN_LOCK_SPACE = 0x52445952;
 
 export interface Lease {
   /** Aborted when the lease's connection fails (Postgres stopped or restarted): stop working. */
@@ -17,7 +19,20 @@ export interface Lease {
 }
 
 /** The experiment's lease, or null when another live process holds it. Throws if Postgres is away. */
-export async function tryLeaseExperiment(databaseUrl: string, experimentId: string): Promise<Lease | null> {
+export function tryLeaseExperiment(databaseUrl: string, experimentId: string): Promise<Lease | null> {
+  return tryLease(databaseUrl, EXPERIMENT_LOCK_SPACE, experimentId);
+}
+
+/**
+ * The lease on training a run definition (by run key), or null while another live process trains it.
+ * Two experiments sharing a network wait for each other instead of writing the same artifacts (and
+ * pruning each other's optimizer states) at once.
+ */
+export function tryLeaseRun(databaseUrl: string, runKey: string): Promise<Lease | null> {
+  return tryLease(databaseUrl, RUN_LOCK_SPACE, runKey);
+}
+
+async function tryLease(databaseUrl: string, space: number, key: string): Promise<Lease | null> {
   const client = new pg.Client({
     connectionString: databaseUrl,
     connectionTimeoutMillis: 5_000,
@@ -33,8 +48,8 @@ export async function tryLeaseExperiment(databaseUrl: string, experimentId: stri
   try {
     await client.connect();
     const res = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [
-      EXPERIMENT_LOCK_SPACE,
-      experimentId,
+      space,
+      key,
     ]);
     if (!res.rows[0]?.ok) {
       released = true;

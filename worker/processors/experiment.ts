@@ -1,6 +1,7 @@
 // The experiment pipeline: train (or reuse) the runs, gather their representations, compute the
 // CCA tensor and persist it. Every step is resumable: runs continue from their last saved
 // checkpoint and cells already stored are skipped.
+import { setTimeout as delay } from 'node:timers/promises';
 import { Value } from '@sinclair/typebox/value';
 import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../../config/index.ts';
@@ -36,6 +37,7 @@ import {
   isTerminal,
   writeCells,
 } from '../../store/experiments.ts';
+import { tryLeaseRun } from '../../store/leases.ts';
 import { ProgressReporter } from '../progress.ts';
 
 export interface PipelineContext {
@@ -96,6 +98,9 @@ interface RunHandle {
   checkpoints: number;
 }
 
+/** How often a worker waiting for another one to finish training the same network looks again. */
+const RUN_LEASE_POLL_MS = 1_000;
+
 /**
  * A finished run with this definition is reused; otherwise it is trained (continuing from its last
  * saved checkpoint if an earlier attempt died). `onFraction` receives 0..1 of this run's training.
@@ -115,8 +120,12 @@ async function ensureRun(
     create: { key, spec: { run, probe: e.probe, capture } as unknown as Prisma.InputJsonValue },
     update: {},
   });
-  const state = await store.loadState();
-  if (row.status === 'done' && state?.complete) {
+  const reusable = async () => {
+    const [current, state] = await Promise.all([
+      ctx.db.run.findUnique({ where: { id: row.id }, select: { status: true } }),
+      store.loadState(),
+    ]);
+    if (current?.status !== 'done' || !state?.complete) return null;
     onProgress(1, 'reusing a finished run with the same definition');
     return {
       runId: row.id,
@@ -126,8 +135,46 @@ async function ensureRun(
       reused: true,
       resumedFromStep: null,
     };
+  };
+  const finished = await reusable();
+  if (finished) return finished;
+  // One process trains a run definition at a time; the others wait, then reuse its result.
+  let lease = await tryLeaseRun(ctx.config.databaseUrl, key);
+  while (!lease) {
+    onProgress(0, 'waiting: another worker is training the same network');
+    await delay(RUN_LEASE_POLL_MS, undefined, { signal });
+    lease = await tryLeaseRun(ctx.config.databaseUrl, key);
   }
-  await ctx.db.run.update({ where: { id: row.id }, data: { status: 'running' } });
+  try {
+    const done = await reusable();
+    if (done) return done;
+    return await trainLeasedRun(
+      ctx,
+      e,
+      run,
+      row.id,
+      store,
+      capture,
+      onProgress,
+      AbortSignal.any([signal, lease.lost]),
+    );
+  } finally {
+    await lease.release();
+  }
+}
+
+/** Trains (or resumes) a run whose lease this process holds, and records its checkpoints. */
+async function trainLeasedRun(
+  ctx: PipelineContext,
+  e: NormalisedExperiment,
+  run: NormalisedRunSpec,
+  runId: string,
+  store: FsRunArtifactStore,
+  capture: ReturnType<typeof captureOptions>,
+  onProgress: (fraction: number, message: string) => void,
+  signal: AbortSignal,
+): Promise<RunHandle & { reused: boolean; resumedFromStep: number | null }> {
+  await ctx.db.run.update({ where: { id: runId }, data: { status: 'running' } });
   try {
     const [train, probe] = await Promise.all([
       dataset(ctx, run.dataset, 'train'),
@@ -145,13 +192,13 @@ async function ensureRun(
     await ctx.db.$transaction([
       ...result.checkpoints.map((c) =>
         ctx.db.checkpoint.upsert({
-          where: { runId_index: { runId: row.id, index: c.index } },
-          create: { runId: row.id, ...c },
+          where: { runId_index: { runId: runId, index: c.index } },
+          create: { runId: runId, ...c },
           update: { ...c },
         }),
       ),
       ctx.db.run.update({
-        where: { id: row.id },
+        where: { id: runId },
         data: {
           status: 'done',
           backend: result.backend,
@@ -162,7 +209,7 @@ async function ensureRun(
       }),
     ]);
     return {
-      runId: row.id,
+      runId: runId,
       store,
       layers: result.layers,
       checkpoints: result.checkpoints.length,
@@ -171,7 +218,7 @@ async function ensureRun(
     };
   } catch (err) {
     // leave the run resumable for the next attempt (or another experiment)
-    await ctx.db.run.update({ where: { id: row.id }, data: { status: 'pending' } }).catch(() => undefined);
+    await ctx.db.run.update({ where: { id: runId }, data: { status: 'pending' } }).catch(() => undefined);
     throw err;
   }
 }
