@@ -9,6 +9,11 @@ FROM ${BASE_IMAGE}
 ARG WITH_GPU=0
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
+COPY --from=node /usr/local/include/node /usr/local/include/node
+# OpenBLAS + a compiler for the optional native linear-algebra addon (core/cca/native.ts)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libopenblas-dev g++ make python3 \
+ && rm -rf /var/lib/apt/lists/*
 RUN ln -sf ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
  && ln -sf ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx
 WORKDIR /app
@@ -18,6 +23,7 @@ COPY prisma ./prisma
 RUN npm ci --ignore-scripts \
  && if [ "$WITH_GPU" = "1" ]; then npm install --no-save @tensorflow/tfjs-node-gpu@4.22.0; fi
 COPY . .
-RUN npx prisma generate
+# the addon build is optional: without it the JS/onnxruntime path is used (one notice line)
+RUN npx prisma generate && node scripts/build-native.mjs
 EXPOSE 8080
 CMD ["npm", "run", "start:api"]
