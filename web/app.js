@@ -94,6 +94,9 @@ function s(tag, attrs = {}, ...children) {
   return /** @type {SVGElement} */ (fill(document.createElementNS(SVG_NS, tag), attrs, children.flat()));
 }
 
+/** Experiments fetched per page of the list. */
+const LIST_PAGE = 100;
+
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 const sessionBox = /** @type {HTMLElement} */ (document.getElementById('session'));
 
@@ -495,11 +498,24 @@ function listRow(e) {
 async function listView(signal) {
   show(h('p', { class: 'loading' }, h('span', { class: 'spinner' }), 'Loading experiments…'));
   let first = true;
+  let pages = 1; // pages of LIST_PAGE shown; "Show older experiments" adds one
+  /** @type {() => void} */
+  let wake = () => {};
   while (!signal.aborted) {
     /** @type {Experiment[]} */
-    let items;
+    const items = [];
+    /** @type {string|null} */
+    let cursor = null;
     try {
-      items = (await json('/v1/experiments?limit=100', { signal })).items;
+      for (let p = 0; p < pages; p++) {
+        /** @type {{items: Experiment[], nextCursor: string|null}} */
+        const page = await json(`/v1/experiments?limit=${LIST_PAGE}${cursor ? `&cursor=${cursor}` : ''}`, {
+          signal,
+        });
+        items.push(...page.items);
+        cursor = page.nextCursor;
+        if (!cursor) break;
+      }
     } catch (err) {
       if (signal.aborted) return;
       if (err instanceof ApiError && err.status === 401) {
@@ -556,11 +572,29 @@ async function listView(signal) {
         ),
         h('tbody', {}, items.map(listRow)),
       );
-      show(head, h('div', { class: 'panel' }, table));
+      const older = cursor
+        ? h(
+            'button',
+            {
+              class: 'ghost more',
+              type: 'button',
+              'data-testid': 'list-more',
+              onClick: () => {
+                pages += 1;
+                wake();
+              },
+            },
+            `Show older experiments (${items.length} shown)`,
+          )
+        : null;
+      show(head, h('div', { class: 'panel' }, table), older);
       if (focused) /** @type {HTMLElement|null} */ (table.querySelector(`[data-id="${focused}"]`))?.focus();
     }
     first = false;
-    await sleep(anyActive ? 1500 : 10000, signal);
+    await new Promise((resolve) => {
+      wake = () => resolve(undefined);
+      sleep(anyActive ? 1500 : 10000, signal).then(resolve);
+    });
   }
 }
 

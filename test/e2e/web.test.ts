@@ -223,4 +223,36 @@ describe('web page in headless Chromium', () => {
     await fresh.context.close();
     assert.deepEqual(problems, []);
   });
+
+  it('pages through a long experiment list', async () => {
+    // 105 finished (canceled) experiments written straight to Postgres for a team of their own
+    const team = await svc.newTeam();
+    const base = Date.now() - 3_600_000;
+    await svc.db.experiment.createMany({
+      data: Array.from({ length: 105 }, (_, i) => ({
+        teamId: team.teamId,
+        name: `paged ${i}`,
+        spec: tinySpec({ name: `paged ${i}` }),
+        specHash: `paged-${i}`,
+        status: 'canceled' as const,
+        createdAt: new Date(base + i * 1000),
+        finishedAt: new Date(base + i * 1000),
+      })),
+    });
+    const { context, page } = await newPage();
+    await page.goto(`${svc.base}/`);
+    await page.getByLabel('API key').fill(team.key);
+    await page.getByRole('button', { name: 'Open' }).click();
+    const rows = page.getByTestId('experiments').locator('tbody tr');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 100, 'the first page');
+    assert.match((await rows.first().textContent()) ?? '', /paged 104/, 'newest first');
+    const more = page.getByTestId('list-more');
+    await more.click();
+    await waitFor(async () => (await rows.count()) === 105, { what: 'the older experiments' });
+    assert.match((await rows.last().textContent()) ?? '', /paged 0/);
+    assert.equal(await more.count(), 0, 'no more pages');
+    await context.close();
+    assert.deepEqual(problems, []);
+  });
 });
