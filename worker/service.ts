@@ -9,7 +9,7 @@
 // (job id = experiment id, so a re-enqueue never duplicates). The pipeline itself resumes: training
 // from the last saved checkpoint, the tensor without the cells already stored. While Postgres is
 // away, a running job waits for it and continues without spending a retry attempt.
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Config } from '../config/index.ts';
 import { getGemmEngine } from '../core/cca/index.ts';
 import { initBackend } from '../core/tf/backend.ts';
@@ -69,7 +69,7 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
   queue.on('error', () => {});
   const controllers = new Map<string, AbortController>();
 
-  const processor = async (job: Job<ExperimentJobData>) => {
+  const processor = async (job: Job<ExperimentJobData>, token?: string) => {
     const id = job.data?.experimentId;
     if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) {
       throw new UnrecoverableError('job data has no valid experimentId');
@@ -129,6 +129,13 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
         return;
       }
       if (controller.signal.aborted && controller.signal.reason === 'shutdown') {
+        // A graceful stop (deploy, scale-down) hands the job back without spending an attempt; the next
+        // worker continues from the last checkpoint and the cells already stored.
+        if (token) {
+          await job.moveToDelayed(Date.now(), token);
+          log(`experiment ${id}: worker shutting down; handed back to the queue`);
+          throw new DelayedError();
+        }
         throw new Error('worker shut down; another attempt continues from the last checkpoint');
       }
       const permanent = classify(err);
