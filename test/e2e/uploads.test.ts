@@ -161,6 +161,20 @@ describe('experiments on uploaded activations', () => {
       specimen: 'same',
       checkpoints: [{ step: 0 }, { step: 100 }, { step: 1000 }],
     });
+    const inventory = async () => {
+      const res = await svc.request(`/v1/experiments/${id}/uploads`);
+      const body = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(body));
+      return body as {
+        required: number;
+        stored: number;
+        representations: Array<{ network: string; step: number; layer: string; shape: number[] | null }>;
+      };
+    };
+    const before = await inventory();
+    assert.equal(before.required, 6, '2 layers x 3 checkpoints of the specimen');
+    assert.equal(before.stored, 0);
+    assert.ok(before.representations.every((r) => r.network === 'specimen' && r.shape === null));
     let seed = 1;
     const rand = (len: number) =>
       Float64Array.from({ length: len }, () => {
@@ -187,6 +201,12 @@ describe('experiments on uploaded activations', () => {
       );
       assert.equal(fc.status, 201, await fc.clone().text());
     }
+    const after = await inventory();
+    assert.equal(after.stored, 6);
+    assert.deepEqual(
+      after.representations.map((r) => `${r.step}/${r.layer}:${r.shape}`),
+      ['0/conv1:64,3', '0/fc1:64,6', '100/conv1:64,3', '100/fc1:64,6', '1000/conv1:64,3', '1000/fc1:64,6'],
+    );
     // uploading again replaces
     const again = await put(id, 'specimen/2/fc1', encodeNpy(rand(n * 6), [n, 6]));
     const replaced = await again.json();

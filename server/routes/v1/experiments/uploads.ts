@@ -34,6 +34,7 @@ import {
 } from '../../../../store/experiments.ts';
 import { enqueueExperiment } from '../../../../store/queue.ts';
 import { withTimeout } from '../../../../store/redis.ts';
+import { readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
@@ -241,19 +242,21 @@ function notAwaiting(status: string | undefined): HttpError {
   );
 }
 
+function notAnUpload(): HttpError {
+  return new HttpError(
+    409,
+    'NOT_AN_UPLOAD_EXPERIMENT',
+    'this experiment trains its networks; activations are uploaded to experiments created with "source": "upload"',
+  );
+}
+
 async function uploadExperiment(db: Db, teamId: string, id: string) {
   const row = await db.experiment.findFirst({
     where: { id, teamId },
     include: { referenceRun: true, specimenRun: true },
   });
   if (!row) throw new HttpError(404, 'EXPERIMENT_NOT_FOUND', `no experiment ${id}`);
-  if (!isUploadSpec(row.spec)) {
-    throw new HttpError(
-      409,
-      'NOT_AN_UPLOAD_EXPERIMENT',
-      'this experiment trains its networks; activations are uploaded to experiments created with "source": "upload"',
-    );
-  }
+  if (!isUploadSpec(row.spec)) throw notAnUpload();
   if (!row.referenceRun || !row.specimenRun)
     throw new HttpError(409, 'NOT_AWAITING_REPRESENTATIONS', 'the experiment has no runs');
   return {
@@ -262,6 +265,26 @@ async function uploadExperiment(db: Db, teamId: string, id: string) {
     referenceRun: row.referenceRun,
     specimenRun: row.specimenRun,
   };
+}
+
+/** Every declared representation of an upload experiment with its stored shape (null: not uploaded). */
+async function inventory(
+  u: NormalisedUpload,
+  stores: Record<UploadNetwork, FsRunArtifactStore>,
+): Promise<
+  Array<{ network: UploadNetwork; checkpoint: number; step: number; layer: string; shape: number[] | null }>
+> {
+  const out = [];
+  for (const r of requiredRepresentations(u)) {
+    out.push({
+      network: r.network,
+      checkpoint: r.checkpoint,
+      step: r.network === 'reference' ? u.checkpoints.at(-1)!.step : u.checkpoints[r.checkpoint].step,
+      layer: r.layer,
+      shape: await stores[r.network].representationShape(r.checkpoint, r.layer),
+    });
+  }
+  return out;
 }
 
 export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -429,6 +452,64 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     },
   );
 
+  app.get(
+    '/v1/experiments/:id/uploads',
+    {
+      schema: {
+        tags,
+        summary: 'Which representations of an upload experiment are stored and which are missing',
+        description:
+          'Every declared (network, checkpoint, layer) representation with its stored shape ' +
+          '([samples, features], float32) or null when it is not uploaded yet: resume an interrupted ' +
+          'batch of uploads from here. 409 NOT_AN_UPLOAD_EXPERIMENT for trained experiments.',
+        params: Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) }),
+        querystring: Type.Object({
+          share: Type.Optional(Type.String({ description: 'share token (instead of an API key)' })),
+        }),
+        response: {
+          200: Type.Object({
+            status: Type.String(),
+            required: Type.Integer({ description: 'declared representations' }),
+            stored: Type.Integer({ description: 'representations uploaded so far' }),
+            representations: Type.Array(
+              Type.Object({
+                network: Type.String(),
+                checkpoint: Type.Integer({ description: 'index in the declared checkpoints' }),
+                step: Type.Integer(),
+                layer: Type.String(),
+                shape: Type.Union([Type.Array(Type.Integer()), Type.Null()]),
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const row = await readableExperiment(db, request, request.params.id);
+      if (!isUploadSpec(row.spec)) throw notAnUpload();
+      const u = normaliseUploadSpec(row.spec);
+      const runs = await db.run.findMany({
+        where: { id: { in: [row.referenceRunId, row.specimenRunId].filter((x): x is string => !!x) } },
+      });
+      const keyOf = (id: string | null) => runs.find((r) => r.id === id)?.key;
+      const referenceKey = keyOf(row.referenceRunId);
+      const specimenKey = keyOf(row.specimenRunId);
+      if (!referenceKey || !specimenKey)
+        throw new HttpError(409, 'NOT_AWAITING_REPRESENTATIONS', 'the experiment has no runs');
+      const representations = await inventory(u, {
+        reference: new FsRunArtifactStore(config.artifactDir, referenceKey),
+        specimen: new FsRunArtifactStore(config.artifactDir, specimenKey),
+      });
+      return {
+        status: row.status,
+        required: representations.length,
+        stored: representations.filter((r) => r.shape).length,
+        representations,
+      };
+    },
+  );
+
   app.post(
     '/v1/experiments/:id/complete',
     {
@@ -458,21 +539,12 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         async (tx) => {
           const status = await lockedStatus(tx, row.id);
           if (status !== AWAITING) throw notAwaiting(status);
-          const required = requiredRepresentations(u);
+          const representations = await inventory(u, stores);
+          const required = representations;
           const shapes = new Map<string, number[]>();
-          const missing: Array<{ network: string; checkpoint: number; step: number; layer: string }> = [];
-          for (const r of required) {
-            const shape = await stores[r.network].representationShape(r.checkpoint, r.layer);
-            if (shape) shapes.set(`${r.network}/${r.checkpoint}/${r.layer}`, shape);
-            else
-              missing.push({
-                network: r.network,
-                checkpoint: r.checkpoint,
-                step:
-                  r.network === 'reference' ? u.checkpoints.at(-1)!.step : u.checkpoints[r.checkpoint].step,
-                layer: r.layer,
-              });
-          }
+          for (const r of representations)
+            if (r.shape) shapes.set(`${r.network}/${r.checkpoint}/${r.layer}`, r.shape);
+          const missing = representations.filter((r) => !r.shape).map(({ shape: _, ...r }) => r);
           if (missing.length > 0) {
             throw new HttpError(
               422,
