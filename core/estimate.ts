@@ -87,14 +87,10 @@ export function estimateExperiment(e: NormalisedExperiment, limits: Limits): Est
       (e.specimen ? captureFlops(e.networks.specimen, checkpoints) : 0)) /
     TRAIN_FLOPS_PER_S;
   const tensor = tensorSeconds(ref, spec, checkpoints);
-  const round = (x: number) => Math.round(x * 10) / 10;
   return {
     cells,
     checkpoints,
-    representation: {
-      maxFeatures: Math.max(...ref.map((s) => s.features), ...spec.map((s) => s.features)),
-      maxSamples: Math.max(...ref.map((s) => s.samples), ...spec.map((s) => s.samples)),
-    },
+    representation: widest(ref, spec),
     memoryMB: round(memoryMB),
     diskMB: round(diskMB),
     seconds: {
@@ -107,6 +103,18 @@ export function estimateExperiment(e: NormalisedExperiment, limits: Limits): Est
 }
 
 type Shape = { samples: number; features: number };
+
+/** To one decimal, as estimates are reported. */
+const round = (x: number) => Math.round(x * 10) / 10;
+
+/** The widest and the largest-sample representation among these shapes. */
+function widest(ref: Shape[], spec: Shape[]): { maxFeatures: number; maxSamples: number } {
+  const all = [...ref, ...spec];
+  return {
+    maxFeatures: Math.max(...all.map((s) => s.features)),
+    maxSamples: Math.max(...all.map((s) => s.samples)),
+  };
+}
 
 /** Seconds to compute the tensor of these representations over `checkpoints` specimen checkpoints. */
 function tensorSeconds(ref: Shape[], spec: Shape[], checkpoints: number): number {
@@ -133,14 +141,10 @@ export function estimateTensor(ref: Shape[], spec: Shape[], checkpoints: number)
     (ref.reduce((a, s) => a + bytes(s) * 4, 0) + spec.reduce((a, s) => a + bytes(s) * 4, 0) * checkpoints) /
     2 ** 20;
   const tensor = tensorSeconds(ref, spec, checkpoints);
-  const round = (x: number) => Math.round(x * 10) / 10;
   return {
     cells: ref.length * spec.length * checkpoints,
     checkpoints,
-    representation: {
-      maxFeatures: Math.max(...ref.map((s) => s.features), ...spec.map((s) => s.features)),
-      maxSamples: Math.max(...ref.map((s) => s.samples), ...spec.map((s) => s.samples)),
-    },
+    representation: widest(ref, spec),
     memoryMB: round(memoryMB),
     diskMB: round(diskMB),
     seconds: { training: 0, capture: 0, tensor: round(tensor), total: round(tensor) },
