@@ -90,7 +90,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   await app.register(webRoutes);
   await app.register(async (v1) => {
     registerAuth(v1, deps.db);
-    await registerRateLimit(v1, deps.config);
+    await registerRateLimit(v1, deps.config, deps.redis);
     await experimentRoutes(v1, deps);
     await figureRoutes(v1, deps);
   });

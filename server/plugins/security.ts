@@ -9,6 +9,7 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Config } from '../../config/index.ts';
 import { hashSecret } from '../../store/auth.ts';
 import { HttpError } from '../schemas/error.ts';
@@ -58,6 +59,11 @@ export async function registerSecurity(app: FastifyInstance, config: Config): Pr
  * The bucket a request counts against: its API key (after authentication, so by key id), else its
  * share token (hashed), else its client address.
  */
+/** Where the rate-limit counters live in Redis. */
+export function rateLimitNamespace(config: Config): string {
+  return `${config.queuePrefix}:rate-limit:`;
+}
+
 export function rateLimitKey(request: FastifyRequest): string {
   if (request.principal) return `key:${request.principal.keyId}`;
   if (request.shareToken) return `share:${Buffer.from(hashSecret(request.shareToken)).toString('hex')}`;
@@ -66,11 +72,18 @@ export function rateLimitKey(request: FastifyRequest): string {
 
 /**
  * Per-key rate limit on the routes of `scope` (register it after the auth hook: its per-route hook
- * runs after the scope's, so the key is known). In memory, per API process.
+ * runs after the scope's, so the key is known). Counted in Redis (under the queue prefix), so every
+ * API process shares one budget per key; while Redis is away requests are not throttled (reads keep
+ * working) rather than refused. Without a Redis client: in memory, per process.
  */
-export async function registerRateLimit(scope: FastifyInstance, config: Config): Promise<void> {
+export async function registerRateLimit(
+  scope: FastifyInstance,
+  config: Config,
+  redis?: Redis,
+): Promise<void> {
   if (config.rateLimit.max === 0) return;
   await scope.register(rateLimit, {
+    ...(redis ? { redis, nameSpace: rateLimitNamespace(config), skipOnError: true } : {}),
     max: config.rateLimit.max,
     timeWindow: config.rateLimit.windowMs,
     hook: 'onRequest',

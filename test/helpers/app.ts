@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/index.ts';
 import { buildApp } from '../../server/app.ts';
+import { rateLimitNamespace } from '../../server/plugins/security.ts';
 import { createTeam } from '../../store/auth.ts';
 import { createDb, type Db, type ExperimentStatus } from '../../store/db.ts';
 import { encodeCoefficients } from '../../store/experiments.ts';
@@ -57,6 +58,8 @@ export async function startApp(
       await app.close();
       await queue.obliterate({ force: true }).catch(() => undefined);
       await queue.close();
+      const counters = await redis.keys(`${rateLimitNamespace(config)}*`).catch(() => []);
+      if (counters.length > 0) await redis.del(...counters).catch(() => undefined);
       redis.disconnect();
       await db.team.deleteMany({ where: { id: { in: teams } } });
       await db.$disconnect();

@@ -2,9 +2,11 @@
 // (422), per-key rate limit (429 + Retry-After/RateLimit headers), unfinished experiments per team
 // (429). In-process app on the real Postgres/Redis, no worker: accepted experiments stay queued.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../config/index.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
+import { freePort, startRedis, stopProcess, waitFor } from '../helpers/env.ts';
 import { tinySpec } from '../helpers/service.ts';
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -153,6 +155,48 @@ describe('limits', () => {
       const team = await t.newTeam();
       assert.equal((await attempt('10.0.0.7', team.key)).statusCode, 200);
     });
+  });
+
+  it('shares one budget per key across API processes (counted in Redis)', async () => {
+    const prefix = `repdyn-test-shared-${randomBytes(4).toString('hex')}`;
+    const env = { RATE_LIMIT_MAX: '4', RATE_LIMIT_WINDOW_MS: '60000', QUEUE_PREFIX: prefix };
+    const a = await startApp(env);
+    const b = await startApp(env);
+    try {
+      const list = (app: TestApp) =>
+        app.app.inject({ method: 'GET', url: '/v1/experiments', headers: bearer(a.key) });
+      const remaining = [];
+      for (const app of [a, b, a, b]) {
+        const res = await list(app);
+        assert.equal(res.statusCode, 200, res.body);
+        remaining.push(res.headers['ratelimit-remaining']);
+      }
+      assert.deepEqual(remaining, ['3', '2', '1', '0']);
+      assert.equal((await list(b)).statusCode, 429, 'the fifth request, on either process');
+      assert.equal((await list(a)).statusCode, 429);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
+  it('does not throttle (nor refuse) reads while Redis is away', async () => {
+    const port = await freePort();
+    const redisServer = await startRedis(port);
+    const t = await startApp({ RATE_LIMIT_MAX: '2', REDIS_URL: `redis://127.0.0.1:${port}` });
+    try {
+      const list = () => t.app.inject({ method: 'GET', url: '/v1/experiments', headers: bearer(t.key) });
+      assert.equal((await list()).statusCode, 200);
+      await stopProcess(redisServer);
+      await waitFor(() => t.redis.status !== 'ready', { what: 'the API to notice Redis is gone' });
+      for (let i = 0; i < 4; i++) {
+        const res = await list();
+        assert.equal(res.statusCode, 200, `read ${i} without Redis: ${res.body}`);
+      }
+    } finally {
+      await stopProcess(redisServer);
+      await t.close();
+    }
   });
 
   it('takes the client address from X-Forwarded-For only behind a trusted proxy (TRUST_PROXY)', async () => {
