@@ -121,6 +121,8 @@ async function main(): Promise<number> {
     const queue = new Queue(EXPERIMENT_QUEUE, { connection, prefix: queuePrefix });
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
+    const counters = await connection.keys(`${queuePrefix}:rate-limit:*`).catch(() => []);
+    if (counters.length > 0) await connection.del(...counters).catch(() => undefined);
     connection.disconnect();
     const exps = await db.experiment.findMany({
       where: { teamId },

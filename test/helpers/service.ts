@@ -132,6 +132,8 @@ export async function startService(
       await stopProcess(api);
       await queue.obliterate({ force: true }).catch(() => undefined);
       await queue.close();
+      const counters = await queueRedis.keys(`${env['QUEUE_PREFIX']}:rate-limit:*`).catch(() => []);
+      if (counters.length > 0) await queueRedis.del(...counters).catch(() => undefined);
       queueRedis.disconnect();
       const runs = await db.experiment.findMany({
         where: { teamId: { in: teams } },
