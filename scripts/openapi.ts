@@ -23,7 +23,8 @@ function unused<T>(name: string): T {
 /** The OpenAPI document of the current routes, built in memory without Postgres or Redis. */
 export async function generateOpenapi(): Promise<Record<string, unknown>> {
   const deps: AppDeps = {
-    config: loadConfig({}),
+    // (no rate limit: its plugin would open its Redis store; it adds no routes or schemas)
+    config: loadConfig({ RATE_LIMIT_MAX: '0' }),
     db: unused('db'),
     redis: unused('redis'),
     queue: unused('queue'),
