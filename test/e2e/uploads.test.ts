@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { encodeNpy, encodeNpyHeader } from '../../core/npy.ts';
 import { uploadRunKey } from '../../store/artifacts.ts';
 import { goldenCases, goldenDir } from '../core/cca/helpers.ts';
-import { waitFor } from '../helpers/env.ts';
+import { testConfig, waitFor } from '../helpers/env.ts';
 import { type Service, startService } from '../helpers/service.ts';
 
 const LIMIT = 6_000_000; // MAX_UPLOAD_BYTES for this service: above every golden file (4.7 MB)
@@ -84,6 +84,32 @@ describe('experiments on uploaded activations', () => {
     assert.equal(res.status, 200, JSON.stringify(body));
     return body.values;
   }
+
+  it('refuses a declaration over the limits (422) and replays an idempotent creation', async () => {
+    const limit = testConfig().limits.checkpoints;
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      svc.request('/v1/experiments', { method: 'POST', body: JSON.stringify(body), headers });
+    const declared = (checkpoints: number) => ({
+      name: 'limits',
+      source: 'upload',
+      samples: 16,
+      reference: { layers: ['fc1'] },
+      specimen: 'same',
+      checkpoints: Array.from({ length: checkpoints }, (_, i) => ({ step: i })),
+    });
+    const over = await expectError(await post(declared(limit + 1)), 422, 'LIMIT_CHECKPOINTS');
+    assert.equal(over.details.field, 'checkpoints');
+    assert.equal(over.details.violations[0].limit, limit);
+    const headers = { 'idempotency-key': `uploads-${Date.now()}` };
+    const first = await post(declared(2), headers);
+    const again = await post(declared(2), headers);
+    assert.equal(first.status, 201);
+    assert.equal(again.status, 201);
+    const [a, b] = [await first.json(), await again.json()];
+    assert.equal(b.id, a.id, 'the same experiment');
+    assert.deepEqual(b, a);
+    assert.equal((await svc.request(`/v1/experiments/${a.id}`, { method: 'DELETE' })).status < 300, true);
+  });
 
   it('reproduces every golden case (x as reference, y as specimen) within 1e-5', async () => {
     const cases = goldenCases();
