@@ -175,6 +175,19 @@ export function checkTensorLimits(est: Estimate, limits: Limits): LimitViolation
   return out;
 }
 
+/** The limits an upload experiment's declaration exceeds, before any representation arrives. */
+export function checkUploadLimits(
+  declared: { samples: number; checkpoints: number; cells: number },
+  limits: Limits,
+): LimitViolation[] {
+  const out: LimitViolation[] = [];
+  const check = overLimit(out);
+  check('LIMIT_PROBE_EXAMPLES', 'samples', declared.samples, limits.probeExamples, 'samples');
+  check('LIMIT_CHECKPOINTS', 'checkpoints', declared.checkpoints, limits.checkpoints, 'checkpoints');
+  check('LIMIT_TENSOR_CELLS', 'tensor', declared.cells, limits.tensorCells, 'tensor cells');
+  return out;
+}
+
 /** Every configured limit the experiment exceeds (empty when it fits). */
 export function checkLimits(e: NormalisedExperiment, est: Estimate, limits: Limits): LimitViolation[] {
   const out: LimitViolation[] = [];

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkTensorLimits, estimateTensor } from '../../../../core/estimate.ts';
+import { checkTensorLimits, checkUploadLimits, estimateTensor } from '../../../../core/estimate.ts';
 import { IngestError, RepresentationIngest } from '../../../../core/ingest.ts';
 import { SpecError } from '../../../../core/spec/run.ts';
 import {
@@ -72,30 +72,19 @@ export async function createUploadExperiment(
     representations: requiredRepresentations(u).length,
     note: 'memory and time are estimated from the uploaded shapes at POST …/complete',
   };
-  const violations: Array<{ code: string; field: string; value: number; limit: number; message: string }> =
-    [];
-  const check = (code: string, field: string, value: number, limit: number, what: string) => {
-    if (value > limit)
-      violations.push({ code, field, value, limit, message: `${what} ${value} exceeds the limit ${limit}` });
-  };
-  check('LIMIT_PROBE_EXAMPLES', 'samples', u.samples, config.limits.probeExamples, 'samples');
-  check('LIMIT_CHECKPOINTS', 'checkpoints', n, config.limits.checkpoints, 'checkpoints');
-  check('LIMIT_TENSOR_CELLS', 'tensor', estimate.cells, config.limits.tensorCells, 'tensor cells');
+  const violations = checkUploadLimits(estimate, config.limits);
   if (violations.length > 0) {
     const first = violations[0];
     throw new HttpError(422, first.code, first.message, { field: first.field, violations, estimate });
   }
+  const created = (e: { id: string; status: string; estimate: unknown }) =>
+    reply
+      .status(201)
+      .send({ id: e.id, status: e.status as never, estimate: e.estimate, links: uploadLinks(e.id) });
   const idempotencyKey = request.headers['idempotency-key'] as string | undefined;
   if (idempotencyKey) {
     const existing = await idempotent(principal.teamId, idempotencyKey);
-    if (existing) {
-      return reply.status(201).send({
-        id: existing.id,
-        status: existing.status as never,
-        estimate: existing.estimate,
-        links: uploadLinks(existing.id),
-      });
-    }
+    if (existing) return created(existing);
   }
   const id = randomUUID();
   const lastStep = u.checkpoints[n - 1].step;
@@ -170,15 +159,7 @@ export async function createUploadExperiment(
       }
       throw err;
     });
-  if (raced) {
-    return reply.status(201).send({
-      id: raced.id,
-      status: raced.status as never,
-      estimate: raced.estimate,
-      links: uploadLinks(raced.id),
-    });
-  }
-  return reply.status(201).send({ id, status: AWAITING, estimate, links: uploadLinks(id) });
+  return created(raced ?? { id, status: AWAITING, estimate });
 }
 
 /** Resolves when `stream` ended, after `onChunk` handled every chunk in order; rejects on the first
