@@ -232,11 +232,34 @@ export function resolveArchitecture(a: Architecture): ResolvedArchitecture {
   };
 }
 
+/** The ~99 % checkpoint of `total` steps: the last step at or below 99 % (at least one before the end). */
+export function nearlyFinalStep(total: number): number {
+  return Math.min(total - 1, Math.floor(0.99 * total));
+}
+
+/** count points 0 … total, strictly increasing, 'log' (geometric from 1) or 'linear' spacing. */
+function spacedSteps(count: number, total: number, spacing: 'log' | 'linear' | undefined): number[] {
+  if (total + 1 <= count) return Array.from({ length: total + 1 }, (_, i) => i);
+  const points: number[] = [0];
+  for (let i = 1; i < count; i++) {
+    const t = i / (count - 1);
+    let s = spacing === 'linear' ? Math.round(t * total) : Math.round(total ** ((i - 1) / (count - 2 || 1)));
+    if (spacing !== 'linear' && count === 2) s = total;
+    // Keep strictly increasing and leave room for the remaining points.
+    s = Math.max(s, points[points.length - 1] + 1);
+    s = Math.min(s, total - (count - 1 - i));
+    points.push(s);
+  }
+  return points;
+}
+
 /**
  * Checkpoint steps for a schedule over `total` optimizer steps: sorted, distinct, always containing
- * 0 and `total`. 'log' places count-1 points geometrically between 1 and total (then pushes
- * collisions forward so early checkpoints stay distinct); 'linear' spaces them evenly. With fewer
- * than count distinct steps available (total < count-1) every step is a checkpoint.
+ * 0 and `total`. The first count-1 points run from 0 to the ~99 % step (nearlyFinalStep): 'log'
+ * places them geometrically from 1 (pushing collisions forward so early checkpoints stay distinct),
+ * 'linear' evenly; the final step is the count-th point. So the paper's "99 % of training" panel is
+ * a real checkpoint distinct from the final one (whose rho to itself is 1 by construction). With
+ * fewer than count distinct steps available (total < count-1) every step is a checkpoint.
  */
 export function checkpointSteps(schedule: CheckpointSchedule, total: number): number[] {
   const steps = new Set<number>([0, total]);
@@ -248,21 +271,9 @@ export function checkpointSteps(schedule: CheckpointSchedule, total: number): nu
     return [...steps].sort((a, b) => a - b);
   }
   const count = schedule.count;
-  if (total + 1 <= count) return Array.from({ length: total + 1 }, (_, i) => i);
-  const points: number[] = [0];
-  for (let i = 1; i < count; i++) {
-    const t = i / (count - 1);
-    let s =
-      schedule.spacing === 'linear'
-        ? Math.round(t * total)
-        : Math.round(total ** ((i - 1) / (count - 2 || 1)));
-    if (schedule.spacing !== 'linear' && count === 2) s = total;
-    // Keep strictly increasing and leave room for the remaining points.
-    s = Math.max(s, points[points.length - 1] + 1);
-    s = Math.min(s, total - (count - 1 - i));
-    points.push(s);
-  }
-  return points;
+  if (total + 1 <= count || count < 3) return spacedSteps(count, total, schedule.spacing);
+  // count-1 points spaced over 0 … ~99 %, then the final step: the ~99 % step is always distinct.
+  return [...spacedSteps(count - 1, nearlyFinalStep(total), schedule.spacing), total];
 }
 
 /**

@@ -29,7 +29,7 @@ describe('run spec', () => {
   it('normalises deterministically: epochs → steps, schedule → explicit steps', () => {
     const n = normaliseRunSpec(API_EXAMPLE);
     assert.equal(n.training.steps, 8); // 512 / 64
-    assert.deepEqual(n.checkpoints.steps, [0, 1, 3, 8]);
+    assert.deepEqual(n.checkpoints.steps, [0, 1, 7, 8]);
     assert.deepEqual(n.architecture, { type: 'mlp', hidden: [32, 32], activation: 'relu' });
     // Idempotent, and the normalised form validates against the input schema.
     assert.ok(Value.Check(RunSpecSchema, n));
@@ -39,7 +39,7 @@ describe('run spec', () => {
     const explicit = normaliseRunSpec({
       ...API_EXAMPLE,
       training: { ...API_EXAMPLE.training, epochs: undefined, steps: 8 },
-      checkpoints: { steps: [1, 3] },
+      checkpoints: { steps: [1, 7] },
     });
     assert.equal(runKey(explicit, probe, capture), runKey(n, probe, capture));
     const otherSeed = normaliseRunSpec({ ...API_EXAMPLE, training: { ...API_EXAMPLE.training, seed: 2 } });
@@ -94,8 +94,30 @@ describe('checkpoint schedule', () => {
         for (let i = 1; i < steps.length; i++) assert.ok(steps[i] > steps[i - 1], `${spacing} ${steps}`);
       }
     }
-    assert.deepEqual(checkpointSteps({ count: 5, spacing: 'linear' }, 100), [0, 25, 50, 75, 100]);
-    assert.deepEqual(checkpointSteps({ count: 5, spacing: 'log' }, 1000), [0, 1, 10, 100, 1000]);
+    assert.deepEqual(checkpointSteps({ count: 5, spacing: 'linear' }, 100), [0, 33, 66, 99, 100]);
+    assert.deepEqual(checkpointSteps({ count: 5, spacing: 'log' }, 1000), [0, 1, 31, 990, 1000]);
     assert.deepEqual(checkpointSteps({ steps: [50, 5, 5] }, 100), [0, 5, 50, 100]);
+  });
+
+  it("log and linear schedules hold a ~99 % checkpoint distinct from the final one (the paper's last panel)", () => {
+    for (const spacing of ['log', 'linear'] as const) {
+      for (const [count, total] of [
+        [12, 938],
+        [20, 4690],
+        [4, 300],
+        [3, 50],
+        [30, 40],
+      ]) {
+        const steps = checkpointSteps({ count, spacing }, total);
+        const late = steps[steps.length - 2];
+        assert.ok(late < total, `${spacing} ${count}/${total}: ${steps}`);
+        assert.ok(late / total >= 0.97, `${spacing} ${count}/${total}: second-to-last ${late} of ${total}`);
+      }
+    }
+    // the demo's schedule keeps early log-spaced checkpoints and gains step 928 of 938 (98.9 %)
+    assert.deepEqual(
+      checkpointSteps({ count: 12, spacing: 'log' }, 938),
+      [0, 1, 2, 5, 10, 21, 45, 95, 203, 434, 928, 938],
+    );
   });
 });

@@ -111,7 +111,7 @@ describe('trainRun', () => {
       result.checkpoints.map((c) => c.step),
       spec.checkpoints.steps,
     );
-    assert.deepEqual(spec.checkpoints.steps, [0, 1, 3, 6, 16]);
+    assert.deepEqual(spec.checkpoints.steps, [0, 1, 4, 15, 16]);
     assert.deepEqual(
       result.checkpoints.map((c) => c.fraction),
       spec.checkpoints.steps.map((s) => s / 16),
@@ -162,25 +162,25 @@ describe('trainRun', () => {
       const controller = new AbortController();
       const interrupted = run(spec, {
         signal: controller.signal,
-        // "Die" while training after checkpoint 2 (step 3) was saved.
+        // "Die" while training after checkpoint 2 (step 4) was saved.
         onProgress: (p) => {
-          if (p.phase === 'capturing' && p.step === 6) controller.abort();
+          if (p.phase === 'capturing' && p.step === 15) controller.abort();
         },
       });
       await assert.rejects(interrupted.promise, { name: 'AbortError' });
       const saved = await interrupted.store.loadState();
       assert.deepEqual(
         saved?.checkpoints.map((c) => c.step),
-        [0, 1, 3],
+        [0, 1, 4],
       );
 
       const before = tf.memory().numTensors;
       const resumed = await run(spec, { store: interrupted.store }).promise;
       assert.equal(tf.memory().numTensors, before);
-      assert.equal(resumed.resumedFrom, 3);
+      assert.equal(resumed.resumedFrom, 4);
       assert.deepEqual(
         resumed.checkpoints.map((c) => c.step),
-        [0, 1, 3, 6, 16],
+        [0, 1, 4, 15, 16],
       );
       const layers = ['input', 'fc1', 'fc2', 'logits'];
       assert.deepEqual(
