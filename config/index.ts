@@ -32,7 +32,32 @@ export interface Config {
   /** requests per API key (or share token, or client IP) per window on /v1; max 0 = no limit */
   rateLimit: { max: number; windowMs: number };
   /** the estimate limits (core/estimate.ts) plus request-size and per-team limits */
-  limits: Limits & { bodyBytes: number; uploadBytes: number; activeExperiments: number };
+  limits: Limits & {
+    bodyBytes: number;
+    uploadBytes: number;
+    activeExperiments: number;
+    /** most cells one tensor slice may select */
+    sliceCells: number;
+    /** most bytes one tensor slice's answer may take (estimated before it is built) */
+    sliceBytes: number;
+    /** most heatmap cells / line points one figure may draw (cells × panels) */
+    figureCells: number;
+    /** largest SVG a figure may be */
+    figureBytes: number;
+    /** open /events streams: per API key (or share token), and per API process */
+    eventStreamsPerKey: number;
+    eventStreams: number;
+    /** an /events stream ends after this long (the client reconnects) */
+    eventStreamSeconds: number;
+    /** a request body (an upload included) that sends nothing for this long is cut off */
+    bodyIdleMs: number;
+    /** uploads in flight at once per API key */
+    uploadsPerKey: number;
+  };
+  /** threads that render figures (off the event loop) */
+  figureWorkers: number;
+  /** an /events stream sends a comment line after this long without an event */
+  eventHeartbeatMs: number;
 }
 
 export class ConfigError extends Error {
@@ -152,7 +177,18 @@ export function loadConfig(env: Env = process.env): Config {
       seconds: int(env, 'MAX_ESTIMATED_SECONDS', 6 * 3600, 1),
       uploadBytes: int(env, 'MAX_UPLOAD_BYTES', 512 * 1024 * 1024, 1024),
       activeExperiments: int(env, 'MAX_ACTIVE_EXPERIMENTS', 20, 1),
+      sliceCells: int(env, 'MAX_SLICE_CELLS', 100_000, 1),
+      sliceBytes: int(env, 'MAX_SLICE_BYTES', 16 * 1024 * 1024, 1024),
+      figureCells: int(env, 'MAX_FIGURE_CELLS', 50_000, 1),
+      figureBytes: int(env, 'MAX_FIGURE_BYTES', 8 * 1024 * 1024, 1024),
+      eventStreamsPerKey: int(env, 'MAX_EVENT_STREAMS_PER_KEY', 20, 1),
+      eventStreams: int(env, 'MAX_EVENT_STREAMS', 1000, 1),
+      eventStreamSeconds: int(env, 'EVENT_STREAM_MAX_SECONDS', 1800, 1),
+      bodyIdleMs: int(env, 'BODY_IDLE_TIMEOUT_MS', 30_000, 100),
+      uploadsPerKey: int(env, 'MAX_UPLOADS_PER_KEY', 4, 1),
     },
+    figureWorkers: int(env, 'FIGURE_WORKERS', 1, 1, 16),
+    eventHeartbeatMs: int(env, 'EVENT_HEARTBEAT_MS', 15_000, 100),
   };
 }
 

@@ -7,6 +7,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeNpy } from '../../../../core/npy.ts';
+import {
+  planSlice,
+  type SliceCheckpoint,
+  SliceError,
+  selectCheckpoints,
+  selectLayers,
+} from '../../../../core/slice.ts';
 import { FsRunArtifactStore } from '../../../../store/artifacts.ts';
 import { hashSecret } from '../../../../store/auth.ts';
 import { decodeCoefficients } from '../../../../store/experiments.ts';
@@ -22,20 +29,6 @@ const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'e
 const tags = ['results'];
 const MEASURES = ['rho', 'mean', 'svcca', 'pwcca', 'cka', 'coefficients'] as const;
 type Measure = (typeof MEASURES)[number];
-
-/** Indices selected by "2", "fc1", "0,fc2,3" or nothing (= all). */
-function selectLayers(raw: string | undefined, names: string[], field: string): number[] {
-  if (raw === undefined || raw === '') return names.map((_, i) => i);
-  return raw.split(',').map((part) => {
-    const token = part.trim();
-    const byName = names.indexOf(token);
-    if (byName >= 0) return byName;
-    if (/^\d+$/.test(token) && Number(token) < names.length) return Number(token);
-    throw new HttpError(400, 'UNKNOWN_LAYER', `${field}: no layer '${token}' (layers: ${names.join(', ')})`, {
-      field,
-    });
-  });
-}
 
 const SliceQuerySchema = Type.Object({
   refLayer: Type.Optional(Type.String()),
@@ -68,49 +61,7 @@ function withoutShare(url: string): string {
   return url.replace(/[?&]share=[^&]*/, '');
 }
 
-interface Ckpt {
-  index: number;
-  step: number;
-  fraction: number;
-}
-
-/** Checkpoints by index list, nearest step, or nearest fraction; `single` squeezes the axis. */
-function selectCheckpoints(
-  q: { checkpoint?: string; step?: number; fraction?: number },
-  all: Ckpt[],
-): { picked: Ckpt[]; single: boolean } {
-  const given = [q.checkpoint !== undefined, q.step !== undefined, q.fraction !== undefined].filter(
-    Boolean,
-  ).length;
-  if (given > 1) {
-    throw new HttpError(400, 'AMBIGUOUS_CHECKPOINT', 'give one of checkpoint, step or fraction', {
-      field: 'checkpoint',
-    });
-  }
-  const nearest = (key: 'step' | 'fraction', v: number) =>
-    all.reduce((best, c) => (Math.abs(c[key] - v) < Math.abs(best[key] - v) ? c : best));
-  if (q.step !== undefined) return { picked: [nearest('step', q.step)], single: true };
-  if (q.fraction !== undefined) return { picked: [nearest('fraction', q.fraction)], single: true };
-  if (q.checkpoint === undefined || q.checkpoint === '') return { picked: all, single: false };
-  const parts = q.checkpoint.split(',').map((p) => p.trim());
-  const picked = parts.map((p) => {
-    const c = /^\d+$/.test(p) ? all.find((x) => x.index === Number(p)) : undefined;
-    if (!c) {
-      throw new HttpError(
-        400,
-        'CHECKPOINT_OUT_OF_RANGE',
-        `checkpoint '${p}' must be an index below ${all.length}`,
-        {
-          field: 'checkpoint',
-        },
-      );
-    }
-    return c;
-  });
-  return { picked, single: parts.length === 1 };
-}
-
-function checkpointsOf(row: ExperimentRow): Ckpt[] {
+function checkpointsOf(row: ExperimentRow): SliceCheckpoint[] {
   const stored = row.specimenRun?.checkpoints ?? [];
   if (stored.length > 0) return stored.map((c) => ({ index: c.index, step: c.step, fraction: c.fraction }));
   return Array.from({ length: row.checkpointCount }, (_, i) => ({ index: i, step: -1, fraction: -1 }));
@@ -172,15 +123,54 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     },
   );
 
+  /**
+   * The layers and checkpoints a slice reads, checked against the slice limits before any cell is
+   * loaded: 400 for an unknown or repeated index, 422 LIMIT_SLICE_CELLS / LIMIT_SLICE_BYTES.
+   */
+  function sliceSelection(
+    row: ExperimentRow,
+    q: SliceQuery,
+    refNames: string[],
+    specNames: string[],
+    measure: Measure,
+    format: 'json' | 'npy' | 'csv',
+  ) {
+    try {
+      const refSel = selectLayers(q.refLayer, refNames, 'refLayer');
+      const specSel = selectLayers(q.specLayer, specNames, 'specLayer');
+      const { picked, single } = selectCheckpoints(q, checkpointsOf(row));
+      // coefficient vectors are as long as the narrower layer of the pair (unknown widths: the limit)
+      let coefficientWidth = 1;
+      if (measure === 'coefficients') {
+        const width = (network: string, index: number) =>
+          row.layers.find((l) => l.network === network && l.index === index)?.features ||
+          config.limits.representationFeatures;
+        const refMax = Math.max(0, ...refSel.map((i) => width('reference', i)));
+        const specMax = Math.max(0, ...specSel.map((j) => width('specimen', j)));
+        coefficientWidth = Math.min(refMax, specMax);
+      }
+      const labelChars =
+        Math.max(0, ...refSel.map((i) => refNames[i].length)) +
+        Math.max(0, ...specSel.map((j) => specNames[j].length));
+      planSlice(
+        { refLayers: refSel.length, specLayers: specSel.length, checkpoints: picked.length },
+        { format, coefficientWidth, labelChars },
+        config.limits,
+      );
+      return { refSel, specSel, picked, single };
+    } catch (err) {
+      if (err instanceof SliceError) throw new HttpError(err.status, err.code, err.message, err.details);
+      throw err;
+    }
+  }
+
   /** One slice of the tensor, serialised, with its content headers. */
   async function buildSlice(row: ExperimentRow, q: SliceQuery): Promise<Slice> {
     const measure = (q.measure ?? 'rho') as Measure;
     const format = q.format ?? 'json';
     const refNames = row.layers.filter((l) => l.network === 'reference').map((l) => l.name);
     const specNames = row.layers.filter((l) => l.network === 'specimen').map((l) => l.name);
-    const refSel = selectLayers(q.refLayer, refNames, 'refLayer');
-    const specSel = selectLayers(q.specLayer, specNames, 'specLayer');
-    const { picked, single } = selectCheckpoints(q, checkpointsOf(row));
+    const { refSel, specSel, picked, single } = sliceSelection(row, q, refNames, specNames, measure, format);
     const cells = await db.cell.findMany({
       where: {
         experimentId: row.id,
