@@ -10,7 +10,7 @@
 //   other ranks    flattened to [n, product of the rest]
 // Memory: one chunk, plus [n, c] float64 sums in 'mean' mode; the full array is never held.
 import { positionSampleIndices } from './cca/conv.ts';
-import { encodeNpyHeader, NpyError, type NpyHeader, parseNpyHeader } from './npy.ts';
+import { encodeNpyHeader, NpyError, type NpyHeader, npyHeaderSize, parseNpyHeader } from './npy.ts';
 import type { ConvMode } from './spec/run.ts';
 
 /** Seed of the 'positions' subsample: the one capture uses, so uploads keep the same rows. */
@@ -63,7 +63,12 @@ type Mode =
  * Errors are IngestError with a stable code naming the problem.
  */
 export class RepresentationIngest {
-  private head: Uint8Array = new Uint8Array(0);
+  /** Bytes received before the end of the header, kept as they came (joined only when enough arrived). */
+  private head: Uint8Array[] = [];
+  private headBytes = 0;
+  /** Bytes needed before the header is looked at again: more than before while the preamble is
+   * incomplete, then the size it announces. */
+  private headNeed = 1;
   private header: NpyHeader | null = null;
   private mode: Mode = { type: 'copy' };
   private leftover: Uint8Array = new Uint8Array(0);
@@ -79,14 +84,22 @@ export class RepresentationIngest {
     const out: Uint8Array[] = [];
     let data = chunk;
     if (!this.header) {
-      const joined = concat(this.head, chunk);
-      const header = this.parseHeader(joined);
-      if (!header) {
-        this.head = joined;
+      // Linear in the header's size: chunks are joined only when the bytes the header needs (the
+      // preamble, then the size it announces, at most NPY_MAX_HEADER_BYTES) have all arrived.
+      this.head.push(chunk);
+      this.headBytes += chunk.length;
+      if (this.headBytes < this.headNeed) return out;
+      const joined = this.head.length === 1 ? this.head[0] : concatAll(this.head, this.headBytes);
+      this.head = [joined];
+      const size = this.guard(() => npyHeaderSize(joined));
+      if (size === null || joined.length < size) {
+        this.headNeed = size ?? joined.length + 1;
         return out;
       }
+      const header = this.guard(() => parseNpyHeader(joined));
+      if (!header) return out;
       this.header = header;
-      this.head = new Uint8Array(0);
+      this.head = [];
       this.start(header);
       if (this.mode.type !== 'mean')
         out.push(encodeNpyHeader('float32', [this.shape!.rows, this.shape!.cols]));
@@ -115,9 +128,9 @@ export class RepresentationIngest {
     return [encodeNpyHeader('float32', [this.shape!.rows, this.shape!.cols]), new Uint8Array(mean.buffer)];
   }
 
-  private parseHeader(bytes: Uint8Array): NpyHeader | null {
+  private guard<T>(parse: () => T): T {
     try {
-      return parseNpyHeader(bytes);
+      return parse();
     } catch (err) {
       if (err instanceof NpyError) throw new IngestError(err.code, err.message);
       throw err;
@@ -236,5 +249,15 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);
+  return out;
+}
+
+function concatAll(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }

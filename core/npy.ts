@@ -13,6 +13,7 @@ export type NpyErrorCode =
   | 'NPY_BAD_MAGIC'
   | 'NPY_UNSUPPORTED_VERSION'
   | 'NPY_BAD_HEADER'
+  | 'NPY_HEADER_TOO_LARGE'
   | 'NPY_UNSUPPORTED_DTYPE'
   | 'NPY_BIG_ENDIAN'
   | 'NPY_FORTRAN_ORDER'
@@ -91,87 +92,117 @@ export function encodeNpy(data: Float32Array | Float64Array, shape: readonly num
 }
 
 // --- header dict parsing: a tiny parser for the Python literals numpy writes -----------------------
+// Iterative (an explicit stack, no recursion) and linear in the header's length: a header is
+// attacker-supplied text, so nesting depth is bounded and nothing is re-scanned.
 
 type PyValue = string | number | boolean | PyValue[] | { [key: string]: PyValue };
 
+/** Deepest nesting accepted in a header (numpy writes depth 2: the dict and the shape tuple). */
+const MAX_HEADER_DEPTH = 32;
+
+type Frame =
+  | { kind: 'seq'; out: PyValue[]; close: string }
+  | { kind: 'dict'; out: { [key: string]: PyValue }; key: string | undefined };
+
 class LiteralParser {
   private pos = 0;
+  private readonly scalarRe = /True|False|-?\d+L?/y;
   constructor(private readonly text: string) {}
 
   parseDocument(): PyValue {
-    const value = this.value();
-    this.skipSpace();
-    if (this.pos !== this.text.length) this.fail('unexpected text after the dict');
-    return value;
+    const stack: Frame[] = [];
+    let current: PyValue;
+    for (;;) {
+      // a value starts here (or the container around it closes, when it is empty or after a comma)
+      this.skipSpace();
+      const c = this.text[this.pos];
+      const top = stack.at(-1);
+      if (
+        top &&
+        ((top.kind === 'seq' && c === top.close) ||
+          (top.kind === 'dict' && c === '}' && top.key === undefined))
+      ) {
+        this.pos++;
+        stack.pop();
+        current = top.out;
+      } else if (c === '{' || c === '(' || c === '[') {
+        if (stack.length >= MAX_HEADER_DEPTH) this.fail(`nested deeper than ${MAX_HEADER_DEPTH} levels`);
+        this.pos++;
+        stack.push(
+          c === '{'
+            ? { kind: 'dict', out: Object.create(null) as { [key: string]: PyValue }, key: undefined }
+            : { kind: 'seq', out: [], close: c === '(' ? ')' : ']' },
+        );
+        continue;
+      } else {
+        current = this.scalar();
+      }
+      // a value is complete: attach it to its container, then expect a separator or a close
+      for (;;) {
+        const frame = stack.at(-1);
+        if (!frame) {
+          this.skipSpace();
+          if (this.pos !== this.text.length) this.fail('unexpected text after the dict');
+          return current;
+        }
+        this.skipSpace();
+        const next = this.text[this.pos];
+        if (frame.kind === 'seq') {
+          frame.out.push(current);
+          if (next === ',') break;
+          if (next !== frame.close) this.fail(`expected ',' or '${frame.close}'`);
+        } else if (frame.key === undefined) {
+          if (typeof current !== 'string') this.fail('dict key is not a string');
+          if (next !== ':') this.fail("expected ':'");
+          frame.key = current;
+          break;
+        } else {
+          frame.out[frame.key] = current;
+          frame.key = undefined;
+          if (next === ',') break;
+          if (next !== '}') this.fail("expected ',' or '}'");
+        }
+        // the container closes: it is the value just completed one level up
+        this.pos++;
+        stack.pop();
+        current = frame.out;
+      }
+      this.pos++; // the ',' or ':'
+    }
   }
 
   private fail(what: string): never {
     throw new NpyError(
       'NPY_BAD_HEADER',
-      `npy: malformed header (${what} at offset ${this.pos}): ${this.text}`,
+      `npy: malformed header (${what} at offset ${this.pos}): ${this.text.slice(0, 200)}${this.text.length > 200 ? '…' : ''}`,
     );
   }
 
   private skipSpace(): void {
-    while (this.pos < this.text.length && /\s/.test(this.text[this.pos]!)) this.pos++;
+    const t = this.text;
+    while (this.pos < t.length) {
+      const ch = t.charCodeAt(this.pos);
+      if (ch !== 0x20 && ch !== 0x0a && ch !== 0x0d && ch !== 0x09 && ch !== 0x0b && ch !== 0x0c) break;
+      this.pos++;
+    }
   }
 
-  private value(): PyValue {
-    this.skipSpace();
+  private scalar(): PyValue {
     const c = this.text[this.pos];
-    if (c === '{') return this.dict();
-    if (c === '(' || c === '[') return this.sequence(c === '(' ? ')' : ']');
-    if (c === "'" || c === '"') return this.string();
-    const word = /^(True|False|-?\d+L?)/.exec(this.text.slice(this.pos));
+    if (c === "'" || c === '"') {
+      const end = this.text.indexOf(c, this.pos + 1);
+      if (end < 0) this.fail('unterminated string');
+      const s = this.text.slice(this.pos + 1, end);
+      this.pos = end + 1;
+      return s;
+    }
+    this.scalarRe.lastIndex = this.pos;
+    const word = this.scalarRe.exec(this.text);
     if (!word) this.fail('unexpected token');
     this.pos += word[0].length;
     if (word[0] === 'True') return true;
     if (word[0] === 'False') return false;
     return Number.parseInt(word[0], 10);
-  }
-
-  private string(): string {
-    const quote = this.text[this.pos++];
-    const end = this.text.indexOf(quote!, this.pos);
-    if (end < 0) this.fail('unterminated string');
-    const s = this.text.slice(this.pos, end);
-    this.pos = end + 1;
-    return s;
-  }
-
-  private sequence(close: string): PyValue[] {
-    this.pos++;
-    const items: PyValue[] = [];
-    for (;;) {
-      this.skipSpace();
-      if (this.text[this.pos] === close) break;
-      items.push(this.value());
-      this.skipSpace();
-      if (this.text[this.pos] === ',') this.pos++;
-      else if (this.text[this.pos] !== close) this.fail(`expected ',' or '${close}'`);
-    }
-    this.pos++;
-    return items;
-  }
-
-  private dict(): { [key: string]: PyValue } {
-    this.pos++;
-    const out: { [key: string]: PyValue } = {};
-    for (;;) {
-      this.skipSpace();
-      if (this.text[this.pos] === '}') break;
-      const key = this.value();
-      if (typeof key !== 'string') this.fail('dict key is not a string');
-      this.skipSpace();
-      if (this.text[this.pos] !== ':') this.fail("expected ':'");
-      this.pos++;
-      out[key] = this.value();
-      this.skipSpace();
-      if (this.text[this.pos] === ',') this.pos++;
-      else if (this.text[this.pos] !== '}') this.fail("expected ',' or '}'");
-    }
-    this.pos++;
-    return out;
   }
 }
 
@@ -204,11 +235,17 @@ export interface NpyHeader {
 }
 
 /**
- * Parses the preamble and header at the start of `bytes` (which may hold only the beginning of a
- * file: a streaming reader calls it as bytes arrive). Returns null while the header is incomplete;
- * throws NpyError for anything but little-endian float32/float64 in C order.
+ * Longest header accepted (64 KiB). numpy writes a few hundred bytes (and itself refuses headers
+ * above 10,000 bytes unless asked); a longer one is refused before it is buffered.
  */
-export function parseNpyHeader(bytes: ArrayBufferView): NpyHeader | null {
+export const NPY_MAX_HEADER_BYTES = 64 * 1024;
+
+/**
+ * The bytes a .npy file's preamble and header take (the data offset), from its first 12 bytes; null
+ * while fewer have arrived. Throws NpyError for a bad magic, an unknown version or a header longer
+ * than NPY_MAX_HEADER_BYTES (NPY_HEADER_TOO_LARGE).
+ */
+export function npyHeaderSize(bytes: ArrayBufferView): number | null {
   const buf = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const known = Math.min(buf.length, MAGIC.length);
   if (MAGIC.slice(0, known).some((b, i) => buf[i] !== b)) {
@@ -224,16 +261,37 @@ export function parseNpyHeader(bytes: ArrayBufferView): NpyHeader | null {
   if (buf.length < preamble) return null;
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  if (buf.length < preamble + headerLen) return null;
+  if (headerLen > NPY_MAX_HEADER_BYTES) {
+    throw new NpyError(
+      'NPY_HEADER_TOO_LARGE',
+      `npy: the header announces ${headerLen} bytes, above the limit of ${NPY_MAX_HEADER_BYTES} (numpy writes a few hundred)`,
+    );
+  }
+  return preamble + headerLen;
+}
+
+/**
+ * Parses the preamble and header at the start of `bytes` (which may hold only the beginning of a
+ * file: a streaming reader calls it as bytes arrive). Returns null while the header is incomplete;
+ * throws NpyError for anything but little-endian float32/float64 in C order.
+ */
+export function parseNpyHeader(bytes: ArrayBufferView): NpyHeader | null {
+  const buf = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = npyHeaderSize(buf);
+  if (size === null || buf.length < size) return null;
+  const major = buf[6]!;
+  const preamble = major === 1 ? 10 : 12;
+  const headerLen = size - preamble;
   const headerBytes = buf.subarray(preamble, preamble + headerLen);
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(headerBytes).trim();
 
   const dict = new LiteralParser(header).parseDocument();
   if (typeof dict !== 'object' || Array.isArray(dict)) {
-    throw new NpyError('NPY_BAD_HEADER', `npy: header is not a dict: ${header}`);
+    throw new NpyError('NPY_BAD_HEADER', `npy: header is not a dict: ${header.slice(0, 200)}`);
   }
   for (const key of ['descr', 'fortran_order', 'shape']) {
-    if (!(key in dict)) throw new NpyError('NPY_BAD_HEADER', `npy: header lacks '${key}': ${header}`);
+    if (!(key in dict))
+      throw new NpyError('NPY_BAD_HEADER', `npy: header lacks '${key}': ${header.slice(0, 200)}`);
   }
   const dtype = parseDescr(dict['descr']!);
   if (dict['fortran_order'] !== false) {
@@ -247,7 +305,7 @@ export function parseNpyHeader(bytes: ArrayBufferView): NpyHeader | null {
     !Array.isArray(rawShape) ||
     rawShape.some((s) => typeof s !== 'number' || s < 0 || !Number.isSafeInteger(s))
   ) {
-    throw new NpyError('NPY_BAD_HEADER', `npy: invalid shape in header: ${header}`);
+    throw new NpyError('NPY_BAD_HEADER', `npy: invalid shape in header: ${header.slice(0, 200)}`);
   }
   const shape = rawShape as number[];
   const itemSize = dtype === 'float32' ? 4 : 8;
