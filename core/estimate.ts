@@ -36,6 +36,8 @@ export interface LimitViolation {
 const TRAIN_FLOPS_PER_S = 2e9;
 const GEMM_FLOPS_PER_S = 5e10;
 const DECOMPOSITION_FLOPS_PER_S = 1e9;
+/** Products over the samples per cell: the cell's own and its permutation null's. */
+const PAIR_PRODUCTS = 2;
 
 /** [samples, features] of one layer's representation under the experiment's conv mode. */
 export function representationShape(
@@ -124,8 +126,10 @@ function tensorSeconds(ref: Shape[], spec: Shape[], checkpoints: number): number
     tensorFlops += 2 * s.samples * s.features * s.features; // Gram / basis per representation
     decompositionFlops += 10 * s.features ** 3;
   }
+  // per pair: Qx^T Yc, and the same product again for the permutation null (Qx^T Yc[perm])
   for (const r of ref)
-    for (const s of spec) tensorFlops += 2 * r.samples * r.features * s.features * checkpoints;
+    for (const s of spec)
+      tensorFlops += 2 * PAIR_PRODUCTS * r.samples * r.features * s.features * checkpoints;
   return tensorFlops / GEMM_FLOPS_PER_S + decompositionFlops / DECOMPOSITION_FLOPS_PER_S;
 }
 

@@ -72,6 +72,10 @@ export interface CellRow {
   svcca: number | null;
   pwcca: number | null;
   cka: number | null;
+  /** permutation null's rho (null: not computed) */
+  rhoNull?: number | null;
+  /** (rho - rhoNull) / (1 - rhoNull) */
+  rhoAdjusted?: number | null;
   rankRef: number;
   rankSpec: number;
   /** little-endian float32 */

@@ -637,6 +637,58 @@ export function* pairSteps(
   return { cca, rho, mean, svcca, pwcca, cka, ranks: [rx, ry], warnings };
 }
 
+/**
+ * A seeded permutation of 0..n-1 (Fisher-Yates on mulberry32): the same seed always gives the same
+ * permutation, so a resumed tensor computes the same null.
+ */
+export function seededPermutation(n: number, seed: number): Int32Array {
+  let a = (seed ^ 0x2545f491) >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296; // [0, 1)
+  };
+  const p = new Int32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(uniform() * (i + 1));
+    const v = p[i]!;
+    p[i] = p[j]!;
+    p[j] = v;
+  }
+  return p;
+}
+
+/** Rows of a [n, cols] matrix in the order `perm` (row r of the result is row perm[r]). */
+export function permuteRows(data: Float64Array, n: number, cols: number, perm: Int32Array): Float64Array {
+  const out = new Float64Array(n * cols);
+  for (let r = 0; r < n; r++) out.set(data.subarray(perm[r]! * cols, perm[r]! * cols + cols), r * cols);
+  return out;
+}
+
+/**
+ * The permutation null of a pair: rho = ||Qx^T Qy[perm]||_F / sqrt(min(rx, ry)), where Qy[perm] =
+ * Yc[perm] Wy is y's orthonormal basis with its rows (samples) shuffled: still orthonormal, with y's
+ * own spectrum, but no longer aligned with x's samples. `permutedCentred` is y.centred with its rows
+ * permuted (permuteRows). Costs the two products of rho, no decomposition.
+ */
+export function* nullPairSteps(
+  x: PreparedRepresentation,
+  y: PreparedRepresentation,
+  permutedCentred: Float64Array,
+): Steps<number> {
+  if (!x.basis) throw new Error('nullPairSteps: x needs its basis');
+  const rx = x.rank;
+  const ry = y.rank;
+  if (rx === 0 || ry === 0) return 0;
+  const n = x.samples;
+  const mxy = yield { kind: 'tn', a: mat(x.basis, n, rx), b: mat(permutedCentred, n, y.live) };
+  const b = yield { kind: 'nn', a: mat(mxy, rx, y.live), b: mat(y.whitening, y.live, ry) };
+  return Math.min(1, frobenius(b) / Math.sqrt(Math.min(rx, ry)));
+}
+
 function checkPair(x: Matrix2D, y: Matrix2D): void {
   if (x.rows !== y.rows) {
     throw new SimilarityError('SAMPLE_MISMATCH', `x has ${x.rows} samples but y has ${y.rows}`);

@@ -14,14 +14,17 @@ import type { DecompositionKind } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
 import { startDecompositionPool } from './pool.ts';
 import {
+  nullPairSteps,
   type PreparedRepresentation,
   type ProductEngine,
   pairSteps,
+  permuteRows,
   prepareSteps,
   resolveOptions,
   runAsync,
   type SimilarityOptions,
   type SimilarityResult,
+  seededPermutation,
 } from './similarity.ts';
 
 export interface TensorBuilderInput {
@@ -40,7 +43,21 @@ export interface TensorBuilderInput {
    * onnxruntime, else JS; the default) or 'js'. precision 'float64' is the only one implemented.
    */
   options?: SimilarityOptions & { engine?: GemmEngine | 'auto' | 'js'; precision?: 'float64' };
+  /**
+   * Also compute each cell's permutation null (nullPairSteps): the specimen representation's rows
+   * shuffled by a permutation seeded from (seed, specimen layer, checkpoint), the same on every
+   * attempt. Two more products per cell, no decomposition.
+   */
+  permutationNull?: { seed: number };
   signal?: AbortSignal;
+}
+
+/** The permutation seed of specimen layer j at checkpoint t (stable across attempts and versions). */
+export function nullSeed(seed: number, specLayer: number, checkpoint: number): number {
+  return (
+    (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(specLayer + 1, 0xc2b2ae35) + checkpoint * 7919) >>>
+    0
+  );
 }
 
 export interface TensorCell {
@@ -49,6 +66,8 @@ export interface TensorCell {
   checkpoint: number;
   /** Equal (to ~1e-12) to similarity(ref layer, specimen layer at the checkpoint). */
   result: SimilarityResult;
+  /** The permutation null's rho (only with `permutationNull`). */
+  null?: number;
 }
 
 /** Worker threads for the JS decompositions (2 measured best on 2 cores next to onnxruntime's 2 threads). */
@@ -62,7 +81,7 @@ const IN_FLIGHT = 2 * WORKERS + 2;
  * at the next load or product.
  */
 export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<TensorCell> {
-  const { refLayers, specLayers, checkpoints, loadSpecimen, skip, signal } = input;
+  const { refLayers, specLayers, checkpoints, loadSpecimen, skip, signal, permutationNull } = input;
   const { engine: enginePref = 'auto', precision = 'float64', ...similarityOptions } = input.options ?? {};
   if (precision !== 'float64') throw new Error(`buildTensor: precision '${precision}' is not supported`);
   const opts = resolveOptions(similarityOptions);
@@ -127,19 +146,32 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
         for (let j = 0; j < specLayers.length; j++) {
           const todo = refs.flatMap((ref, i) => (ref && wanted(i, j, t) ? [i] : []));
           if (todo.length === 0) continue;
-          let spec: Promise<PreparedRepresentation> | undefined;
+          let spec: Promise<{ y: PreparedRepresentation; permuted: Float64Array | null }> | undefined;
           const prepared = () => {
             spec ??= (async () => {
               signal?.throwIfAborted();
               const label = `specimen layer '${specLayers[j]!.name}' at checkpoint ${t}`;
-              return runAsync(prepareSteps(await loadSpecimen(j, t), label, 'y', opts), abortable);
+              const y = await runAsync(prepareSteps(await loadSpecimen(j, t), label, 'y', opts), abortable);
+              const permuted =
+                permutationNull && y.centred
+                  ? permuteRows(
+                      y.centred,
+                      y.samples,
+                      y.live,
+                      seededPermutation(y.samples, nullSeed(permutationNull.seed, j, t)),
+                    )
+                  : null;
+              return { y, permuted };
             })();
             return spec;
           };
           for (const i of todo) {
             yield async (): Promise<TensorCell> => {
-              const result = await runAsync(pairSteps(refs[i]!, await prepared(), opts), abortable);
-              return { refLayer: i, specLayer: j, checkpoint: t, result };
+              const { y, permuted } = await prepared();
+              const result = await runAsync(pairSteps(refs[i]!, y, opts), abortable);
+              const cell: TensorCell = { refLayer: i, specLayer: j, checkpoint: t, result };
+              if (permuted) cell.null = await runAsync(nullPairSteps(refs[i]!, y, permuted), abortable);
+              return cell;
             };
           }
         }

@@ -21,6 +21,15 @@ export interface FigureData {
   rho: (i: number, j: number, t: number) => number | null;
   /** rho of the random baseline (Gaussian data of the pair's samples and widths) */
   baseline?: (i: number, j: number) => number | null;
+  /**
+   * The cell's permutation null: rho with the specimen representation's rows shuffled (same n, widths
+   * and spectra, unrelated samples). Absent (or null) for tensors computed before the null existed.
+   */
+  rhoNull?: (i: number, j: number, t: number) => number | null;
+  /** The adjusted score (rho - null) / (1 - null), comparable across widths (null: no null, or null ~1). */
+  adjusted?: (i: number, j: number, t: number) => number | null;
+  /** The ranks CCA kept for the cell's reference and specimen representations, if known. */
+  ranks?: (i: number, j: number, t: number) => [number, number] | null;
 }
 
 /** One cell as stored (Prisma model Cell, only what figures need). */
@@ -29,4 +38,8 @@ export interface RhoCell {
   specLayer: number;
   checkpoint: number;
   rho: number | null;
+  /** the cell's permutation null (absent or null: not computed) */
+  rhoNull?: number | null;
+  rankRef?: number;
+  rankSpec?: number;
 }

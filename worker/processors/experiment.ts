@@ -6,6 +6,7 @@ import { Value } from '@sinclair/typebox/value';
 import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../../config/index.ts';
 import { baselineLayers } from '../../core/analysis/baseline.ts';
+import { adjustedScore } from '../../core/analysis/warnings.ts';
 import { buildTensor, type GemmEngine, SimilarityError } from '../../core/cca/index.ts';
 import type { Dataset } from '../../core/data/dataset.ts';
 import { DatasetError } from '../../core/data/dataset.ts';
@@ -68,6 +69,8 @@ export function classify(err: unknown): PermanentFailure | null {
 }
 
 const CELL_BATCH = 64;
+/** Seed of every cell's permutation null: the same data always get the same null (and on resume). */
+const NULL_SEED = 0;
 const CELL_FLUSH_MS = 1_000;
 const datasetCache = new Map<string, Promise<Dataset>>();
 
@@ -368,6 +371,7 @@ export async function processExperiment(
       epsilon: similarity.epsilon,
       svccaThreshold: similarity.svccaThreshold,
     },
+    permutationNull: { seed: NULL_SEED },
     signal,
   })) {
     const r = cell.result;
@@ -380,6 +384,8 @@ export async function processExperiment(
       svcca: r.svcca?.rho ?? null,
       pwcca: r.pwcca,
       cka: r.cka,
+      rhoNull: cell.null ?? null,
+      rhoAdjusted: adjustedScore(r.rho, cell.null ?? null),
       rankRef: r.ranks[0],
       rankSpec: r.ranks[1],
       coefficients: encodeCoefficients(r.cca),
