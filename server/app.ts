@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import type { Db } from '../store/db.ts';
 import type { ExperimentQueue } from '../store/queue.ts';
 import { registerAuth } from './plugins/auth.ts';
+import { registerBodyTimeout } from './plugins/body-timeout.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
 import { registerOpenapi } from './plugins/openapi.ts';
 import { registerRateLimit, registerSecurity } from './plugins/security.ts';
@@ -65,6 +66,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   app.addSchema(ErrorSchema);
   app.addSchema(ExperimentSchema);
   registerErrorHandling(app);
+  registerBodyTimeout(app, deps.config.limits.bodyIdleMs);
   // Ajv coerces "Infinity" / "1e400" in a query string to ±Infinity and then skips minimum/maximum
   // (it checks ranges only for finite numbers): refuse such values after validation.
   app.addHook('preHandler', async (request) => {

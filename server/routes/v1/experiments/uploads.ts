@@ -272,6 +272,8 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db, config } = deps;
   const limit = config.limits.uploadBytes;
+  /** uploads in flight per API key (MAX_UPLOADS_PER_KEY) */
+  const inFlight = new Map<string, number>();
 
   // The route reads the raw body stream itself (bodyLimit does not apply to a stream: it counts).
   scope.addContentTypeParser(UPLOAD_CONTENT_TYPES, (_request, payload, done) => done(null, payload));
@@ -321,117 +323,136 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       const invalid = request.validationError as (Error & { validationContext?: string }) | undefined;
       if (invalid && invalid.validationContext !== 'body') throw invalid;
       const principal = principalOf(request);
-      const { id, network, checkpoint, layer } = request.params;
-      const { u, referenceRun, specimenRun, row } = await uploadExperiment(db, principal.teamId, id);
-      if (row.status !== AWAITING) throw notAwaiting(row.status);
-      if (network !== 'specimen' && network !== 'reference') {
+      const running = inFlight.get(principal.keyId) ?? 0;
+      if (running >= config.limits.uploadsPerKey) {
+        reply.header('retry-after', '5');
         throw new HttpError(
-          404,
-          'UNKNOWN_NETWORK',
-          `network '${network}' is neither specimen nor reference`,
-          {
-            field: 'network',
-          },
+          429,
+          'LIMIT_CONCURRENT_UPLOADS',
+          `this API key has ${running} uploads in progress (limit ${config.limits.uploadsPerKey}, MAX_UPLOADS_PER_KEY); wait for one to finish`,
+          { field: 'key', limit: config.limits.uploadsPerKey, value: running },
         );
       }
-      if (network === 'reference' && u.same) {
-        throw new HttpError(
-          404,
-          'UNKNOWN_NETWORK',
-          "specimen is \"same\": the reference representation of a layer is the specimen's last checkpoint; upload under 'specimen'",
-          { field: 'network' },
-        );
-      }
-      const resolved = resolveUploadCheckpoint(u, network, checkpoint);
-      if ('error' in resolved) {
-        throw new HttpError(404, 'UNKNOWN_CHECKPOINT', resolved.error, { field: 'checkpoint' });
-      }
-      if (!u.layers[network].includes(layer)) {
-        throw new HttpError(
-          404,
-          'UNKNOWN_LAYER',
-          `no ${network} layer '${layer}' (declared: ${u.layers[network].join(', ')})`,
-          { field: 'layer', layers: u.layers[network] },
-        );
-      }
-      const tooLarge = (value: number) =>
-        new HttpError(
-          413,
-          'UPLOAD_TOO_LARGE',
-          `the upload has ${value} bytes or more, above the limit of ${limit} (MAX_UPLOAD_BYTES)`,
-          {
-            limit,
-            value,
-          },
-        );
-      const declared = Number(request.headers['content-length']);
-      if (Number.isFinite(declared) && declared > limit) throw tooLarge(declared);
-      const body = request.body as Readable | undefined;
-      if (!body || typeof (body as Readable).on !== 'function') {
-        throw new HttpError(
-          400,
-          'INVALID_BODY',
-          `send the .npy file as ${UPLOAD_CONTENT_TYPES.join(' or ')}`,
-        );
-      }
-
-      const run = network === 'reference' ? referenceRun : specimenRun;
-      const store = new FsRunArtifactStore(config.artifactDir, run.key);
-      const file = store.layerFile(resolved.index, layer);
-      const ingest = new RepresentationIngest({
-        samples: u.samples,
-        convMode: u.similarity.convMode,
-        maxFeatures: config.limits.representationFeatures,
-        maxConvSamples: config.limits.convSamples,
-      });
-      const out = await openAtomicWrite(file);
-      let bytes = 0;
-      let replaced = false;
+      inFlight.set(principal.keyId, running + 1);
       try {
-        await consume(body, async (chunk) => {
-          bytes += chunk.length;
-          if (bytes > limit) throw tooLarge(bytes);
-          for (const part of ingest.push(chunk)) await out.write(part);
-        });
-        for (const part of ingest.end()) await out.write(part);
-        await db.$transaction(async (tx) => {
-          const status = await lockedStatus(tx, id);
-          if (status !== AWAITING) throw notAwaiting(status);
-          replaced = await out.commit();
-        });
-      } catch (err) {
-        await out.abort();
-        if (err instanceof IngestError) {
-          throw new HttpError(
-            422,
-            err.code,
-            `${network} ${layer} at checkpoint ${checkpoint}: ${err.message}`,
-            {
-              network,
-              checkpoint,
-              layer,
-              ...err.details,
-            },
-          );
-        }
-        throw err;
+        return await receiveUpload(request, reply, request.params);
+      } finally {
+        const left = (inFlight.get(principal.keyId) ?? 1) - 1;
+        if (left > 0) inFlight.set(principal.keyId, left);
+        else inFlight.delete(principal.keyId);
       }
-      const shape = ingest.shape!;
-      const c =
-        network === 'reference'
-          ? { index: 0, step: u.checkpoints.at(-1)!.step, fraction: 1 }
-          : u.checkpoints[resolved.index];
-      return reply.status(replaced ? 200 : 201).send({
-        network,
-        checkpoint: c,
-        layer,
-        shape: [shape.rows, shape.cols],
-        input: shape.input,
-        replaced,
-        bytes,
-      });
     },
   );
+
+  async function receiveUpload(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    params: { id: string; network: string; checkpoint: string; layer: string },
+  ) {
+    const principal = principalOf(request);
+    const { id, network, checkpoint, layer } = params;
+    const { u, referenceRun, specimenRun, row } = await uploadExperiment(db, principal.teamId, id);
+    if (row.status !== AWAITING) throw notAwaiting(row.status);
+    if (network !== 'specimen' && network !== 'reference') {
+      throw new HttpError(404, 'UNKNOWN_NETWORK', `network '${network}' is neither specimen nor reference`, {
+        field: 'network',
+      });
+    }
+    if (network === 'reference' && u.same) {
+      throw new HttpError(
+        404,
+        'UNKNOWN_NETWORK',
+        "specimen is \"same\": the reference representation of a layer is the specimen's last checkpoint; upload under 'specimen'",
+        { field: 'network' },
+      );
+    }
+    const resolved = resolveUploadCheckpoint(u, network, checkpoint);
+    if ('error' in resolved) {
+      throw new HttpError(404, 'UNKNOWN_CHECKPOINT', resolved.error, { field: 'checkpoint' });
+    }
+    if (!u.layers[network].includes(layer)) {
+      throw new HttpError(
+        404,
+        'UNKNOWN_LAYER',
+        `no ${network} layer '${layer}' (declared: ${u.layers[network].join(', ')})`,
+        { field: 'layer', layers: u.layers[network] },
+      );
+    }
+    const tooLarge = (value: number) =>
+      new HttpError(
+        413,
+        'UPLOAD_TOO_LARGE',
+        `the upload has ${value} bytes or more, above the limit of ${limit} (MAX_UPLOAD_BYTES)`,
+        {
+          limit,
+          value,
+        },
+      );
+    const declared = Number(request.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) throw tooLarge(declared);
+    const body = request.body as Readable | undefined;
+    if (!body || typeof (body as Readable).on !== 'function') {
+      throw new HttpError(400, 'INVALID_BODY', `send the .npy file as ${UPLOAD_CONTENT_TYPES.join(' or ')}`);
+    }
+
+    const run = network === 'reference' ? referenceRun : specimenRun;
+    const store = new FsRunArtifactStore(config.artifactDir, run.key);
+    const file = store.layerFile(resolved.index, layer);
+    const ingest = new RepresentationIngest({
+      samples: u.samples,
+      convMode: u.similarity.convMode,
+      maxFeatures: config.limits.representationFeatures,
+      maxConvSamples: config.limits.convSamples,
+    });
+    const out = await openAtomicWrite(file);
+    let bytes = 0;
+    let replaced = false;
+    try {
+      await consume(body, async (chunk) => {
+        bytes += chunk.length;
+        if (bytes > limit) throw tooLarge(bytes);
+        for (const part of ingest.push(chunk)) await out.write(part);
+      });
+      for (const part of ingest.end()) await out.write(part);
+      await db.$transaction(async (tx) => {
+        const status = await lockedStatus(tx, id);
+        if (status !== AWAITING) throw notAwaiting(status);
+        replaced = await out.commit();
+      });
+    } catch (err) {
+      await out.abort();
+      // the body timed out: the 408 is answered and the connection closed already
+      if (request.bodyTimedOut && reply.sent) return reply;
+      if (err instanceof IngestError) {
+        throw new HttpError(
+          422,
+          err.code,
+          `${network} ${layer} at checkpoint ${checkpoint}: ${err.message}`,
+          {
+            network,
+            checkpoint,
+            layer,
+            ...err.details,
+          },
+        );
+      }
+      throw err;
+    }
+    const shape = ingest.shape!;
+    const c =
+      network === 'reference'
+        ? { index: 0, step: u.checkpoints.at(-1)!.step, fraction: 1 }
+        : u.checkpoints[resolved.index];
+    return reply.status(replaced ? 200 : 201).send({
+      network,
+      checkpoint: c,
+      layer,
+      shape: [shape.rows, shape.cols],
+      input: shape.input,
+      replaced,
+      bytes,
+    });
+  }
 
   app.get(
     '/v1/experiments/:id/uploads',
