@@ -15,6 +15,7 @@ import {
 } from '../../../../core/spec/experiment.ts';
 import { SpecError } from '../../../../core/spec/run.ts';
 import { isUploadSpec, UploadExperimentSpecSchema } from '../../../../core/spec/upload.ts';
+import { hashSecret } from '../../../../store/auth.ts';
 import { Prisma } from '../../../../store/db.ts';
 import {
   ACTIVE,
@@ -36,7 +37,7 @@ import {
   SubmittedSchema,
 } from '../../../schemas/experiment.ts';
 import { experimentInclude, experimentView, links } from '../../../views.ts';
-import { streamEvents } from './events.ts';
+import { EventStreams } from './events.ts';
 import { resultRoutes } from './results.ts';
 import { createUploadExperiment, uploadRoutes } from './uploads.ts';
 
@@ -55,9 +56,14 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db, config } = deps;
   // live progress streams, ended when the API shuts down (see streamEvents)
-  const streams = new Set<() => void>();
+  const streams = new EventStreams(db, {
+    perKey: config.limits.eventStreamsPerKey,
+    total: config.limits.eventStreams,
+    maxSeconds: config.limits.eventStreamSeconds,
+    heartbeatMs: config.eventHeartbeatMs,
+  });
   scope.addHook('preClose', async () => {
-    for (const end of [...streams]) end();
+    streams.closeAll();
   });
 
   /** The experiment if it belongs to the caller's team; 404 otherwise (other teams' ids are not revealed). */
@@ -352,8 +358,12 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
       },
     },
     async (request, reply) => {
+      const owner = request.principal
+        ? `key:${request.principal.keyId}`
+        : `share:${Buffer.from(hashSecret(request.shareToken ?? '')).toString('hex')}`;
+      streams.admit(owner); // before any query: a full process or key answers at once
       const row = await readableExperiment(db, request, request.params.id);
-      streamEvents(reply, db, row.id, streams);
+      streams.open(reply, row.id, owner);
     },
   );
 
