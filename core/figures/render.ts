@@ -9,7 +9,25 @@ noLoader.load = async (uri: string) => {
   throw new Error(`figures load no external data (${uri})`);
 };
 
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+/** Renders a spec to SVG; the API replaces it with a pool of worker threads (server/figure-pool.ts)
+ * so that figures never render on its event loop. */
+export type SvgRenderer = (spec: TopLevelSpec) => Promise<string>;
+
+let renderer: SvgRenderer | null = null;
+
+/** Installs `next` as the renderer every figure uses (null: render in this thread); returns the previous one. */
+export function useSvgRenderer(next: SvgRenderer | null): SvgRenderer | null {
+  const previous = renderer;
+  renderer = next;
+  return previous;
+}
+
+export function renderSvg(spec: TopLevelSpec): Promise<string> {
+  return renderer ? renderer(spec) : renderSvgHere(spec);
+}
+
+/** Renders in the calling thread (what a figure worker thread runs). */
+export async function renderSvgHere(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none', loader: noLoader });
   try {
     return await view.toSVG();

@@ -11,7 +11,10 @@ import { convergenceSvg, crawlSvg } from '../../../../core/figures/lines.ts';
 import type { FigureData } from '../../../../core/figures/types.ts';
 import { readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
+import { acquireFigurePool } from '../../../figure-pool.ts';
+import { LruCache } from '../../../lru.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
+import type { ExperimentRow } from '../../../views.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 const tags = ['figures'];
@@ -20,6 +23,9 @@ const ShareQuery = {
   share: Type.Optional(Type.String({ description: 'share token, instead of an API key' })),
 };
 const Rho = Type.Union([Type.Number(), Type.Null()]);
+
+/** Rendered figures of finished experiments (immutable), most recently used kept: 256 or 64 MiB. */
+const figureCache = new LruCache<string>(256, 64 * 1024 * 1024);
 
 const AnalysisSchema = Type.Object(
   {
@@ -94,8 +100,18 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
 
+  const pool = acquireFigurePool(deps.config.figureWorkers);
+  scope.addHook('onClose', async () => {
+    await pool.release();
+  });
+
   /** The experiment's rho tensor as figure data; 409 unless it succeeded. */
   async function finishedTensor(request: FastifyRequest, id: string): Promise<FigureData> {
+    return tensorOf(await finishedRow(request, id));
+  }
+
+  /** The experiment if readable and succeeded (409 otherwise). */
+  async function finishedRow(request: FastifyRequest, id: string): Promise<ExperimentRow> {
     const row = await readableExperiment(db, request, id);
     if (row.status !== 'succeeded') {
       throw new HttpError(
@@ -105,6 +121,10 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         { status: row.status },
       );
     }
+    return row;
+  }
+
+  async function tensorOf(row: ExperimentRow): Promise<FigureData> {
     const names = (network: 'reference' | 'specimen') =>
       row.layers
         .filter((l) => l.network === network)
@@ -130,6 +150,54 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
 
   const sendSvg = (reply: FastifyReply, svg: string) =>
     reply.type('image/svg+xml; charset=utf-8').header('cache-control', 'private, max-age=300').send(svg);
+
+  /**
+   * One figure of a finished experiment: answered from the cache when drawn before; otherwise sized
+   * first (`marks`: heatmap cells or line points, from the layer and checkpoint counts; 422
+   * LIMIT_FIGURE_CELLS above MAX_FIGURE_CELLS, before the tensor is read), rendered on a worker
+   * thread, refused above MAX_FIGURE_BYTES (422 LIMIT_FIGURE_BYTES) and cached.
+   */
+  async function figure(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    marks: (size: { refLayers: number; specLayers: number; checkpoints: number }) => number,
+    render: (data: FigureData) => Promise<string>,
+  ) {
+    const row = await finishedRow(request, (request.params as { id: string }).id);
+    const query = Object.entries(request.query as Record<string, unknown>)
+      .filter(([k]) => k !== 'share')
+      .sort(([a], [b]) => a.localeCompare(b));
+    const key = `${row.id}|${row.finishedAt?.toISOString()}|${request.routeOptions.url}|${JSON.stringify(query)}`;
+    const hit = figureCache.get(key);
+    if (hit !== undefined) return sendSvg(reply, hit);
+    const size = {
+      refLayers: row.layers.filter((l) => l.network === 'reference').length,
+      specLayers: row.layers.filter((l) => l.network === 'specimen').length,
+      checkpoints: Math.max(1, row.specimenRun?.checkpoints.length ?? row.checkpointCount),
+    };
+    const limits = deps.config.limits;
+    const n = marks(size);
+    if (n > limits.figureCells) {
+      throw new HttpError(
+        422,
+        'LIMIT_FIGURE_CELLS',
+        `the figure would draw ${n} cells or points, above the limit of ${limits.figureCells} (MAX_FIGURE_CELLS); ask for fewer panels, or read the tensor instead`,
+        { field: 'figure', limit: limits.figureCells, value: n },
+      );
+    }
+    const svg = await render(await tensorOf(row));
+    const bytes = Buffer.byteLength(svg);
+    if (bytes > limits.figureBytes) {
+      throw new HttpError(
+        422,
+        'LIMIT_FIGURE_BYTES',
+        `the figure is ${bytes} bytes of SVG, above the limit of ${limits.figureBytes} (MAX_FIGURE_BYTES)`,
+        { field: 'figure', limit: limits.figureBytes, value: bytes },
+      );
+    }
+    figureCache.set(key, svg, bytes);
+    return sendSvg(reply, svg);
+  }
 
   function layerOf(data: FigureData, layer: string | undefined): string {
     const name = layer ?? defaultTopLayer(data.specLayers);
@@ -168,8 +236,12 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     },
     async (request, reply) => {
       const fractions = parseFractions(request.query.fractions);
-      const data = await finishedTensor(request, request.params.id);
-      return sendSvg(reply, await heatmapsSvg(data, fractions));
+      return figure(
+        request,
+        reply,
+        (s) => s.refLayers * s.specLayers * Math.min(new Set(fractions).size, s.checkpoints),
+        (data) => heatmapsSvg(data, fractions),
+      );
     },
   );
 
@@ -190,8 +262,12 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       },
     },
     async (request, reply) => {
-      const data = await finishedTensor(request, request.params.id);
-      return sendSvg(reply, await convergenceSvg(data, { xScale: request.query.scale }));
+      return figure(
+        request,
+        reply,
+        (s) => 2 * Math.max(s.refLayers, s.specLayers) * s.checkpoints,
+        (data) => convergenceSvg(data, { xScale: request.query.scale }),
+      );
     },
   );
 
@@ -215,9 +291,12 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       },
     },
     async (request, reply) => {
-      const data = await finishedTensor(request, request.params.id);
-      const layer = layerOf(data, request.query.layer);
-      return sendSvg(reply, await crawlSvg(data, layer, { xScale: request.query.scale }));
+      return figure(
+        request,
+        reply,
+        (s) => 2 * s.refLayers * s.checkpoints,
+        (data) => crawlSvg(data, layerOf(data, request.query.layer), { xScale: request.query.scale }),
+      );
     },
   );
 
