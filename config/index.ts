@@ -29,8 +29,13 @@ export interface Config {
   corsOrigins: string[];
   /** which proxies' X-Forwarded-For to believe for the client address (Fastify trustProxy) */
   trustProxy: boolean | number | string[];
-  /** requests per API key (or share token, or client IP) per window on /v1; max 0 = no limit */
-  rateLimit: { max: number; windowMs: number };
+  /**
+   * requests per API key (share tokens count against the key that minted them; unauthenticated
+   * requests against the client IP) per window on /v1; max 0 = no limit. `redis`: how long a count
+   * in Redis may take before the request goes through uncounted, and how long a Redis that failed
+   * or timed out is then left alone (circuit breaker).
+   */
+  rateLimit: { max: number; windowMs: number; redis: { timeoutMs: number; cooldownMs: number } };
   /** the estimate limits (core/estimate.ts) plus request-size and per-team limits */
   limits: Limits & {
     bodyBytes: number;
@@ -53,6 +58,8 @@ export interface Config {
     bodyIdleMs: number;
     /** uploads in flight at once per API key */
     uploadsPerKey: number;
+    /** live share links per experiment */
+    shareTokens: number;
   };
   /** threads that render figures (off the event loop) */
   figureWorkers: number;
@@ -164,6 +171,10 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimit: {
       max: int(env, 'RATE_LIMIT_MAX', 3000, 0),
       windowMs: int(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1),
+      redis: {
+        timeoutMs: int(env, 'RATE_LIMIT_REDIS_TIMEOUT_MS', 50, 1, 10_000),
+        cooldownMs: int(env, 'RATE_LIMIT_REDIS_COOLDOWN_MS', 5_000, 0, 600_000),
+      },
     },
     limits: {
       bodyBytes: int(env, 'MAX_BODY_BYTES', 64 * 1024, 1024),
@@ -186,6 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
       eventStreamSeconds: int(env, 'EVENT_STREAM_MAX_SECONDS', 1800, 1),
       bodyIdleMs: int(env, 'BODY_IDLE_TIMEOUT_MS', 30_000, 100),
       uploadsPerKey: int(env, 'MAX_UPLOADS_PER_KEY', 4, 1),
+      shareTokens: int(env, 'MAX_SHARE_TOKENS', 20, 1, 10_000),
     },
     figureWorkers: int(env, 'FIGURE_WORKERS', 1, 1, 16),
     eventHeartbeatMs: int(env, 'EVENT_HEARTBEAT_MS', 15_000, 100),

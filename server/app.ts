@@ -6,12 +6,14 @@ import type { Db } from '../store/db.ts';
 import type { ExperimentQueue } from '../store/queue.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerBodyTimeout } from './plugins/body-timeout.ts';
-import { registerErrorHandling } from './plugins/errors.ts';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './plugins/errors.ts';
 import { registerOpenapi } from './plugins/openapi.ts';
-import { registerRateLimit, registerSecurity } from './plugins/security.ts';
+import { type RateLimitHook, registerRateLimit, registerSecurity } from './plugins/security.ts';
+import { redactQuery } from './redact.ts';
 import { healthRoutes } from './routes/health.ts';
 import { experimentRoutes } from './routes/v1/experiments/index.ts';
 import { figureRoutes } from './routes/v1/experiments/results-figures.ts';
+import { keyRoutes } from './routes/v1/keys.ts';
 import { webRoutes } from './routes/web.ts';
 import { ErrorSchema, HttpError } from './schemas/error.ts';
 import { ExperimentSchema } from './schemas/experiment.ts';
@@ -30,14 +32,9 @@ export interface AppDeps {
   queue: ExperimentQueue;
 }
 
-/** Redacts `share=` tokens from a URL before it is logged. */
-export function redactShareToken(url: string): string {
-  return url.replace(/([?&]share=)[^&#]*/gi, '$1[redacted]');
-}
-
 /**
  * The API's pino options: secrets never reach the log. The Authorization header is redacted and
- * request URLs are logged without their share token.
+ * request URLs are logged without their share token, in any spelling (server/redact.ts).
  */
 export function loggerOptions(level: string): FastifyServerOptions['logger'] {
   return {
@@ -46,7 +43,7 @@ export function loggerOptions(level: string): FastifyServerOptions['logger'] {
     serializers: {
       req: (req: { method: string; url: string; host?: string; ip?: string }) => ({
         method: req.method,
-        url: redactShareToken(req.url),
+        url: redactQuery(req.url),
         host: req.host,
         remoteAddress: req.ip,
       }),
@@ -55,8 +52,15 @@ export function loggerOptions(level: string): FastifyServerOptions['logger'] {
 }
 
 export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  // the rate-limit hook, known once registered below; the 404 handler and frameworkErrors use it
+  let rateLimitHook: RateLimitHook | null = null;
+  const rateLimit = () => rateLimitHook;
+  const maxParamLength = 100;
   const app = Fastify({
     bodyLimit: deps.config.limits.bodyBytes,
+    routerOptions: { maxParamLength },
+    frameworkErrors: frameworkErrorHandler(rateLimit, maxParamLength),
+    clientErrorHandler,
     trustProxy: deps.config.trustProxy as boolean, // or a hop count or address list (same option)
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, strictNumbers: true },
@@ -65,7 +69,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   });
   app.addSchema(ErrorSchema);
   app.addSchema(ExperimentSchema);
-  registerErrorHandling(app);
+  registerErrorHandling(app, rateLimit);
   registerBodyTimeout(app, deps.config.limits.bodyIdleMs);
   // Ajv coerces "Infinity" / "1e400" in a query string to ±Infinity and then skips minimum/maximum
   // (it checks ranges only for finite numbers): refuse such values after validation.
@@ -87,14 +91,17 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
   });
   app.decorate('registeredRoutes', routes);
   await registerSecurity(app, deps.config);
+  rateLimitHook = await registerRateLimit(app, deps.config, deps.redis);
   await registerOpenapi(app);
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(webRoutes);
   await app.register(async (v1) => {
     registerAuth(v1, deps.db);
-    await registerRateLimit(v1, deps.config, deps.redis);
+    // after the auth hook, so the request counts against its key
+    if (rateLimitHook) v1.addHook('onRequest', rateLimitHook);
     await experimentRoutes(v1, deps);
     await figureRoutes(v1, deps);
+    await keyRoutes(v1, deps);
   });
   return app;
 }

@@ -48,6 +48,19 @@ export async function createKey(
   return { keyId: row.id, key };
 }
 
+/** Mints a key for a team given its id (the HTTP route); returns the key once, and its row. */
+export async function createTeamKey(
+  db: Db,
+  teamId: string,
+  options: { name: string; role: 'admin' | 'member' },
+) {
+  const { key, prefix } = newKey();
+  const row = await db.apiKey.create({
+    data: { teamId, name: options.name, prefix, hash: hashSecret(key), role: options.role },
+  });
+  return { key, row };
+}
+
 /** Revokes a key given the key itself or its prefix; returns whether one was revoked. */
 export async function revokeKey(db: Db, keyOrPrefix: string): Promise<boolean> {
   const prefix = keyOrPrefix.startsWith('rdk_') ? keyOrPrefix.split('_')[1] : keyOrPrefix;

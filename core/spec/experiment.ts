@@ -17,6 +17,7 @@ import {
   RunSpecSchema,
   SpecError,
 } from './run.ts';
+import { Text } from './text.ts';
 
 /** The run schema inlined (its $id would otherwise appear twice in one experiment schema). */
 function inline<T extends object>(schema: T): T {
@@ -57,7 +58,7 @@ export const SimilaritySpecSchema = Type.Object(
 
 export const ExperimentSpecSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 200, description: 'A label for people' }),
+    name: Text({ minLength: 1, maxLength: 200, description: 'A label for people' }),
     reference: inline(RunSpecSchema),
     specimen: Type.Union([Type.Literal('same'), inline(RunSpecSchema)], {
       description: '"same" (Net_S = Net_R) or a second run spec (a different network)',

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import { DATASETS, type DatasetName } from '../data/info.ts';
 import { PRESETS, type PresetName } from '../nets/presets.ts';
+import { INT32_MAX } from './text.ts';
 
 export type { DatasetName } from '../data/info.ts';
 
@@ -111,7 +112,7 @@ export const TrainingSchema = Type.Object(
     trainExamples: Type.Optional(
       PositiveInt(1_000_000, 'Deterministic subset of the train split; default all'),
     ),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: INT32_MAX })),
     optimizer: Type.Optional(OptimizerSchema),
   },
   { additionalProperties: false },
@@ -133,7 +134,7 @@ export const CheckpointScheduleSchema = Type.Union([
   ),
   Type.Object(
     {
-      steps: Type.Array(Type.Integer({ minimum: 0 }), {
+      steps: Type.Array(Type.Integer({ minimum: 0, maximum: INT32_MAX }), {
         minItems: 1,
         maxItems: 1000,
         description: 'Explicit steps; 0 and the last step are always added',
@@ -176,7 +177,7 @@ export const ProbeSpecSchema = Type.Object(
       Type.Union([Type.Literal('test'), Type.Literal('train')], { description: 'Default test' }),
     ),
     examples: Type.Optional(PositiveInt(100_000, 'Default 10000 (capped at the split size)')),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, description: 'Default 0' })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: INT32_MAX, description: 'Default 0' })),
   },
   { additionalProperties: false, $id: 'ProbeSpec' },
 );

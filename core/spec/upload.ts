@@ -15,6 +15,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { NormalisedSimilarity } from './experiment.ts';
 import { normaliseSimilarity, SimilaritySpecSchema } from './experiment.ts';
 import { SpecError } from './run.ts';
+import { INT32_MAX, Text } from './text.ts';
 
 export const LAYER_NAME_PATTERN = '^[A-Za-z][A-Za-z0-9_-]*$';
 
@@ -32,7 +33,7 @@ const UploadNetworkSchema = Type.Object(
 
 export const UploadCheckpointSchema = Type.Object(
   {
-    step: Type.Integer({ minimum: 0, description: 'Training step of the checkpoint' }),
+    step: Type.Integer({ minimum: 0, maximum: INT32_MAX, description: 'Training step of the checkpoint' }),
     fraction: Type.Optional(
       Type.Number({
         minimum: 0,
@@ -46,7 +47,7 @@ export const UploadCheckpointSchema = Type.Object(
 
 export const UploadExperimentSpecSchema = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 200, description: 'A label for people' }),
+    name: Text({ minLength: 1, maxLength: 200, description: 'A label for people' }),
     source: Type.Literal('upload', {
       description: 'The activations are uploaded (PUT …/activations/…), then POST …/complete',
     }),

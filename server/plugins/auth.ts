@@ -1,14 +1,17 @@
 // Bearer API keys for every /v1 route; read-only GET (and HEAD) routes also accept `?share=TOKEN` (checked per
 // experiment by server/access.ts). The key itself is never logged (app.ts redacts the header).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticate, type Principal } from '../../store/auth.ts';
-import type { Db } from '../../store/db.ts';
+import { authenticate, hashSecret, type Principal } from '../../store/auth.ts';
+import { type Db, poolOf } from '../../store/db.ts';
+import { routeRole } from '../roles.ts';
 import { HttpError } from '../schemas/error.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
     shareToken: string | null;
+    /** the rate-limit bucket of a live share token: its minting key's (`key:ID`) or its team's */
+    shareOwner: string | null;
     /** why authentication failed; thrown in preParsing, after the rate limit counted the request */
     authError: HttpError | null;
   }
@@ -23,6 +26,7 @@ declare module 'fastify' {
 export function registerAuth(app: FastifyInstance, db: Db): void {
   app.decorateRequest('principal', null);
   app.decorateRequest('shareToken', null);
+  app.decorateRequest('shareOwner', null);
   app.decorateRequest('authError', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const header = request.headers.authorization;
@@ -34,6 +38,7 @@ export function registerAuth(app: FastifyInstance, db: Db): void {
         share.length > 0
       ) {
         request.shareToken = share;
+        request.shareOwner = await shareOwner(db, share);
         return;
       }
       request.authError = new HttpError(401, 'MISSING_API_KEY', 'send Authorization: Bearer <api key>');
@@ -49,10 +54,32 @@ export function registerAuth(app: FastifyInstance, db: Db): void {
   });
   app.addHook('preParsing', async (request: FastifyRequest) => {
     if (request.authError) throw request.authError;
+    const needs = routeRole(request.method, request.routeOptions.url ?? '');
+    if (needs === 'admin' && request.principal && request.principal.role !== 'admin') {
+      throw new HttpError(
+        403,
+        'FORBIDDEN_ROLE',
+        `${request.method} ${request.routeOptions.url} needs an admin key; this key's role is ${request.principal.role}`,
+        { role: request.principal.role, required: 'admin' },
+      );
+    }
   });
 }
 
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new HttpError(401, 'MISSING_API_KEY', 'send Authorization: Bearer <api key>');
   return request.principal;
+}
+
+/** The rate-limit bucket of a live share token (see rateLimitKey), or null for an unknown one. */
+async function shareOwner(db: Db, token: string): Promise<string | null> {
+  const { rows } = await poolOf(db).query<{ keyId: string | null; teamId: string }>({
+    name: 'repdyn-share-owner',
+    text: `SELECT s."keyId", e."teamId" FROM "Share" s JOIN "Experiment" e ON e.id = s."experimentId"
+           WHERE s."tokenHash" = $1 AND s."revokedAt" IS NULL`,
+    values: [Buffer.from(hashSecret(token))],
+  });
+  const row = rows[0];
+  if (!row) return null;
+  return row.keyId ? `key:${row.keyId}` : `team:${row.teamId}`;
 }

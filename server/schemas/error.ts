@@ -29,6 +29,7 @@ export class HttpError extends Error {
 export const errorResponses = {
   400: Type.Ref('Error'),
   401: Type.Ref('Error'),
+  403: Type.Ref('Error'),
   404: Type.Ref('Error'),
   409: Type.Ref('Error'),
   413: Type.Ref('Error'),

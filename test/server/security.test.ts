@@ -23,7 +23,17 @@ interface Param {
 type Method = 'GET' | 'HEAD' | 'POST' | 'DELETE' | 'PUT' | 'PATCH' | 'OPTIONS';
 
 /** Routes without an :id that any valid key may call (their answers are scoped to the key's team). */
-const TEAM_ROUTES = new Set(['GET /v1/experiments', 'HEAD /v1/experiments', 'POST /v1/experiments']);
+const TEAM_ROUTES = new Set([
+  'GET /v1/experiments',
+  'HEAD /v1/experiments',
+  'POST /v1/experiments',
+  'GET /v1/keys',
+  'HEAD /v1/keys',
+  'POST /v1/keys',
+  'DELETE /v1/keys/:keyId',
+]);
+/** GET routes of one experiment that a share token may not call (they are about the team's keys). */
+const KEY_ONLY_READS = new Set(['GET /v1/experiments/:id/shares', 'HEAD /v1/experiments/:id/shares']);
 
 describe('API security', () => {
   let t: TestApp;
@@ -156,7 +166,9 @@ describe('API security', () => {
       const withShare = (u: string) => `${u}${u.includes('?') ? '&' : '?'}${share}`;
       const own = await call(r.method, withShare(fill(r.url, expA)));
       const label = `${r.method} ${r.url}`;
-      if (r.method === 'GET' || r.method === 'HEAD') {
+      if (KEY_ONLY_READS.has(label)) {
+        assert.equal(own.statusCode, 401, `${label} with a share token: ${own.body}`);
+      } else if (r.method === 'GET' || r.method === 'HEAD') {
         if (r.url.includes(':id')) {
           assert.ok(
             ![401, 403, 404].includes(own.statusCode) || /REPRESENTATION|SHARE/.test(own.body),

@@ -14,6 +14,7 @@ import {
   specHash,
 } from '../../../../core/spec/experiment.ts';
 import { SpecError } from '../../../../core/spec/run.ts';
+import { TEXT_MESSAGE, TEXT_PATTERN } from '../../../../core/spec/text.ts';
 import { isUploadSpec, UploadExperimentSpecSchema } from '../../../../core/spec/upload.ts';
 import { hashSecret } from '../../../../store/auth.ts';
 import { Prisma } from '../../../../store/db.ts';
@@ -39,6 +40,7 @@ import {
 import { experimentInclude, experimentView, links } from '../../../views.ts';
 import { EventStreams } from './events.ts';
 import { resultRoutes } from './results.ts';
+import { shareRoutes } from './shares.ts';
 import { createUploadExperiment, uploadRoutes } from './uploads.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
@@ -112,9 +114,11 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
         const first = uploadSpecCheck.Errors(request.body).First();
         if (!first) return;
         const field = ['body', ...first.path.split('/').filter(Boolean)].join('.');
-        throw new HttpError(400, 'INVALID_REQUEST', `${field}: ${first.message}`, {
+        const message =
+          (first.schema as { pattern?: string }).pattern === TEXT_PATTERN ? TEXT_MESSAGE : first.message;
+        throw new HttpError(400, 'INVALID_REQUEST', `${field}: ${message}`, {
           field,
-          errors: [{ instancePath: first.path, message: first.message }],
+          errors: [{ instancePath: first.path, message }],
         });
       },
     },
@@ -369,4 +373,5 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
 
   await resultRoutes(scope, deps);
   await uploadRoutes(scope, deps);
+  await shareRoutes(scope, deps);
 }

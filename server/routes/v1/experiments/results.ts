@@ -1,6 +1,6 @@
 // Results of an experiment: any sub-block of the 4-D tensor as JSON, .npy or CSV; the activation
-// matrices the cells were computed from; share links.
-import { createHash, randomBytes } from 'node:crypto';
+// matrices the cells were computed from (share links: shares.ts).
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -15,15 +15,13 @@ import {
   selectLayers,
 } from '../../../../core/slice.ts';
 import { FsRunArtifactStore } from '../../../../store/artifacts.ts';
-import { hashSecret } from '../../../../store/auth.ts';
 import { decodeCoefficients } from '../../../../store/experiments.ts';
 import { type ExperimentHead, experimentHead, readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
 import { LruCache } from '../../../lru.ts';
-import { principalOf } from '../../../plugins/auth.ts';
+import { redactQuery } from '../../../redact.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import type { ExperimentRow } from '../../../views.ts';
-import { pageShareUrl } from '../../web.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 const tags = ['results'];
@@ -57,10 +55,6 @@ interface Slice {
 /** Serialised slices of finished tensors (immutable), most recently used kept: 2,000 or 64 MiB. */
 const sliceCache = new LruCache<Slice>(2_000, 64 * 1024 * 1024);
 
-function withoutShare(url: string): string {
-  return url.replace(/[?&]share=[^&]*/, '');
-}
-
 function checkpointsOf(row: ExperimentRow): SliceCheckpoint[] {
   const stored = row.specimenRun?.checkpoints ?? [];
   if (stored.length > 0) return stored.map((c) => ({ index: c.index, step: c.step, fraction: c.fraction }));
@@ -74,7 +68,7 @@ function cacheable(request: FastifyRequest, reply: FastifyReply, row: Experiment
     return false;
   }
   const etag = `"${createHash('sha1')
-    .update(`${row.id}|${row.finishedAt?.toISOString()}|${withoutShare(request.url)}`)
+    .update(`${row.id}|${row.finishedAt?.toISOString()}|${redactQuery(request.url, 'drop')}`)
     .digest('hex')}"`;
   reply.header('etag', etag);
   reply.header('cache-control', 'private, max-age=31536000, immutable');
@@ -113,7 +107,7 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       // Cheap access check first; a finished tensor never changes, so its slices are answered from
       // the ETag (304) or the in-memory cache without loading the experiment.
       const head = await experimentHead(db, request, request.params.id);
-      const cacheKey = `${head.id}|${head.finishedAt?.toISOString()}|${withoutShare(request.url)}`;
+      const cacheKey = `${head.id}|${head.finishedAt?.toISOString()}|${redactQuery(request.url, 'drop')}`;
       if (cacheable(request, reply, head)) return reply;
       const hit = head.status === 'succeeded' ? sliceCache.get(cacheKey) : undefined;
       const slice = hit ?? (await buildSlice(await readableExperiment(db, request, head.id), request.query));
@@ -335,68 +329,6 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       reply.header('content-length', info.size);
       reply.header('content-disposition', `attachment; filename="${network}-${checkpoint}-${layer}.npy"`);
       return reply.send(createReadStream(file));
-    },
-  );
-
-  const ShareSchema = Type.Object({
-    id: Type.String(),
-    token: Type.Optional(Type.String({ description: 'shown once, at creation' })),
-    url: Type.Optional(Type.String({ description: 'the experiment over the API, readable without a key' })),
-    pageUrl: Type.Optional(
-      Type.String({ description: 'the web page opened on this experiment: /#/experiments/ID?share=TOKEN' }),
-    ),
-    createdAt: Type.String(),
-    revokedAt: Type.Union([Type.String(), Type.Null()]),
-  });
-
-  app.post(
-    '/v1/experiments/:id/shares',
-    {
-      schema: {
-        tags,
-        summary: 'Create a read-only share link (token of 192 random bits; only its hash is stored)',
-        params: IdParams,
-        response: { 201: ShareSchema, ...errorResponses },
-      },
-    },
-    async (request, reply) => {
-      principalOf(request);
-      const row = await readableExperiment(db, request, request.params.id);
-      const token = randomBytes(24).toString('base64url');
-      const share = await db.share.create({ data: { experimentId: row.id, tokenHash: hashSecret(token) } });
-      return reply.status(201).send({
-        id: share.id,
-        token,
-        url: `/v1/experiments/${row.id}?share=${token}`,
-        pageUrl: pageShareUrl(row.id, token),
-        createdAt: share.createdAt.toISOString(),
-        revokedAt: null,
-      });
-    },
-  );
-
-  app.delete(
-    '/v1/experiments/:id/shares/:shareId',
-    {
-      schema: {
-        tags,
-        summary: 'Revoke a share link',
-        params: Type.Object({
-          id: Type.String({ format: 'uuid' }),
-          shareId: Type.String({ format: 'uuid' }),
-        }),
-        response: { 204: Type.Null(), ...errorResponses },
-      },
-    },
-    async (request, reply) => {
-      principalOf(request);
-      const row = await readableExperiment(db, request, request.params.id);
-      const res = await db.share.updateMany({
-        where: { id: request.params.shareId, experimentId: row.id, revokedAt: null },
-        data: { revokedAt: new Date() },
-      });
-      if (res.count === 0) throw new HttpError(404, 'SHARE_NOT_FOUND', 'no active share with this id');
-      return reply.status(204).send(null);
     },
   );
 }

@@ -167,6 +167,11 @@ export async function createUploadExperiment(
  * the client goes away before the end of the body. */
 function consume(stream: Readable, onChunk: (chunk: Uint8Array) => Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
+    // the client may have gone before the route got here (its 'close' event already fired)
+    if (stream.destroyed && !(stream as Readable & { complete?: boolean }).complete) {
+      reject(new Error('the client closed the connection before the end of the body'));
+      return;
+    }
     let settled = false;
     let ended = false;
     // chunks are handled one after another; 'end' can come while the last one is still being handled
