@@ -1,7 +1,9 @@
 // Size and time estimates of an experiment, computed before anything is queued so that a spec too
 // large for the configured limits is refused with the estimate and the limit (HTTP 422).
+import { describeReduction, poolGrid } from './cca/conv.ts';
 import type { LayerInfo, NetworkDescription } from './nets/describe.ts';
 import type { NormalisedExperiment } from './spec/experiment.ts';
+import type { ConvMode } from './spec/run.ts';
 
 export interface Limits {
   probeExamples: number;
@@ -39,18 +41,35 @@ const DECOMPOSITION_FLOPS_PER_S = 1e9;
 /** Products over the samples per cell: the cell's own and its permutation null's. */
 const PAIR_PRODUCTS = 2;
 
-/** [samples, features] of one layer's representation under the experiment's conv mode. */
+/**
+ * [samples, features] of one layer's representation under the experiment's conv mode, and the
+ * reduction used ('none' for a dense layer) with its description. `maxFeatures` sizes the 'pool' grid.
+ */
 export function representationShape(
   layer: LayerInfo,
   examples: number,
   convMode: NormalisedExperiment['similarity']['convMode'],
   convSamples: number,
-): { samples: number; features: number } {
-  if (layer.shape.length === 1) return { samples: examples, features: layer.shape[0] };
-  const [h, w, c] = layer.shape as [number, number, number];
-  if (convMode === 'mean') return { samples: examples, features: c };
-  if (convMode === 'flatten') return { samples: examples, features: h * w * c };
-  return { samples: Math.min(examples * h * w, Math.max(convSamples, examples)), features: c };
+  maxFeatures = Number.POSITIVE_INFINITY,
+): { samples: number; features: number; reduction: ConvMode | 'none'; reductionDetail: string | null } {
+  if (layer.shape.length === 1)
+    return { samples: examples, features: layer.shape[0], reduction: 'none', reductionDetail: null };
+  const shape = layer.shape as [number, number, number];
+  const [h, w, c] = shape;
+  const grid: [number, number] = convMode === 'pool' ? poolGrid(shape, examples, maxFeatures) : [1, 1];
+  const size =
+    convMode === 'mean'
+      ? { samples: examples, features: c }
+      : convMode === 'flatten'
+        ? { samples: examples, features: h * w * c }
+        : convMode === 'pool'
+          ? { samples: examples, features: grid[0] * grid[1] * c }
+          : { samples: Math.min(examples * h * w, Math.max(convSamples, examples)), features: c };
+  return {
+    ...size,
+    reduction: convMode,
+    reductionDetail: describeReduction(convMode, shape, { rows: size.samples, cols: size.features }, grid),
+  };
 }
 
 function trainingSeconds(run: NormalisedExperiment['reference'], net: NetworkDescription): number {
@@ -61,7 +80,15 @@ function trainingSeconds(run: NormalisedExperiment['reference'], net: NetworkDes
 export function estimateExperiment(e: NormalisedExperiment, limits: Limits): Estimate {
   const examples = e.probe.examples;
   const shapes = (net: NetworkDescription) =>
-    net.layers.map((l) => representationShape(l, examples, e.similarity.convMode, limits.convSamples));
+    net.layers.map((l) =>
+      representationShape(
+        l,
+        examples,
+        e.similarity.convMode,
+        limits.convSamples,
+        limits.representationFeatures,
+      ),
+    );
   const ref = shapes(e.networks.reference);
   const spec = shapes(e.networks.specimen);
   const specRun = e.specimen ?? e.reference;

@@ -336,8 +336,8 @@ export interface paths {
                   };
                 };
                 similarity?: {
-                  /** @description How conv layers become [samples, features] (default positions) */
-                  convMode?: 'positions' | 'mean' | 'flatten';
+                  /** @description How conv layers become [samples, features]: default 'positions' (positions as samples) when every layer of both networks is convolutional, else 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened); 'pool' is for trained networks only */
+                  convMode?: 'positions' | 'mean' | 'flatten' | 'pool';
                   /** @description Rank tolerance relative to the largest singular value (default 1e-10) */
                   epsilon?: number;
                   /** @description Measures per cell; rho and mean CCA are always computed. Default all. */
@@ -438,8 +438,8 @@ export interface paths {
                 /** @description Probe examples: the first axis of every uploaded array */
                 samples: number;
                 similarity?: {
-                  /** @description How conv layers become [samples, features] (default positions) */
-                  convMode?: 'positions' | 'mean' | 'flatten';
+                  /** @description How conv layers become [samples, features]: default 'positions' (positions as samples) when every layer of both networks is convolutional, else 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened); 'pool' is for trained networks only */
+                  convMode?: 'positions' | 'mean' | 'flatten' | 'pool';
                   /** @description Rank tolerance relative to the largest singular value (default 1e-10) */
                   epsilon?: number;
                   /** @description Measures per cell; rho and mean CCA are always computed. Default all. */
@@ -1740,14 +1740,16 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Figure 2: each layer's rho to its own final version over training
-     * @description One line per layer both networks share (by name); dashed: the random baseline.
+     * Figure 2: each specimen layer vs the reference's layer of the same name (its own final version when Net_S = Net_R)
+     * @description One line per layer both networks share (by name); gray dashed: the random baseline, one line per distinct value. States n, the measure and the null; the warnings are written under the plot.
      */
     get: {
       parameters: {
         query?: {
           /** @description x axis scale */
           scale?: 'symlog' | 'linear';
+          /** @description 'rho', or 'rho_adjusted' ((rho − null) / (1 − null), comparable across widths; rho where the cells have no null) */
+          measure?: 'rho' | 'rho_adjusted';
           /** @description share token, instead of an API key */
           share?: string;
         };
@@ -1878,7 +1880,7 @@ export interface paths {
     };
     /**
      * Figure 3: one specimen layer during training vs every final layer
-     * @description One line per final reference layer; dashed: the random baseline. Default layer: the last specimen layer below 'logits'.
+     * @description One line per final reference layer, by default the adjusted score (width-insensitive) where the cells have a null; gray dashed: the null. Default layer: the last specimen layer below 'logits'. Warnings are written under the plot.
      */
     get: {
       parameters: {
@@ -1887,6 +1889,8 @@ export interface paths {
           layer?: string;
           /** @description x axis scale */
           scale?: 'symlog' | 'linear';
+          /** @description 'rho', or 'rho_adjusted' ((rho − null) / (1 − null), comparable across widths; rho where the cells have no null) */
+          measure?: 'rho' | 'rho_adjusted';
           /** @description share token, instead of an API key */
           share?: string;
         };
@@ -2017,7 +2021,7 @@ export interface paths {
     };
     /**
      * Figure 1: rho heatmaps (final layers × layers during training) at chosen fractions
-     * @description One heatmap per requested fraction of training, at the nearest checkpoint. x = final (reference) layers, y = specimen layers at that checkpoint, color = rho in [0, 1].
+     * @description One heatmap per requested fraction of training, at the nearest checkpoint (a fraction below 1 never shows the final checkpoint); each panel names its step. x = final (reference) layers, y = specimen layers at that checkpoint, color = rho in [0, 1].
      */
     get: {
       parameters: {
@@ -3281,6 +3285,31 @@ export interface components {
       estimate: unknown;
       /** Format: uuid */
       id: string;
+      /** @description each recorded layer: its matrix [samples, features] and how conv layers were reduced */
+      layerDetails: {
+        reference: {
+          /** @description columns of the matrix CCA sees */
+          features: number;
+          /** @description 'input', 'dense', 'conv' or 'logits' (uploads: 'dense' or 'conv') */
+          kind: string;
+          name: string;
+          reduction: string | null;
+          reductionDetail: string | null;
+          /** @description rows of the matrix CCA sees */
+          samples: number;
+        }[];
+        specimen: {
+          /** @description columns of the matrix CCA sees */
+          features: number;
+          /** @description 'input', 'dense', 'conv' or 'logits' (uploads: 'dense' or 'conv') */
+          kind: string;
+          name: string;
+          reduction: string | null;
+          reductionDetail: string | null;
+          /** @description rows of the matrix CCA sees */
+          samples: number;
+        }[];
+      };
       layers: {
         reference: string[];
         specimen: string[];

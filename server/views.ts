@@ -37,6 +37,17 @@ export function uploadLinks(id: string): Record<string, string> {
 export function experimentView(row: ExperimentRow): ExperimentView {
   const names = (network: 'reference' | 'specimen') =>
     row.layers.filter((l) => l.network === network).map((l) => l.name);
+  const details = (network: 'reference' | 'specimen') =>
+    row.layers
+      .filter((l) => l.network === network)
+      .map((l) => ({
+        name: l.name,
+        kind: l.kind,
+        features: l.features,
+        samples: l.samples,
+        reduction: l.reduction ?? null,
+        reductionDetail: l.reductionDetail ?? null,
+      }));
   return {
     id: row.id,
     name: row.name,
@@ -46,6 +57,7 @@ export function experimentView(row: ExperimentRow): ExperimentView {
     spec: row.spec,
     estimate: row.estimate,
     layers: { reference: names('reference'), specimen: names('specimen') },
+    layerDetails: { reference: details('reference'), specimen: details('specimen') },
     checkpoints: (row.specimenRun?.checkpoints ?? []).map((c) => ({
       index: c.index,
       step: c.step,

@@ -6,6 +6,8 @@
 // DOM is built with createElement only (never innerHTML), so names from the API cannot inject markup.
 
 /**
+ * @typedef {{ name: string, kind: string, features: number, samples: number,
+ *   reduction: string|null, reductionDetail: string|null }} LayerDetail
  * @typedef {'awaiting_representations'|'queued'|'training'|'capturing'|'computing'|'succeeded'|'failed'|'canceled'} Status
  * @typedef {{ index: number, step: number, fraction: number, trainLoss: number|null,
  *   trainAccuracy: number|null, probeLoss: number|null, probeAccuracy: number|null }} Checkpoint
@@ -13,6 +15,7 @@
  *   progress: { phase: Status, fraction: number, message: string, etaSeconds: number|null },
  *   error: { code: string, message: string } | null, spec: any, estimate: any,
  *   layers: { reference: string[], specimen: string[] }, checkpoints: Checkpoint[],
+ *   layerDetails?: { reference: LayerDetail[], specimen: LayerDetail[] },
  *   timings: Record<string, string|null>, backend: string|null, summary: any }} Experiment
  * @typedef {{ shape: number[], axes: string[], measure: string,
  *   labels: { refLayer: string[], specLayer: string[], checkpoint: any },
@@ -704,10 +707,46 @@ async function experimentView(id, share, signal) {
   const verdicts = h('div', { class: 'verdicts', 'data-testid': 'verdicts' });
   const explorer = h('div', { class: 'explorer' });
   const figures = h('div', { class: 'figures' });
-  show(crumbs(share), header, verdicts, explorer, h('h2', { class: 'section-title' }, 'Figures'), figures);
+  show(
+    crumbs(share),
+    header,
+    verdicts,
+    reductions(e),
+    explorer,
+    h('h2', { class: 'section-title' }, 'Figures'),
+    figures,
+  );
   void loadVerdicts(e, share, signal, verdicts);
   void renderExplorer(e, share, signal, explorer);
   renderFigures(e, share, signal, figures);
+}
+
+/**
+ * How each conv-shaped layer became a [samples, features] matrix (null when no layer is conv-shaped
+ * or the experiment predates the record): CCA compares the reduction, not the layer itself.
+ * @param {Experiment} e
+ */
+function reductions(e) {
+  const d = e.layerDetails;
+  if (!d) return null;
+  /** @type {Map<string, LayerDetail>} */
+  const seen = new Map();
+  for (const l of [...d.reference, ...d.specimen])
+    if (l.reduction && l.reduction !== 'none' && !seen.has(l.name)) seen.set(l.name, l);
+  if (seen.size === 0) return null;
+  return h(
+    'div',
+    { class: 'verdicts', 'data-testid': 'reductions' },
+    ...[...seen.values()].map((l) =>
+      h(
+        'div',
+        { class: 'verdict' },
+        h('span', { class: 'k' }, `conv reduction of ${l.name}`),
+        h('span', { class: 'v' }, l.reduction ?? ''),
+        h('span', { class: 'd' }, `${l.reductionDetail ?? ''} · matrix ${l.samples} × ${l.features}`),
+      ),
+    ),
+  );
 }
 
 /** @param {string|null} share */

@@ -3,6 +3,12 @@
 //              deterministically to maxSamples rows (the paper's treatment of conv layers)
 //   mean       global average pooling over positions → [n, c]
 //   flatten    one sample per example, every (position, channel) a feature → [n, h*w*c]
+//   pool       one sample per example: average-pooled to a gh x gw grid of regions, then flattened →
+//              [n, gh*gw*c]; the grid is the finest whose features stay within the sample budget
+//              (poolGrid). The default for networks that mix conv and dense layers (every trained
+//              conv net: its logits are dense), where positions cannot be samples: the input image
+//              keeps its layout (e.g. CIFAR-10 [32,32,3] → 18x18x3 = 972 features for 10,000 examples)
+//              instead of collapsing to its 3 mean colours.
 // Output is row-major. Inputs are never mutated.
 import { deriveSeed, sampleIndices } from '../data/random.ts';
 import type { ConvMode } from '../spec/run.ts';
@@ -11,11 +17,50 @@ export type { ConvMode } from '../spec/run.ts';
 
 export const DEFAULT_CONV_MAX_SAMPLES = 100_000;
 
+/** Samples per feature the 'pool' grid keeps (the paper's rule of thumb: 5-10x more datapoints than neurons). */
+export const POOL_SAMPLES_PER_FEATURE = 10;
+
+/**
+ * The 'pool' grid of an [h, w, c] layer seen on `examples` examples: the largest g (at most h and w)
+ * with g*g*c ≤ max(c, min(maxFeatures, examples / POOL_SAMPLES_PER_FEATURE)); 1 x 1 (the mean) when
+ * even 2 x 2 would exceed that. Depends only on its arguments, so the API, the estimate and the
+ * capture agree.
+ */
+export function poolGrid(
+  shape: [number, number, number],
+  examples: number,
+  maxFeatures: number,
+): [number, number] {
+  const [h, w, c] = shape;
+  const budget = Math.max(c, Math.min(maxFeatures, Math.floor(examples / POOL_SAMPLES_PER_FEATURE)));
+  let g = Math.floor(Math.sqrt(budget / c));
+  g = Math.max(1, Math.min(g, Math.max(h, w)));
+  return [Math.min(g, h), Math.min(g, w)];
+}
+
+/** How a layer was reduced, in words: "average-pooled to 18×18 regions, flattened: 972 features". */
+export function describeReduction(
+  mode: ConvMode,
+  shape: [number, number, number],
+  size: { rows: number; cols: number },
+  grid?: [number, number],
+): string {
+  const [h, w, c] = shape;
+  if (mode === 'positions')
+    return `positions as samples: ${size.rows} (example, position) rows of ${h}×${w}, ${c} channels`;
+  if (mode === 'mean') return `mean over the ${h}×${w} positions: ${c} channels`;
+  if (mode === 'flatten') return `flattened: ${h}×${w}×${c} = ${size.cols} features`;
+  const [gh, gw] = grid ?? [1, 1];
+  return `average-pooled from ${h}×${w} to ${gh}×${gw} regions, flattened: ${gh}×${gw}×${c} = ${size.cols} features`;
+}
+
 export interface ReduceConvOptions {
   /** 'positions' only: keep at most this many (example, position) rows. Default 100,000. */
   maxSamples?: number;
   /** 'positions' only: seed of the row subsample. Default 0. */
   seed?: number;
+  /** 'pool' only: the grid [gh, gw] (from poolGrid over the whole probe set). Default 1 x 1. */
+  grid?: [number, number];
 }
 
 /**
@@ -38,11 +83,45 @@ export function reducedConvSize(
   shape: [number, number, number, number],
   mode: ConvMode,
   maxSamples: number = DEFAULT_CONV_MAX_SAMPLES,
+  grid: [number, number] = [1, 1],
 ): { rows: number; cols: number } {
   const [n, h, w, c] = shape;
   if (mode === 'positions') return { rows: Math.min(n * h * w, maxSamples), cols: c };
   if (mode === 'mean') return { rows: n, cols: c };
+  if (mode === 'pool') return { rows: n, cols: grid[0] * grid[1] * c };
   return { rows: n, cols: h * w * c };
+}
+
+/** Adaptive average pooling of [n, h, w, c] to [n, gh, gw, c] (region r spans floor(r*h/gh) … floor((r+1)*h/gh)). */
+function poolTo(
+  data: Float32Array,
+  shape: [number, number, number, number],
+  grid: [number, number],
+): Float32Array {
+  const [n, h, w, c] = shape;
+  const [gh, gw] = grid;
+  const out = new Float32Array(n * gh * gw * c);
+  const acc = new Float64Array(c);
+  for (let i = 0; i < n; i++) {
+    for (let ry = 0; ry < gh; ry++) {
+      const y0 = Math.floor((ry * h) / gh);
+      const y1 = Math.floor(((ry + 1) * h) / gh);
+      for (let rx = 0; rx < gw; rx++) {
+        const x0 = Math.floor((rx * w) / gw);
+        const x1 = Math.floor(((rx + 1) * w) / gw);
+        acc.fill(0);
+        for (let y = y0; y < y1; y++)
+          for (let x = x0; x < x1; x++) {
+            const base = ((i * h + y) * w + x) * c;
+            for (let k = 0; k < c; k++) acc[k] += data[base + k];
+          }
+        const count = (y1 - y0) * (x1 - x0);
+        const o = ((i * gh + ry) * gw + rx) * c;
+        for (let k = 0; k < c; k++) out[o + k] = acc[k] / count;
+      }
+    }
+  }
+  return out;
 }
 
 export function reduceConv(
@@ -56,6 +135,13 @@ export function reduceConv(
     throw new RangeError(`reduceConv: shape [${shape}] needs ${n * h * w * c} values, got ${data.length}`);
   }
   if (mode === 'flatten') return { data: data.slice(), rows: n, cols: h * w * c };
+  if (mode === 'pool') {
+    const grid = options.grid ?? [1, 1];
+    if (!(grid[0] >= 1 && grid[0] <= h && grid[1] >= 1 && grid[1] <= w)) {
+      throw new RangeError(`reduceConv: pool grid [${grid}] does not fit ${h}x${w}`);
+    }
+    return { data: poolTo(data, shape, grid), rows: n, cols: grid[0] * grid[1] * c };
+  }
   if (mode === 'mean') {
     const out = new Float32Array(n * c);
     const positions = h * w;

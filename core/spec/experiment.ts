@@ -48,9 +48,13 @@ export const SimilaritySpecSchema = Type.Object(
       }),
     ),
     convMode: Type.Optional(
-      Type.Union([Type.Literal('positions'), Type.Literal('mean'), Type.Literal('flatten')], {
-        description: 'How conv layers become [samples, features] (default positions)',
-      }),
+      Type.Union(
+        [Type.Literal('positions'), Type.Literal('mean'), Type.Literal('flatten'), Type.Literal('pool')],
+        {
+          description:
+            "How conv layers become [samples, features]: default 'positions' (positions as samples) when every layer of both networks is convolutional, else 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened); 'pool' is for trained networks only",
+        },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -126,7 +130,9 @@ export function normaliseExperimentSpec(spec: ExperimentSpec): NormalisedExperim
   const refNet = describe(reference, 'reference.architecture');
   const specNet = specimen ? describe(specimen, 'specimen.architecture') : refNet;
   // In 'positions' mode a conv layer has examples*h*w samples, a dense layer one per example: CCA
-  // needs equal sample counts, so networks mixing both default to global mean pooling instead.
+  // needs equal sample counts, so networks mixing both (every trained conv net: its logits are dense)
+  // default to 'pool' instead: each conv layer average-pooled to the finest grid that keeps 10
+  // examples per feature, flattened — the input image keeps its spatial layout (not its 3 mean colours).
   const layers = [...refNet.layers, ...specNet.layers];
   const mixed = layers.some((l) => l.shape.length === 3) && layers.some((l) => l.shape.length === 1);
   if (mixed && similarity.convMode === 'positions') {
@@ -136,7 +142,7 @@ export function normaliseExperimentSpec(spec: ExperimentSpec): NormalisedExperim
         "'positions' needs every layer to be convolutional (dense layers have one sample per example); use 'mean' or 'flatten'",
       );
     }
-    similarity.convMode = 'mean';
+    similarity.convMode = 'pool';
   }
   return {
     name: spec.name,

@@ -185,7 +185,7 @@ export type ProbeSpec = Static<typeof ProbeSpecSchema>;
 export type NormalisedProbeSpec = Required<ProbeSpec>;
 
 /** How conv layers become matrices; see core/cca/conv.ts. */
-export type ConvMode = 'positions' | 'mean' | 'flatten';
+export type ConvMode = 'positions' | 'mean' | 'flatten' | 'pool';
 export interface CaptureOptions {
   convMode: ConvMode;
   /** A representation with more features than this is refused before training. */

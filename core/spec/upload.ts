@@ -115,6 +115,13 @@ export function normaliseUploadSpec(spec: UploadExperimentSpec): NormalisedUploa
       throw new SpecError(`checkpoints.${i}.fraction`, 'fractions must not decrease with the step');
     }
   }
+  if (spec.similarity?.convMode === 'pool') {
+    // the pool grid is sized from a trained network's layer shapes; uploads stream their arrays
+    throw new SpecError(
+      'similarity.convMode',
+      "'pool' is for trained networks; use 'positions', 'mean' or 'flatten'",
+    );
+  }
   const same = spec.specimen === 'same';
   const specimenLayers = spec.specimen === 'same' ? spec.reference.layers : spec.specimen.layers;
   return {

@@ -2,7 +2,7 @@
 // layer into a [samples, features] matrix, reducing conv-shaped layers ([h, w, c]) by the conv mode
 // batch by batch, so a full [n, h, w, c] activation tensor is never held.
 import * as tf from '@tensorflow/tfjs';
-import { positionSampleIndices, reduceConv, reducedConvSize } from '../cca/conv.ts';
+import { poolGrid, positionSampleIndices, reduceConv, reducedConvSize } from '../cca/conv.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { imageSize } from '../data/dataset.ts';
 import type { Network } from '../nets/build.ts';
@@ -21,6 +21,12 @@ export class CaptureError extends Error {
 /** Seed of the 'positions' row subsample; fixed so every run and checkpoint keeps the same rows. */
 const POSITIONS_SEED = 0;
 
+/** The 'pool' grid of a conv-shaped layer over the whole probe set (any other mode: unused). */
+function convGrid(layer: LayerInfo, probeExamples: number, capture: CaptureOptions): [number, number] {
+  const [h, w, c] = layer.shape as [number, number, number];
+  return capture.convMode === 'pool' ? poolGrid([h, w, c], probeExamples, capture.maxFeatures) : [1, 1];
+}
+
 /**
  * The matrix each layer will produce for `probeExamples` examples. Throws CaptureError (before any
  * work) when a layer would exceed capture.maxFeatures columns.
@@ -37,6 +43,7 @@ export function planCapture(
             [probeExamples, layer.shape[0], layer.shape[1], layer.shape[2]],
             capture.convMode,
             capture.maxSamples,
+            convGrid(layer, probeExamples, capture),
           )
         : { rows: probeExamples, cols: layer.shape[0] };
     if (size.cols > capture.maxFeatures) {
@@ -126,8 +133,9 @@ export async function captureRepresentations(
         const [lh, lw, lc] = layer.shape;
         const rows = positionRows[li];
         if (!rows) {
-          // mean or flatten: one row per example
-          target.set(reduceConv(values, [b, lh, lw, lc], capture.convMode).data, start * cols);
+          // mean, pool or flatten: one row per example (the pool grid is the whole probe set's)
+          const grid = convGrid(layer, n, capture);
+          target.set(reduceConv(values, [b, lh, lw, lc], capture.convMode, { grid }).data, start * cols);
           return;
         }
         // positions: copy the kept rows that fall in this batch (rows are sorted, example-major)

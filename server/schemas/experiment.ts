@@ -31,6 +31,20 @@ export const CheckpointSchema = Type.Object({
   probeAccuracy: Nullable(Type.Number()),
 });
 
+export const LayerDetailSchema = Type.Object({
+  name: Type.String(),
+  kind: Type.String({ description: "'input', 'dense', 'conv' or 'logits' (uploads: 'dense' or 'conv')" }),
+  features: Type.Integer({ description: 'columns of the matrix CCA sees' }),
+  samples: Type.Integer({ description: 'rows of the matrix CCA sees' }),
+  reduction: Nullable(
+    Type.String({
+      description:
+        "how the layer became [samples, features]: 'none' (not conv-shaped), 'positions', 'mean', 'flatten' or 'pool'; null: not recorded (older or uploaded experiments)",
+    }),
+  ),
+  reductionDetail: Nullable(Type.String({ description: 'the reduction in words' })),
+});
+
 export const ExperimentSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -46,6 +60,10 @@ export const ExperimentSchema = Type.Object(
     spec: Type.Unknown({ description: 'the submitted spec' }),
     estimate: Type.Unknown({ description: 'memory/time estimate made before queueing' }),
     layers: Type.Object({ reference: Type.Array(Type.String()), specimen: Type.Array(Type.String()) }),
+    layerDetails: Type.Object(
+      { reference: Type.Array(LayerDetailSchema), specimen: Type.Array(LayerDetailSchema) },
+      { description: 'each recorded layer: its matrix [samples, features] and how conv layers were reduced' },
+    ),
     checkpoints: Type.Array(CheckpointSchema),
     timings: Type.Object({
       createdAt: Type.String({ format: 'date-time' }),

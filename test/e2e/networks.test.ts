@@ -66,6 +66,15 @@ describe('a specimen that is a different network (trained)', () => {
       assert.match(fig.headers.get('content-type') ?? '', /^image\/svg\+xml/);
       assert.equal(xmlProblem(svg), null);
       assert.ok(svgTexts(svg).includes('fc1'), name);
+      if (name === 'convergence') {
+        // two networks: each specimen layer is compared with the reference's layer of that name
+        assert.ok(
+          svgTexts(svg).includes(
+            "Convergence to the reference: each specimen layer vs the reference network's layer of the same name",
+          ),
+        );
+        assert.ok(!svgTexts(svg).some((t) => t.includes('own final version')));
+      }
     }
     const runs = await svc.db.experiment.findUniqueOrThrow({ where: { id } });
     assert.notEqual(runs.referenceRunId, runs.specimenRunId, 'two runs were trained');

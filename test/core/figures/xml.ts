@@ -58,9 +58,9 @@ export function xmlProblem(xml: string): string | null {
   return null;
 }
 
-/** The text content of every <text> element (entities decoded), in document order. */
+/** The text content of every <text> element and of every line (<tspan>) of a multi-line one (entities decoded), in document order. */
 export function svgTexts(svg: string): string[] {
-  return [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) =>
+  return [...svg.matchAll(/<(?:text|tspan)[^>]*>([^<]*)<\/(?:text|tspan)>/g)].map((m) =>
     m[1]
       .replaceAll('&lt;', '<')
       .replaceAll('&gt;', '>')

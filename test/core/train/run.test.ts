@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { reduceConv } from '../../../core/cca/conv.ts';
+import { poolGrid, reduceConv } from '../../../core/cca/conv.ts';
 import { type Dataset, subset } from '../../../core/data/dataset.ts';
 import { loadDataset } from '../../../core/data/load.ts';
 import { buildNetwork } from '../../../core/nets/build.ts';
@@ -241,7 +241,7 @@ describe('trainRun', () => {
       },
       checkpoints: { steps: [0, 6] },
     });
-    for (const convMode of ['positions', 'mean', 'flatten'] as const) {
+    for (const convMode of ['positions', 'mean', 'flatten', 'pool'] as const) {
       const cap: CaptureOptions = { convMode, maxFeatures: 4000, maxSamples: 5000 };
       const { store, promise } = run(spec, { cap });
       const result = await promise;
@@ -254,8 +254,12 @@ describe('trainRun', () => {
       model.setWeights(decodeArrays(await store.loadWeights(1)));
       const probeSet = subset(test, probe.examples, probe.seed);
       const conv2 = tf.tidy(() => model.forwardAll(tf.tensor4d(probeSet.images, [300, 28, 28, 1]))[2]);
+      // 'pool': 300 examples allow 30 features, so conv2 [14, 14, 6] is pooled to 2 x 2 regions (24)
+      const grid = poolGrid([14, 14, 6], 300, cap.maxFeatures);
+      if (convMode === 'pool') assert.deepEqual(grid, [2, 2]);
       const expected = reduceConv(conv2.dataSync() as Float32Array, [300, 14, 14, 6], convMode, {
         maxSamples: cap.maxSamples,
+        grid,
       });
       conv2.dispose();
       model.dispose();

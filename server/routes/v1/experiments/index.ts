@@ -180,6 +180,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
             normalised.probe.examples,
             normalised.similarity.convMode,
             config.limits.convSamples,
+            config.limits.representationFeatures,
           );
           return {
             network,
@@ -188,6 +189,8 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
             kind: l.kind,
             features: shape.features,
             samples: shape.samples,
+            reduction: shape.reduction,
+            reductionDetail: shape.reductionDetail,
           };
         });
       let created: { id: string; status: string };

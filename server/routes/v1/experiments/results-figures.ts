@@ -4,10 +4,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { convReductionWarnings } from '../../../../core/analysis/conv-reduction.ts';
 import { analyseCrawl, convergenceOf, defaultTopLayer } from '../../../../core/analysis/crawl.ts';
+import { dedupeWarnings, layerWarnings } from '../../../../core/analysis/warnings.ts';
 import { figureDataFromCells } from '../../../../core/figures/data.ts';
 import { DEFAULT_FRACTIONS, heatmapsSvg } from '../../../../core/figures/heatmaps.ts';
 import { convergenceSvg, crawlSvg } from '../../../../core/figures/lines.ts';
+import type { FigureNotes, FigureScore } from '../../../../core/figures/notes.ts';
 import type { FigureData } from '../../../../core/figures/types.ts';
 import { readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
@@ -96,6 +99,17 @@ const ScaleQuery = {
   ),
 };
 
+/** The score a line figure plots. */
+const MeasureQuery = (fallback: FigureScore) => ({
+  measure: Type.Optional(
+    Type.Union([Type.Literal('rho'), Type.Literal('rho_adjusted')], {
+      default: fallback,
+      description:
+        "'rho', or 'rho_adjusted' ((rho − null) / (1 − null), comparable across widths; rho where the cells have no null)",
+    }),
+  ),
+});
+
 export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
@@ -107,7 +121,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
 
   /** The experiment's rho tensor as figure data; 409 unless it succeeded. */
   async function finishedTensor(request: FastifyRequest, id: string): Promise<FigureData> {
-    return tensorOf(await finishedRow(request, id));
+    return (await tensorOf(await finishedRow(request, id))).data;
   }
 
   /** The experiment if readable and succeeded (409 otherwise). */
@@ -124,7 +138,8 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     return row;
   }
 
-  async function tensorOf(row: ExperimentRow): Promise<FigureData> {
+  /** The tensor and what the figures state beside it (networks, n, reductions, warnings). */
+  async function tensorOf(row: ExperimentRow): Promise<{ data: FigureData; notes: FigureNotes }> {
     const names = (network: 'reference' | 'specimen') =>
       row.layers
         .filter((l) => l.network === network)
@@ -135,7 +150,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       select: { refLayer: true, specLayer: true, checkpoint: true, rho: true },
     });
     const summary = row.summary as { baseline?: unknown } | null;
-    return figureDataFromCells({
+    const data = figureDataFromCells({
       refLayers: names('reference'),
       specLayers: names('specimen'),
       checkpoints: (row.specimenRun?.checkpoints ?? []).map((c) => ({
@@ -146,6 +161,21 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       cells,
       baseline: summary?.baseline,
     });
+    const ordered = [...row.layers].sort((a, b) => a.index - b.index);
+    const samples: Record<string, number> = {};
+    const reductions: Record<string, string> = {};
+    for (const l of ordered) {
+      samples[l.name] = l.samples;
+      if (l.reduction && l.reduction !== 'none') reductions[l.name] = l.reductionDetail ?? l.reduction;
+    }
+    const warnings = dedupeWarnings([
+      ...layerWarnings(
+        ordered.map((l) => ({ network: l.network, name: l.name, width: l.features, samples: l.samples })),
+      ),
+      ...convReductionWarnings(ordered),
+    ]);
+    const same = row.referenceRunId !== null && row.referenceRunId === row.specimenRunId;
+    return { data, notes: { networks: same ? 'same' : 'different', samples, reductions, warnings } };
   }
 
   const sendSvg = (reply: FastifyReply, svg: string) =>
@@ -161,7 +191,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     request: FastifyRequest,
     reply: FastifyReply,
     marks: (size: { refLayers: number; specLayers: number; checkpoints: number }) => number,
-    render: (data: FigureData) => Promise<string>,
+    render: (data: FigureData, notes: FigureNotes) => Promise<string>,
   ) {
     const row = await finishedRow(request, (request.params as { id: string }).id);
     const query = Object.entries(request.query as Record<string, unknown>)
@@ -185,7 +215,8 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         { field: 'figure', limit: limits.figureCells, value: n },
       );
     }
-    const svg = await render(await tensorOf(row));
+    const { data, notes } = await tensorOf(row);
+    const svg = await render(data, notes);
     const bytes = Buffer.byteLength(svg);
     if (bytes > limits.figureBytes) {
       throw new HttpError(
@@ -217,7 +248,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         tags,
         summary: 'Figure 1: rho heatmaps (final layers × layers during training) at chosen fractions',
         description:
-          'One heatmap per requested fraction of training, at the nearest checkpoint. ' +
+          'One heatmap per requested fraction of training, at the nearest checkpoint (a fraction below 1 never shows the final checkpoint); each panel names its step. ' +
           'x = final (reference) layers, y = specimen layers at that checkpoint, color = rho in [0, 1].',
         params: IdParams,
         querystring: Type.Object({
@@ -240,7 +271,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         request,
         reply,
         (s) => s.refLayers * s.specLayers * Math.min(new Set(fractions).size, s.checkpoints),
-        (data) => heatmapsSvg(data, fractions),
+        (data, notes) => heatmapsSvg(data, fractions, { notes }),
       );
     },
   );
@@ -250,11 +281,15 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     {
       schema: {
         tags,
-        summary: "Figure 2: each layer's rho to its own final version over training",
-        description: 'One line per layer both networks share (by name); dashed: the random baseline.',
+        summary:
+          "Figure 2: each specimen layer vs the reference's layer of the same name (its own final version when Net_S = Net_R)",
+        description:
+          'One line per layer both networks share (by name); gray dashed: the random baseline, one line per distinct value. ' +
+          'States n, the measure and the null; the warnings are written under the plot.',
         params: IdParams,
         querystring: Type.Object({
           ...ScaleQuery,
+          ...MeasureQuery('rho'),
           ...ShareQuery,
         }),
         produces: ['image/svg+xml'],
@@ -266,7 +301,8 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         request,
         reply,
         (s) => 2 * Math.max(s.refLayers, s.specLayers) * s.checkpoints,
-        (data) => convergenceSvg(data, { xScale: request.query.scale }),
+        (data, notes) =>
+          convergenceSvg(data, { xScale: request.query.scale, score: request.query.measure, notes }),
       );
     },
   );
@@ -278,12 +314,13 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         tags,
         summary: 'Figure 3: one specimen layer during training vs every final layer',
         description:
-          'One line per final reference layer; dashed: the random baseline. ' +
-          "Default layer: the last specimen layer below 'logits'.",
+          'One line per final reference layer, by default the adjusted score (width-insensitive) where the cells have a null; ' +
+          "gray dashed: the null. Default layer: the last specimen layer below 'logits'. Warnings are written under the plot.",
         params: IdParams,
         querystring: Type.Object({
           layer: Type.Optional(Type.String({ minLength: 1, description: 'specimen layer name' })),
           ...ScaleQuery,
+          ...MeasureQuery('rho_adjusted'),
           ...ShareQuery,
         }),
         produces: ['image/svg+xml'],
@@ -295,7 +332,12 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         request,
         reply,
         (s) => 2 * s.refLayers * s.checkpoints,
-        (data) => crawlSvg(data, layerOf(data, request.query.layer), { xScale: request.query.scale }),
+        (data, notes) =>
+          crawlSvg(data, layerOf(data, request.query.layer), {
+            xScale: request.query.scale,
+            score: request.query.measure,
+            notes,
+          }),
       );
     },
   );
