@@ -147,7 +147,15 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         .map((l) => l.name);
     const cells = await db.cell.findMany({
       where: { experimentId: row.id },
-      select: { refLayer: true, specLayer: true, checkpoint: true, rho: true },
+      select: {
+        refLayer: true,
+        specLayer: true,
+        checkpoint: true,
+        rho: true,
+        rhoNull: true,
+        rankRef: true,
+        rankSpec: true,
+      },
     });
     const summary = row.summary as { baseline?: unknown } | null;
     const data = figureDataFromCells({
