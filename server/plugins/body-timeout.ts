@@ -55,7 +55,8 @@ function timeOut(request: FastifyRequest, reply: FastifyReply, idleMs: number): 
   // file), then the socket: after the answer, Node no longer ties the request to its socket
   const close = () => {
     request.raw.destroy();
-    socket.destroy();
+    // (light-my-request's stand-in socket, under inject(), has no destroy())
+    if (typeof socket.destroy === 'function') socket.destroy();
   };
   request.log.info({ idleMs }, 'request body timed out; closing the connection');
   if (reply.sent || reply.raw.headersSent) {

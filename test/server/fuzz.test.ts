@@ -1,13 +1,16 @@
 // Hostile input never causes a 5xx and never queues work: thousands of generated malformed
 // experiment specs (wrong types, missing and extra fields, huge/negative numbers, NaN-like strings,
 // deep nesting, unicode, huge arrays), raw bodies (invalid JSON, wrong content types) and query
-// strings for the slice, figure and activation endpoints. fast-check with a fixed seed; in-process
+// strings for the slice, figure and activation endpoints; upload declarations and uploads (.npy
+// bodies, path parameters); share-token requests in every spelling, on reads and writes, and the
+// share routes. fast-check with a fixed seed; in-process
 // app (inject) on the real Postgres/Redis. MAX_TENSOR_CELLS=1 makes every spec that gets past
 // validation end at the limit check (422), so the deep paths (normalisation, estimate) are exercised
 // and still nothing may be created or queued.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { encodeNpy, encodeNpyHeader } from '../../core/npy.ts';
 import { seedExperiment, startApp, type TestApp } from '../helpers/app.ts';
 import { tinySpec } from '../helpers/service.ts';
 
@@ -15,6 +18,9 @@ const SEED = 20261127;
 const SPEC_CASES = 2000;
 const RAW_CASES = 400;
 const QUERY_CASES = 1200;
+const UPLOAD_SPEC_CASES = 300;
+const PUT_CASES = 300;
+const SHARE_CASES = 600;
 const ERROR_CODE = /^[A-Z][A-Z0-9_]*$/;
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -299,6 +305,105 @@ const queryCase = fc.record({
   method: fc.constantFrom('GET', 'GET', 'GET', 'HEAD'),
 });
 
+const UPLOAD_BASE: Json = {
+  name: 'upload',
+  source: 'upload',
+  samples: 8,
+  reference: { layers: ['fc1'] },
+  specimen: 'same',
+  checkpoints: [{ step: 0 }],
+};
+const UPLOAD_BASES: Json[] = [
+  UPLOAD_BASE,
+  {
+    name: 'two networks',
+    source: 'upload',
+    samples: 16,
+    reference: { layers: ['a', 'b'] },
+    specimen: { layers: ['c'] },
+    checkpoints: [{ step: 0, fraction: 0 }, { step: 3000 }],
+    similarity: { methods: ['cca'], convMode: 'flatten' },
+  },
+];
+const uploadSpecCase = fc.record({
+  base: fc.constantFrom(...UPLOAD_BASES),
+  mutations: fc.array(mutation, { minLength: 1, maxLength: 4 }),
+});
+
+/** .npy bodies: valid ones of the wrong size, truncated, lying headers, NaN, garbage. */
+const npyBody: fc.Arbitrary<Buffer> = fc.oneof(
+  fc.constant(Buffer.from(encodeNpy(new Float32Array(8 * 4), [8, 4]))),
+  fc.constant(Buffer.from(encodeNpy(new Float32Array(8 * 4).fill(Number.NaN), [8, 4]))),
+  fc.constant(Buffer.from(encodeNpy(new Float64Array(7 * 4), [7, 4]))),
+  fc.constant(Buffer.from(encodeNpy(new Float32Array(8 * 2 * 2 * 3), [8, 2, 2, 3]))),
+  fc.nat({ max: 200 }).map((n) => Buffer.from(encodeNpy(new Float32Array(8 * 4), [8, 4])).subarray(0, n)),
+  fc.constant(Buffer.concat([Buffer.from(encodeNpyHeader('float32', [8, 1e9])), Buffer.alloc(64)])),
+  fc.constant(
+    Buffer.concat([Buffer.from('\x93NUMPY\x02\x00', 'latin1'), Buffer.from([0xf0, 0xff, 0xff, 0xff])]),
+  ),
+  fc.constant(
+    Buffer.concat([
+      Buffer.from('\x93NUMPY\x01\x00', 'latin1'),
+      Buffer.from([0x00, 0x10]),
+      Buffer.from(`{'descr': '<f4', 'fortran_order': False, 'shape': ${'['.repeat(2000)}, }`.padEnd(4096)),
+    ]),
+  ),
+  fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+);
+
+const putCase = fc.record({
+  network: fc.constantFrom('specimen', 'specimen', 'reference', 'both', '%00', 'SPECIMEN', 'a'.repeat(90)),
+  checkpoint: fc.constantFrom('0', 'final', 'step-0', '1', '-1', 'step-99999999999', 'step-', '%ZZ'),
+  layer: fc.constantFrom('fc1', 'fc1', 'fc2', 'FC1', '%00', '..%2F..%2Fetc', 'a'.repeat(120)),
+  contentType: fc.constantFrom(
+    'application/octet-stream',
+    'application/octet-stream',
+    'application/x-npy',
+    'application/json',
+    'text/plain',
+  ),
+  body: npyBody,
+  then: fc.constantFrom('nothing', 'nothing', 'complete', 'status'),
+});
+
+/** share= in its many spellings; TOKEN / OTHER stand for a live token and another experiment's. */
+const shareParam = fc.constantFrom(
+  'share=TOKEN',
+  'share=TOKEN',
+  'share[]=TOKEN',
+  'share%5B%5D=TOKEN',
+  'share=TOKEN&share=TOKEN',
+  'share=TOKEN&share=x',
+  'Share=TOKEN',
+  '%73hare=TOKEN',
+  'share=OTHER',
+  'share=REVOKED',
+  'share=',
+  'share=%00',
+  'share=%ZZ',
+  `share=${'a'.repeat(3000)}`,
+);
+const shareCase = fc.record({
+  method: fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST', 'DELETE', 'PUT'),
+  route: fc.constantFrom(
+    '',
+    '/tensor',
+    '/tensor',
+    '/analysis',
+    '/figures/heatmaps.svg',
+    '/shares',
+    '/shares/SHARE',
+    '/cancel',
+    '/complete',
+    '/uploads',
+    '/activations',
+    '/activations/specimen/0/fc1',
+  ),
+  share: shareParam,
+  extra: fc.array(fc.tuple(fc.constantFrom(...PARAMS), queryValue), { maxLength: 4 }),
+  withKey: fc.constantFrom(false, false, false, true),
+});
+
 describe('fuzzing the API', () => {
   let t: TestApp;
   let expId: string;
@@ -410,5 +515,113 @@ describe('fuzzing the API', () => {
     });
     assert.equal(still.statusCode, 200, 'the service still answers');
     assert.deepEqual(still.json().shape, [4, 4]);
+  });
+  it(`answers ${UPLOAD_SPEC_CASES} upload declarations and ${PUT_CASES} uploads without a 5xx`, async () => {
+    const started = new Date();
+    for (const c of fc.sample(uploadSpecCase, { seed: SEED + 3, numRuns: UPLOAD_SPEC_CASES })) {
+      const payload = JSON.stringify(apply(c.base, c.mutations));
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/experiments',
+        headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/json' },
+        payload,
+      });
+      record(res, () => payload.slice(0, 500), 'POST');
+      // MAX_TENSOR_CELLS=1 leaves room for 1 layer x 1 checkpoint declarations only: remove them
+      if (res.statusCode === 201) await t.db.experiment.delete({ where: { id: res.json().id } });
+    }
+    assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failures`);
+    let target = '';
+    const fresh = async () => {
+      if (target) await t.db.experiment.deleteMany({ where: { id: target } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/experiments',
+        headers: { authorization: `Bearer ${t.key}` },
+        payload: UPLOAD_BASE as object,
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      target = res.json().id;
+    };
+    await fresh();
+    const putStatuses = new Set<number>();
+    for (const [i, c] of fc.sample(putCase, { seed: SEED + 4, numRuns: PUT_CASES }).entries()) {
+      if (i % 50 === 0) await fresh(); // some cases complete it
+      const url = `/v1/experiments/${target}/activations/${c.network}/${c.checkpoint}/${c.layer}`;
+      const res = await t.app.inject({
+        method: 'PUT',
+        url,
+        headers: { authorization: `Bearer ${t.key}`, 'content-type': c.contentType },
+        payload: c.body,
+      });
+      putStatuses.add(res.statusCode);
+      record(res, () => `PUT ${url} ${c.contentType} ${c.body.subarray(0, 40).toString('hex')}`, 'PUT');
+      if (c.then !== 'nothing') {
+        const next = await t.app.inject({
+          method: c.then === 'complete' ? 'POST' : 'GET',
+          url: `/v1/experiments/${target}/${c.then === 'complete' ? 'complete' : 'uploads'}`,
+          headers: { authorization: `Bearer ${t.key}` },
+        });
+        record(next, () => `${c.then} after ${url}`, c.then === 'complete' ? 'POST' : 'GET');
+      }
+    }
+    await t.db.experiment.deleteMany({ where: { id: target } });
+    await t.queue.obliterate({ force: true });
+    // the upload runs of the declarations made here
+    await t.db.run.deleteMany({
+      where: { createdAt: { gte: started }, referenceOf: { none: {} }, specimenOf: { none: {} } },
+    });
+    assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failures`);
+    for (const s of [201, 404, 422]) assert.ok(putStatuses.has(s), `some uploads answered ${s}`);
+  });
+
+  it(`answers ${SHARE_CASES} share-token requests without a 5xx; a token never writes`, async () => {
+    const mint = async (experiment: string) => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/v1/experiments/${experiment}/shares`,
+        headers: { authorization: `Bearer ${t.key}` },
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json() as { id: string; token: string };
+    };
+    const share = await mint(expId);
+    const revoked = await mint(expId);
+    await t.app.inject({
+      method: 'DELETE',
+      url: `/v1/experiments/${expId}/shares/${revoked.id}`,
+      headers: { authorization: `Bearer ${t.key}` },
+    });
+    const other = await seedExperiment(t);
+    const otherShare = await mint(other.id);
+    const before = await sideEffects();
+    let read = 0;
+    for (const c of fc.sample(shareCase, { seed: SEED + 5, numRuns: SHARE_CASES })) {
+      const query = [
+        c.share
+          .replaceAll('TOKEN', share.token)
+          .replaceAll('OTHER', otherShare.token)
+          .replaceAll('REVOKED', revoked.token),
+        ...c.extra.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`),
+      ];
+      const url = `/v1/experiments/${expId}${c.route.replace('SHARE', share.id)}?${query.join('&')}`;
+      // a key only for reads (a keyed write would really delete or revoke)
+      const keyed = c.withKey && (c.method === 'GET' || c.method === 'HEAD');
+      const res = await t.app.inject({
+        method: c.method as 'GET',
+        url,
+        headers: keyed ? { authorization: `Bearer ${t.key}` } : {},
+      });
+      record(res, () => `${c.method} ${url.slice(0, 300)}`, c.method);
+      if (!keyed && !['GET', 'HEAD'].includes(c.method) && res.statusCode !== 404 && res.statusCode !== 401)
+        failures.push(`a share token got ${res.statusCode} on ${c.method} ${url.slice(0, 200)}`);
+      if (res.statusCode === 200 && !keyed) read++;
+    }
+    assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failures`);
+    assert.ok(read > 0, 'some share-token reads succeeded');
+    assert.deepEqual(await sideEffects(), before);
+    const live = await t.db.share.findUniqueOrThrow({ where: { id: share.id } });
+    assert.equal(live.revokedAt, null, 'the share link was not revoked by anyone without a key');
+    await other.cleanup();
   });
 });
