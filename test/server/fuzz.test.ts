@@ -363,7 +363,7 @@ const putCase = fc.record({
     'text/plain',
   ),
   body: npyBody,
-  then: fc.constantFrom('nothing', 'nothing', 'complete', 'status'),
+  next: fc.constantFrom('nothing', 'nothing', 'complete', 'status'),
 });
 
 /** share= in its many spellings; TOKEN / OTHER stand for a live token and another experiment's. */
@@ -556,13 +556,13 @@ describe('fuzzing the API', () => {
       });
       putStatuses.add(res.statusCode);
       record(res, () => `PUT ${url} ${c.contentType} ${c.body.subarray(0, 40).toString('hex')}`, 'PUT');
-      if (c.then !== 'nothing') {
+      if (c.next !== 'nothing') {
         const next = await t.app.inject({
-          method: c.then === 'complete' ? 'POST' : 'GET',
-          url: `/v1/experiments/${target}/${c.then === 'complete' ? 'complete' : 'uploads'}`,
+          method: c.next === 'complete' ? 'POST' : 'GET',
+          url: `/v1/experiments/${target}/${c.next === 'complete' ? 'complete' : 'uploads'}`,
           headers: { authorization: `Bearer ${t.key}` },
         });
-        record(next, () => `${c.then} after ${url}`, c.then === 'complete' ? 'POST' : 'GET');
+        record(next, () => `${c.next} after ${url}`, c.next === 'complete' ? 'POST' : 'GET');
       }
     }
     await t.db.experiment.deleteMany({ where: { id: target } });
