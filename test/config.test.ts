@@ -22,6 +22,25 @@ describe('config', () => {
     assert.throws(() => loadConfig({ MAX_PROBE_EXAMPLES: '1' }), /MAX_PROBE_EXAMPLES/);
   });
 
+  it('validates the share-link cap and the rate-limit store guard', () => {
+    const c = loadConfig({});
+    assert.equal(c.limits.shareTokens, 20);
+    assert.deepEqual(c.rateLimit.redis, { timeoutMs: 50, cooldownMs: 5000 });
+    for (const [key, bad] of [
+      ['MAX_SHARE_TOKENS', '0'],
+      ['MAX_SHARE_TOKENS', 'many'],
+      ['RATE_LIMIT_REDIS_TIMEOUT_MS', '0'],
+      ['RATE_LIMIT_REDIS_TIMEOUT_MS', '20000'],
+      ['RATE_LIMIT_REDIS_COOLDOWN_MS', '-1'],
+    ]) {
+      assert.throws(
+        () => loadConfig({ [key]: bad }),
+        (e: unknown) => e instanceof ConfigError && e.message.startsWith(`${key}=`),
+      );
+    }
+    assert.equal(loadConfig({ RATE_LIMIT_REDIS_COOLDOWN_MS: '0' }).rateLimit.redis.cooldownMs, 0);
+  });
+
   it('redacts passwords in URLs', () => {
     assert.equal(redactUrl('postgresql://u:secret@h:5432/d'), 'postgresql://u:***@h:5432/d');
   });
