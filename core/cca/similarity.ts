@@ -291,23 +291,86 @@ export function centreColumns(m: Matrix2D, keep: Int32Array, mean: Float64Array)
 }
 
 /**
- * Validated, centred copy of the non-constant columns [n, live]. One pass sums the columns and finds
- * the varying ones; a NaN or infinite value makes its column's sum non-finite, and only then is every
- * value checked (the error names the first one).
+ * Validated, centred copy of the non-constant columns [n, live], scaled by a power of two so that its
+ * largest magnitude lies in [1, 2). One pass sums the columns and finds the varying ones; a NaN or
+ * infinite value makes its column's sum non-finite, and only then is every value checked (the error
+ * names the first one).
+ *
+ * Scale invariance: every measure is invariant under a global rescaling of a representation, and the
+ * Gram products of the centred data overflow (above ~1e154) or underflow (below ~1e-154) in float64.
+ * Multiplying by a power of two is exact, so data in the normal range gives the same values, bit for
+ * bit, as without it, and data scaled by any factor (1e300, 1e-200) gives the values of the unscaled
+ * data. Huge values whose column sums or centred differences overflow are centred from a scaled copy.
  */
 function* centre(m: Matrix2D, label: string): Steps<{ centred: Float64Array; live: number }> {
   validateShape(m, label);
   const { rows: n, cols: d } = m;
   const stats = yield { kind: 'colstats', a: m };
-  for (let j = 0; j < d; j++) if (!Number.isFinite(stats[j]!)) validateValues(m, label);
-  // (a sum can also overflow for huge finite values; that is not an input error)
+  let sumsFinite = true;
+  for (let j = 0; j < d && sumsFinite; j++) {
+    if (!Number.isFinite(stats[j]!)) {
+      validateValues(m, label); // throws for NaN or infinite values
+      sumsFinite = false; // finite values whose sum overflows
+    }
+  }
   const kept: number[] = [];
   for (let j = 0; j < d; j++) if (stats[d + j]) kept.push(j);
   const keep = Int32Array.from(kept);
+  if (sumsFinite) {
+    const mean = new Float64Array(keep.length);
+    for (let j = 0; j < keep.length; j++) mean[j] = stats[keep[j]!]! / n;
+    const centred = yield { kind: 'centre', a: m, keep, mean };
+    if (normalise(centred)) return { centred, live: keep.length };
+  }
+  // |values| near the float64 maximum: centre a copy scaled by a power of two (the columns that vary
+  // are the ones found above; scaling keeps them distinct, except values that become subnormal)
+  const s = powerOfTwoBelow(maxAbs(m.data));
+  const copy = mat(Float64Array.from(m.data, (v) => v * s), n, d);
+  const scaledStats = yield { kind: 'colstats', a: copy };
   const mean = new Float64Array(keep.length);
-  for (let j = 0; j < keep.length; j++) mean[j] = stats[keep[j]!]! / n;
-  const centred = yield { kind: 'centre', a: m, keep, mean };
+  for (let j = 0; j < keep.length; j++) mean[j] = scaledStats[keep[j]!]! / n;
+  const centred = yield { kind: 'centre', a: copy, keep, mean };
+  if (!normalise(centred)) throw new Error(`${label}: centring overflowed after scaling`);
   return { centred, live: keep.length };
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i]!);
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+/**
+ * 2^-e with 2^e <= m < 2^(e+1), e clamped to [-1000, 1000] (so the factor is a normal number); 1 for
+ * m = 0. m * result lies in [1, 2) unless m is subnormal or clamped.
+ */
+function powerOfTwoBelow(m: number): number {
+  if (!(m > 0)) return 1;
+  let e = Math.floor(Math.log2(m));
+  // log2 can be off by one near powers of two: fix it exactly
+  if (2 ** e > m) e--;
+  else if (2 ** (e + 1) <= m) e++;
+  e = Math.max(-1000, Math.min(1000, e));
+  return 2 ** -e;
+}
+
+/** Scales a (in place) by a power of two to a largest magnitude in [1, 2); false when a is not finite. */
+function normalise(a: Float64Array): boolean {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i]!);
+    if (!(v <= m)) {
+      if (Number.isNaN(v)) return false;
+      m = v;
+    }
+  }
+  if (!Number.isFinite(m)) return false;
+  const s = powerOfTwoBelow(m);
+  if (s !== 1) for (let i = 0; i < a.length; i++) a[i]! *= s;
+  return true;
 }
 
 function symmetrise(a: Float64Array, n: number): void {
@@ -529,7 +592,24 @@ function summary(c: Float64Array): { rho: number; mean: number } {
   return { rho: Math.sqrt(s2 / c.length), mean: s / c.length };
 }
 
-/** PWCCA weights from the side with fewer directions: alpha_i = sum_j |(u_i^T R)_j|, R = Q^T Xc. */
+/**
+ * Coefficients closer than this are one block of equal coefficients for PWCCA (their canonical
+ * variates are then any orthonormal basis of the block's span, numerically an arbitrary one).
+ */
+export const PWCCA_TIE = 1e-9;
+
+/**
+ * PWCCA weights from the side with fewer directions (x on a tie): the weight of coefficient i is
+ * alpha_i = sum_j |<h_i, x_j>| over that side's centred neurons x_j, h_i its canonical variates, with
+ * (h_i^T x_j)_j = (u_i^T R)_j, R = Q^T Xc. One convention for equal coefficients: a block S of
+ * coefficients within PWCCA_TIE of their neighbours has canonical variates only up to a rotation of
+ * the block, and the L1 weights depend on that rotation, so every coefficient of the block gets the
+ * average of alpha_i over all orthonormal bases of the block (uniformly random rotations):
+ *   alpha_i = c_k sum_j ||H_S^T x_j||_2,  c_k = E|u_1| for u uniform on the unit sphere of R^k
+ *           = Gamma(k/2) / (sqrt(pi) Gamma((k+1)/2)),  k = |S|
+ * which does not depend on the basis an eigensolver returns. For k = 1 (c_1 = 1) it is the usual
+ * weight, bit for bit.
+ */
 function pwccaFrom(
   c: Float64Array,
   u: Float64Array,
@@ -539,19 +619,48 @@ function pwccaFrom(
 ): number {
   let num = 0;
   let den = 0;
-  for (let i = 0; i < c.length; i++) {
-    const h = new Float64Array(live);
-    for (let a = 0; a < r; a++) {
-      const ua = u[i * r + a]!;
-      if (ua === 0) continue;
-      for (let j = 0; j < live; j++) h[j]! += ua * loadings[a * live + j]!;
+  const count = c.length;
+  const sq = new Float64Array(live); // sum over the block of (h_i^T x_j)^2, per neuron j
+  const h = new Float64Array(live);
+  for (let start = 0; start < count; ) {
+    let end = start + 1; // c is descending
+    while (end < count && c[end - 1]! - c[end]! <= PWCCA_TIE) end++;
+    const k = end - start;
+    sq.fill(0);
+    for (let i = start; i < end; i++) {
+      h.fill(0);
+      for (let a = 0; a < r; a++) {
+        const ua = u[i * r + a]!;
+        if (ua === 0) continue;
+        for (let j = 0; j < live; j++) h[j]! += ua * loadings[a * live + j]!;
+      }
+      if (k === 1) {
+        // the usual weight (no rounding through a square and its root)
+        let alpha = 0;
+        for (const t of h) alpha += Math.abs(t);
+        num += alpha * c[i]!;
+        den += alpha;
+      } else for (let j = 0; j < live; j++) sq[j]! += h[j]! * h[j]!;
     }
-    let alpha = 0;
-    for (const t of h) alpha += Math.abs(t);
-    num += alpha * c[i]!;
-    den += alpha;
+    if (k > 1) {
+      let total = 0;
+      for (let j = 0; j < live; j++) total += Math.sqrt(sq[j]!);
+      const alpha = sphereMeanAbs(k) * total;
+      for (let i = start; i < end; i++) {
+        num += alpha * c[i]!;
+        den += alpha;
+      }
+    }
+    start = end;
   }
   return den > 0 ? num / den : 0;
+}
+
+/** E|u_1| for u uniform on the unit sphere of R^k: c_1 = 1, c_2 = 2/pi, c_(k+2) = c_k k / (k + 1). */
+function sphereMeanAbs(k: number): number {
+  let c = k % 2 === 1 ? 1 : 2 / Math.PI;
+  for (let i = k % 2 === 1 ? 1 : 2; i + 2 <= k; i += 2) c *= i / (i + 1);
+  return c;
 }
 
 /** All measures for one pair; x must have been prepared as role 'x' and y as role 'y'. */
