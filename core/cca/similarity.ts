@@ -325,7 +325,11 @@ function* centre(m: Matrix2D, label: string): Steps<{ centred: Float64Array; liv
   // |values| near the float64 maximum: centre a copy scaled by a power of two (the columns that vary
   // are the ones found above; scaling keeps them distinct, except values that become subnormal)
   const s = powerOfTwoBelow(maxAbs(m.data));
-  const copy = mat(Float64Array.from(m.data, (v) => v * s), n, d);
+  const copy = mat(
+    Float64Array.from(m.data, (v) => v * s),
+    n,
+    d,
+  );
   const scaledStats = yield { kind: 'colstats', a: copy };
   const mean = new Float64Array(keep.length);
   for (let j = 0; j < keep.length; j++) mean[j] = scaledStats[keep[j]!]! / n;

@@ -14,7 +14,15 @@ import {
   similarity,
   similarityAsync,
 } from '../../../core/cca/index.ts';
-import { assertClose, goldenCases, goldenDir, loadedEngines, loadNpy, randomMatrix, related } from './helpers.ts';
+import {
+  assertClose,
+  goldenCases,
+  goldenDir,
+  loadedEngines,
+  loadNpy,
+  randomMatrix,
+  related,
+} from './helpers.ts';
 
 interface Expected {
   ranks: [number, number];
