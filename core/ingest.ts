@@ -1,14 +1,18 @@
 // Streaming ingestion of an uploaded representation: a .npy byte stream ([samples, …], float32 or
-// float64, little-endian, C order) becomes a stored [samples, features] float32 .npy, chunk by
-// chunk, validated as it goes (header, sample count, finiteness, size). Layers are turned into
+// float64, little-endian, C order) becomes a stored [samples, features] .npy of the same dtype
+// (float32 stays float32, float64 stays float64: nothing is rounded), chunk by chunk, validated as it
+// goes (header, sample count, size, and finiteness of the values as stored). Layers are turned into
 // matrices like captured ones (core/train/capture.ts):
 //   [n]            one feature
 //   [n, d]         as is
 //   [n, h, w, c]   a conv layer, reduced by the conv mode (core/cca/conv.ts): 'positions' keeps the
 //                  same deterministic (example, position) rows a trained run keeps, 'mean' averages
-//                  over positions (in float64), 'flatten' keeps every (position, channel)
+//                  over positions (in float64, stored in the upload's dtype), 'flatten' keeps
+//                  every (position, channel)
 //   other ranks    flattened to [n, product of the rest]
 // Memory: one chunk, plus [n, c] float64 sums in 'mean' mode; the full array is never held.
+// Float64 uploads are stored (and compared) in float64: a value that is finite in the file stays
+// finite (a float64 1e39 or 1e160 is not rounded to a float32 Infinity, 1e-160 not to 0).
 import { positionSampleIndices } from './cca/conv.ts';
 import { encodeNpyHeader, NpyError, type NpyHeader, npyHeaderSize, parseNpyHeader } from './npy.ts';
 import type { ConvMode } from './spec/run.ts';
@@ -102,7 +106,7 @@ export class RepresentationIngest {
       this.head = [];
       this.start(header);
       if (this.mode.type !== 'mean')
-        out.push(encodeNpyHeader('float32', [this.shape!.rows, this.shape!.cols]));
+        out.push(encodeNpyHeader(header.dtype, [this.shape!.rows, this.shape!.cols]));
       data = joined.subarray(header.dataOffset);
     }
     const converted = this.convert(data);
@@ -123,9 +127,23 @@ export class RepresentationIngest {
     }
     if (this.mode.type !== 'mean') return [];
     const { sums, positions } = this.mode;
-    const mean = new Float32Array(sums.length);
-    for (let i = 0; i < sums.length; i++) mean[i] = sums[i] / positions;
-    return [encodeNpyHeader('float32', [this.shape!.rows, this.shape!.cols]), new Uint8Array(mean.buffer)];
+    const dtype = this.header.dtype;
+    let mean: Float32Array | Float64Array;
+    if (dtype === 'float32') {
+      mean = new Float32Array(sums.length);
+      for (let i = 0; i < sums.length; i++) mean[i] = sums[i] / positions;
+    } else mean = sums; // float64: already the means (sums of v / positions, which cannot overflow)
+    const cols = this.shape!.cols;
+    for (let i = 0; i < mean.length; i++) {
+      if (!Number.isFinite(mean[i])) {
+        throw new IngestError(
+          'NON_FINITE_VALUE',
+          `the mean over positions at sample ${Math.floor(i / cols)}, channel ${i % cols} is ${mean[i]}; every value must be finite`,
+          { sample: Math.floor(i / cols), feature: i % cols, value: String(mean[i]) },
+        );
+      }
+    }
+    return [encodeNpyHeader(dtype, [this.shape!.rows, this.shape!.cols]), new Uint8Array(mean.buffer)];
   }
 
   private guard<T>(parse: () => T): T {
@@ -182,8 +200,11 @@ export class RepresentationIngest {
     this.shape = { input: { dtype: h.dtype, shape }, kind, rows, cols };
   }
 
-  /** Converts whole elements of `data` (after any leftover bytes) and returns the float32 to write. */
-  private convert(data: Uint8Array): Float32Array | null {
+  /**
+   * Reads whole elements of `data` (after any leftover bytes) and returns the values to write, in the
+   * upload's dtype (checked finite as stored).
+   */
+  private convert(data: Uint8Array): Float32Array | Float64Array | null {
     const h = this.header!;
     const itemSize = h.dtype === 'float32' ? 4 : 8;
     const bytes = this.leftover.length > 0 ? concat(this.leftover, data) : data;
@@ -210,10 +231,10 @@ export class RepresentationIngest {
         { sample: Math.floor(g / cols), feature: g % cols, value: String(v) },
       );
     };
-    let result: Float32Array | null = null;
+    let result: Float32Array | Float64Array | null = null;
     const mode = this.mode;
     if (mode.type === 'copy') {
-      result = new Float32Array(count);
+      result = f32 ? new Float32Array(count) : new Float64Array(count);
       for (let k = 0; k < count; k++) {
         const v = f32 ? view.getFloat32(k * 4, true) : view.getFloat64(k * 8, true);
         if (!Number.isFinite(v)) bad(k, v);
@@ -229,14 +250,16 @@ export class RepresentationIngest {
         while (this.keepPtr < keep.length && keep[this.keepPtr] < row) this.keepPtr++;
         if (this.keepPtr < keep.length && keep[this.keepPtr] === row) kept.push(v);
       }
-      result = Float32Array.from(kept);
+      result = f32 ? Float32Array.from(kept) : Float64Array.from(kept);
     } else {
       const { sums, positions, c } = mode;
       for (let k = 0; k < count; k++) {
         const v = f32 ? view.getFloat32(k * 4, true) : view.getFloat64(k * 8, true);
         if (!Number.isFinite(v)) bad(k, v);
         const g = base + k;
-        sums[Math.floor(g / (positions * c)) * c + (g % c)] += v;
+        // float64: the mean accumulates v / positions (bounded by the largest |v|, so it never
+        // overflows as a sum of values near the float64 maximum would); float32 sums fit in float64
+        sums[Math.floor(g / (positions * c)) * c + (g % c)] += f32 ? v : v / positions;
       }
     }
     this.consumed += count;

@@ -2,7 +2,9 @@
 //   <root>/runs/<runKey>/state.json
 //   <root>/runs/<runKey>/ckpt-0003/weights.rdw         network weights (core/nets/weights.ts container)
 //   <root>/runs/<runKey>/ckpt-0003/optimizer.rdw       optimizer slots (latest checkpoint only)
-//   <root>/runs/<runKey>/ckpt-0003/<layer>.npy         representation [samples, features], float32
+//   <root>/runs/<runKey>/ckpt-0003/<layer>.npy         representation [samples, features]: float32
+//                                                      (captured, float32 uploads) or float64
+//                                                      (float64 uploads), never converted
 // Every write goes to a temporary file in the same directory and is renamed into place, so a crash
 // never leaves a partial file under a final name.
 import { createHash, randomBytes } from 'node:crypto';
@@ -150,9 +152,9 @@ export class FsRunArtifactStore implements RunArtifactStore {
     );
   }
 
+  /** Stores the matrix in its own dtype (float32 or float64). */
   async saveRepresentation(checkpoint: number, layer: string, matrix: Matrix2D): Promise<void> {
-    const data = matrix.data instanceof Float32Array ? matrix.data : Float32Array.from(matrix.data);
-    await writeAtomic(this.layerFile(checkpoint, layer), encodeNpy(data, [matrix.rows, matrix.cols]));
+    await writeAtomic(this.layerFile(checkpoint, layer), encodeNpy(matrix.data, [matrix.rows, matrix.cols]));
   }
 
   async loadRepresentation(checkpoint: number, layer: string): Promise<Matrix2D> {

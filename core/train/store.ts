@@ -43,7 +43,7 @@ export interface RunArtifactStore {
   loadOptimizerState(checkpoint: number): Promise<Uint8Array>;
   /** Deletes the optimizer states of every checkpoint except `keep`. */
   pruneOptimizerStates(keep: number): Promise<void>;
-  /** matrix: [samples, features] row-major float32. */
+  /** matrix: [samples, features] row-major, stored in its own dtype (float32 or float64). */
   saveRepresentation(checkpoint: number, layer: string, matrix: Matrix2D): Promise<void>;
   loadRepresentation(checkpoint: number, layer: string): Promise<Matrix2D>;
   saveState(state: RunState): Promise<void>;

@@ -29,6 +29,10 @@ describe('FsRunArtifactStore', () => {
     const matrix = { data: Float32Array.of(1, 2, 3, 4, 5, 6), rows: 3, cols: 2 };
     await store.saveRepresentation(0, 'fc1', matrix);
     assert.deepEqual(await store.loadRepresentation(0, 'fc1'), matrix);
+    // float64 stays float64 (values float32 cannot hold included)
+    const wide = { data: Float64Array.of(1e-160, 1e39, 1e300, 0.1, 1 + 2 ** -50, -3), rows: 3, cols: 2 };
+    await store.saveRepresentation(0, 'fc2', wide);
+    assert.deepEqual(await store.loadRepresentation(0, 'fc2'), wide);
     const state: RunState = {
       version: 1,
       checkpoints: [
