@@ -78,7 +78,7 @@ export interface CellRow {
   rhoAdjusted?: number | null;
   rankRef: number;
   rankSpec: number;
-  /** little-endian float32 */
+  /** encodeCoefficients() of the CCA coefficients (float64) */
   coefficients: Uint8Array;
 }
 
@@ -91,17 +91,27 @@ export async function writeCells(db: Db, experimentId: string, cells: CellRow[])
   });
 }
 
+/**
+ * Coefficients as bytes: a leading byte 8 then little-endian float64 values (1 + 8k bytes). Cells of
+ * older versions hold bare little-endian float32 values (4k bytes, never 1 more than a multiple of 4),
+ * which decodeCoefficients still reads.
+ */
 export function encodeCoefficients(values: ArrayLike<number>): Uint8Array {
-  const f32 = Float32Array.from(values);
-  const out = new Uint8Array(f32.length * 4);
+  const out = new Uint8Array(1 + values.length * 8);
+  out[0] = 8;
   const view = new DataView(out.buffer);
-  for (let i = 0; i < f32.length; i++) view.setFloat32(i * 4, f32[i], true);
+  for (let i = 0; i < values.length; i++) view.setFloat64(1 + i * 8, values[i], true);
   return out;
 }
 
-export function decodeCoefficients(bytes: Uint8Array): Float32Array {
+export function decodeCoefficients(bytes: Uint8Array): Float64Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(bytes.byteLength / 4);
+  if (bytes.byteLength % 8 === 1 && bytes[0] === 8) {
+    const out = new Float64Array((bytes.byteLength - 1) / 8);
+    for (let i = 0; i < out.length; i++) out[i] = view.getFloat64(1 + i * 8, true);
+    return out;
+  }
+  const out = new Float64Array(Math.floor(bytes.byteLength / 4));
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   return out;
 }

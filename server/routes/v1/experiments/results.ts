@@ -177,13 +177,13 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     const cellAt = (i: number, j: number, t: number) =>
       byKey.get(`${refSel[i]}/${specSel[j]}/${picked[t].index}`);
     const coefs = measure === 'coefficients';
-    const decoded = new Map<string, Float32Array>();
+    const decoded = new Map<string, Float64Array>();
     const coefOf = (i: number, j: number, t: number) => {
       const key = `${i}/${j}/${t}`;
       let v = decoded.get(key);
       if (!v) {
         const c = cellAt(i, j, t);
-        v = c ? decodeCoefficients(c.coefficients) : new Float32Array(0);
+        v = c ? decodeCoefficients(c.coefficients) : new Float64Array(0);
         decoded.set(key, v);
       }
       return v;
@@ -286,7 +286,8 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     {
       schema: {
         tags,
-        summary: 'The representation a cell was computed from, as .npy [samples, features] (float32)',
+        summary:
+          'The representation a cell was computed from, as .npy [samples, features] (float32; float64 for a float64 upload)',
         params: IdParams,
         querystring: Type.Object({
           network: Type.Union([Type.Literal('reference'), Type.Literal('specimen')]),
