@@ -146,6 +146,11 @@ function origins(env: Env, key: string): string[] {
 }
 
 /** Parses and validates the configuration; throws ConfigError with one line naming the variable. */
+/** GEMM_ENGINE alone (the worker's engine selection; `repdyn similarity` reads only this). */
+export function gemmEngineSetting(env: Env = process.env): Config['gemmEngine'] {
+  return oneOf(env, 'GEMM_ENGINE', 'auto', ['auto', 'blas', 'onnx', 'tfjs', 'js'] as const);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   return {
     databaseUrl: url(env, 'DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/repdyn', [
@@ -161,7 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: int(env, 'PORT', 8080, 0, 65535),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     tfjsBackend: env['TFJS_BACKEND'] || undefined,
-    gemmEngine: oneOf(env, 'GEMM_ENGINE', 'auto', ['auto', 'blas', 'onnx', 'tfjs', 'js'] as const),
+    gemmEngine: gemmEngineSetting(env),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
     reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 15_000, 100),
     jobLockMs: int(env, 'JOB_LOCK_MS', 60_000, 1_000),

@@ -2,13 +2,16 @@
 // between two activation files acts [samples, neurons] (same samples, same order).
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { ConfigError, gemmEngineSetting } from '../../config/index.ts';
 import {
   ALL_METHODS,
+  type GemmEngine,
+  getGemmEngine,
   type Matrix2D,
   SimilarityError,
   type SimilarityMethod,
   type SimilarityResult,
-  similarity,
+  similarityAsync,
 } from '../../core/cca/index.ts';
 import { decodeNpy } from '../../core/npy.ts';
 
@@ -17,6 +20,8 @@ const USAGE = `usage: repdyn similarity X.npy Y.npy [--method cca|svcca|pwcca|ck
 Compares two layer representations stored as 2-D float32/float64 .npy arrays [samples, neurons].
   --method  which measures to report (default all; CCA coefficients and rho are always computed)
   --json    print one JSON object: cca, rho, mean, svcca99_rho, pwcca, linear_cka, ranks, warnings
+The products run on the worker's engine: GEMM_ENGINE (default auto: the native OpenBLAS addon when it
+is built, else onnxruntime, else JS).
 `;
 
 class UsageError extends Error {}
@@ -42,8 +47,9 @@ function format(v: number | null): string {
   return v === null ? '-' : v.toFixed(6);
 }
 
-function readable(r: SimilarityResult, methods: ReadonlySet<SimilarityMethod>): string {
+function readable(r: SimilarityResult, methods: ReadonlySet<SimilarityMethod>, engine: GemmEngine): string {
   const lines: string[] = [];
+  lines.push(`engine         ${engine.name} (decompositions ${engine.linalg})`);
   const coefficients = Array.from(r.cca, (c) => c.toFixed(4));
   lines.push(`ranks          ${r.ranks[0]} x ${r.ranks[1]}`);
   lines.push(`cca rho        ${format(r.rho)}   (mean ${format(r.mean)}, ${r.cca.length} coefficients)`);
@@ -91,15 +97,23 @@ export async function run(argv: string[]): Promise<number> {
   const methods: SimilarityMethod[] = method === 'all' ? [...ALL_METHODS] : [method as SimilarityMethod];
 
   let result: SimilarityResult;
+  let engine: GemmEngine | undefined;
   try {
     const [x, y] = await Promise.all([loadMatrix(positionals[0]!), loadMatrix(positionals[1]!)]);
-    result = similarity(x, y, { methods });
+    // the worker's engine selection (worker/service.ts): same engine, same numbers as the API
+    const preference = gemmEngineSetting();
+    engine = await getGemmEngine(preference).catch((err: Error) => {
+      throw new UsageError(`GEMM_ENGINE=${preference}: ${err.message}`);
+    });
+    result = await similarityAsync(x, y, engine, { methods });
   } catch (err) {
-    if (err instanceof UsageError || err instanceof SimilarityError) {
+    if (err instanceof UsageError || err instanceof SimilarityError || err instanceof ConfigError) {
       process.stderr.write(`repdyn similarity: ${err.message}\n`);
       return 2;
     }
     throw err;
+  } finally {
+    await engine?.dispose();
   }
 
   if (values.json) {
@@ -115,7 +129,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } else {
-    process.stdout.write(readable(result, new Set(methods)));
+    process.stdout.write(readable(result, new Set(methods), engine!));
   }
   return 0;
 }

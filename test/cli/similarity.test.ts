@@ -4,12 +4,18 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { loadNative } from '../../core/cca/native.ts';
 import { goldenCases, goldenDir, repoRoot } from '../core/cca/helpers.ts';
 
 function repdyn(...args: string[]) {
+  return repdynWith({}, ...args);
+}
+
+function repdynWith(env: Record<string, string>, ...args: string[]) {
   const res = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'repdyn.js'), 'similarity', ...args], {
     encoding: 'utf8',
     cwd: repoRoot,
+    env: { ...process.env, ...env },
   });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
@@ -64,5 +70,20 @@ describe('repdyn similarity', () => {
       assert.match(stderr, /^repdyn similarity: /);
       assert.doesNotMatch(stderr, /\n\s+at /);
     }
+  });
+
+  it("uses the worker's engine selection: native BLAS when it loads, GEMM_ENGINE honoured", () => {
+    const files = [path.join(dir, 'x.npy'), path.join(dir, 'y.npy'), '--method', 'cka'];
+    const auto = repdynWith({ GEMM_ENGINE: 'auto' }, ...files);
+    assert.equal(auto.code, 0, auto.stderr);
+    const native = loadNative().lib !== null;
+    assert.match(auto.stdout, native ? /^engine +blas \(decompositions lapack\)$/m : /^engine +(onnx|js) /m);
+    const js = repdynWith({ GEMM_ENGINE: 'js' }, ...files);
+    assert.equal(js.code, 0, js.stderr);
+    assert.match(js.stdout, /^engine +js \(decompositions js\)$/m);
+    assert.match(js.stdout, /linear cka +0\.720442/);
+    const bad = repdynWith({ GEMM_ENGINE: 'nope' }, ...files);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^repdyn similarity: GEMM_ENGINE="nope" must be one of/);
   });
 });
