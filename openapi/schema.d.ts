@@ -860,7 +860,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** The representation a cell was computed from, as .npy [samples, features] (float32) */
+    /** The representation a cell was computed from, as .npy [samples, features] (float32; float64 for a float64 upload) */
     get: {
       parameters: {
         query: {
@@ -997,7 +997,7 @@ export interface paths {
     get?: never;
     /**
      * Upload one representation (.npy) of an experiment awaiting its representations
-     * @description Body: a .npy array [samples, …], float32 or float64 (little-endian, C order), content-type application/octet-stream or application/x-npy. [samples, h, w, c] is a conv layer, reduced by similarity.convMode like a trained run's; other ranks are flattened to [samples, features]. :network is specimen, or reference when the specimen is a separate network. :checkpoint is the index in the declared checkpoints, step-<step>, or final (the reference's only one). Sizes above MAX_UPLOAD_BYTES answer 413; a wrong sample count, dtype or shape, or a NaN/Inf answers 422 naming it. Nothing is stored unless the whole body arrived and was valid. Uploading again replaces the representation until POST …/complete.
+     * @description Body: a .npy array [samples, …], float32 or float64 (little-endian, C order; stored in its own dtype, every value checked finite as stored), content-type application/octet-stream or application/x-npy. [samples, h, w, c] is a conv layer, reduced by similarity.convMode like a trained run's; other ranks are flattened to [samples, features]. :network is specimen, or reference when the specimen is a separate network. :checkpoint is the index in the declared checkpoints, step-<step>, or final (the reference's only one). Sizes above MAX_UPLOAD_BYTES answer 413; a wrong sample count, dtype or shape, or a NaN/Inf answers 422 naming it. Nothing is stored unless the whole body arrived and was valid. Uploading again replaces the representation until POST …/complete.
      */
     put: {
       parameters: {
@@ -1045,7 +1045,7 @@ export interface paths {
               network: string;
               /** @description true when an earlier upload of this representation was replaced */
               replaced: boolean;
-              /** @description stored [samples, features] (float32) */
+              /** @description stored [samples, features], in the uploaded dtype (float32 or float64) */
               shape: number[];
             };
           };
@@ -1072,7 +1072,7 @@ export interface paths {
               network: string;
               /** @description true when an earlier upload of this representation was replaced */
               replaced: boolean;
-              /** @description stored [samples, features] (float32) */
+              /** @description stored [samples, features], in the uploaded dtype (float32 or float64) */
               shape: number[];
             };
           };
@@ -2709,7 +2709,7 @@ export interface paths {
     };
     /**
      * Which representations of an upload experiment are stored and which are missing
-     * @description Every declared (network, checkpoint, layer) representation with its stored shape ([samples, features], float32) or null when it is not uploaded yet: resume an interrupted batch of uploads from here. 409 NOT_AN_UPLOAD_EXPERIMENT for trained experiments.
+     * @description Every declared (network, checkpoint, layer) representation with its stored shape ([samples, features], in the uploaded dtype) or null when it is not uploaded yet: resume an interrupted batch of uploads from here. 409 NOT_AN_UPLOAD_EXPERIMENT for trained experiments.
      */
     get: {
       parameters: {

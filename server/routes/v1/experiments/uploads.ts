@@ -287,7 +287,9 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     network: Type.String(),
     checkpoint: Type.Object({ index: Type.Integer(), step: Type.Integer(), fraction: Type.Number() }),
     layer: Type.String(),
-    shape: Type.Array(Type.Integer(), { description: 'stored [samples, features] (float32)' }),
+    shape: Type.Array(Type.Integer(), {
+      description: 'stored [samples, features], in the uploaded dtype (float32 or float64)',
+    }),
     input: Type.Object({ dtype: Type.String(), shape: Type.Array(Type.Integer()) }),
     replaced: Type.Boolean({
       description: 'true when an earlier upload of this representation was replaced',
@@ -304,7 +306,8 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         tags,
         summary: 'Upload one representation (.npy) of an experiment awaiting its representations',
         description:
-          'Body: a .npy array [samples, …], float32 or float64 (little-endian, C order), content-type ' +
+          'Body: a .npy array [samples, …], float32 or float64 (little-endian, C order; stored in its own dtype, ' +
+          'every value checked finite as stored), content-type ' +
           'application/octet-stream or application/x-npy. [samples, h, w, c] is a conv layer, reduced by ' +
           "similarity.convMode like a trained run's; other ranks are flattened to [samples, features]. " +
           ':network is specimen, or reference when the specimen is a separate network. :checkpoint is the ' +
@@ -467,7 +470,7 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         summary: 'Which representations of an upload experiment are stored and which are missing',
         description:
           'Every declared (network, checkpoint, layer) representation with its stored shape ' +
-          '([samples, features], float32) or null when it is not uploaded yet: resume an interrupted ' +
+          '([samples, features], in the uploaded dtype) or null when it is not uploaded yet: resume an interrupted ' +
           'batch of uploads from here. 409 NOT_AN_UPLOAD_EXPERIMENT for trained experiments.',
         params: Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) }),
         querystring: Type.Object({
