@@ -1,12 +1,19 @@
 // `npm run demo`: migrate, start the API and a worker, create a team and key if none exist, submit
 // the paper's MNIST setting (mnist-fc, Net_S = Net_R, log-spaced checkpoints; reduced to finish in
 // minutes on 2 cores), show live progress, then print each layer's rho to its final version at
-// about 0 %, 3 %, 50 % and 99 % of training and the bottom-up verdict. Writes ./demo-output/.
-// Ctrl-C stops everything cleanly.
+// about 0 %, 3 %, 50 % and 99 % of training and the bottom-up verdict. Writes ./demo-output/, with
+// report.md: each of the paper's claims, the numbers measured, the null and whether it holds.
+// `npm run demo -- --cifar` runs the paper's second setting instead, the CIFAR-10 conv net (reduced
+// to finish in under 30 minutes on 2 cores). Ctrl-C stops everything cleanly.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, repoRoot } from '../config/index.ts';
+import { convReductionWarnings } from '../core/analysis/conv-reduction.ts';
+import { type AnalysisWarning, dedupeWarnings, layerWarnings } from '../core/analysis/warnings.ts';
+import { figureDataFromCells } from '../core/figures/data.ts';
+import { nearestCheckpoints } from '../core/figures/heatmaps.ts';
+import { type ReportAnalysis, reproductionReport } from '../core/report.ts';
 import { createTeam } from '../store/auth.ts';
 import { createDb } from '../store/db.ts';
 import { freePort } from './lib/free-port.ts';
@@ -27,7 +34,9 @@ process.on('SIGINT', () => {
   shutdown(130);
 });
 
-const spec = {
+const CIFAR = process.argv.includes('--cifar');
+
+const mnistSpec = {
   name: 'demo: mnist-fc bottom-up',
   reference: {
     dataset: 'mnist',
@@ -46,6 +55,30 @@ const spec = {
   similarity: { methods: ['cca', 'cka'] },
 };
 
+// The paper's CIFAR-10 conv net (preset cifar10-conv) on 2 cores: 2 epochs over 10,000 training
+// images (314 steps), 12 log-spaced checkpoints, 2,000 probe images; conv layers are average-pooled
+// to the finest grid with 10 probe images per feature (the network mixes conv and dense layers).
+const cifarSpec = {
+  name: 'demo: cifar10-conv',
+  reference: {
+    dataset: 'cifar10',
+    architecture: { preset: 'cifar10-conv' },
+    training: {
+      epochs: 2,
+      batchSize: 64,
+      trainExamples: 10000,
+      seed: 0,
+      optimizer: { type: 'adam', learningRate: 0.001 },
+    },
+    checkpoints: { count: 12, spacing: 'log' },
+  },
+  specimen: 'same',
+  probe: { split: 'test', examples: 2000, seed: 0 },
+  similarity: { methods: ['cca'] },
+};
+
+const spec = CIFAR ? cifarSpec : mnistSpec;
+
 async function main(): Promise<void> {
   const config = loadConfig();
   console.log('repdyn demo: applying migrations');
@@ -58,7 +91,6 @@ async function main(): Promise<void> {
   const db = createDb(config.databaseUrl, { poolSize: 2 });
   const team = `demo-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}`;
   const { key } = await createTeam(db, team);
-  await db.$disconnect();
   console.log(`repdyn demo: team ${team} with a fresh admin key`);
 
   const port = await freePort();
@@ -91,7 +123,7 @@ async function main(): Promise<void> {
     try {
       if ((await fetch(`${base}/ready`)).ok) break;
     } catch {}
-    if (i > 300) throw new Error('API did not become ready');
+    if (i > 1800) throw new Error('API did not become ready within 3 minutes');
     await new Promise((r) => setTimeout(r, 100));
   }
   const submitted = await api('/v1/experiments', { method: 'POST', body: JSON.stringify(spec) });
@@ -130,11 +162,8 @@ async function main(): Promise<void> {
   for (const c of checkpoints)
     slices.push(await api(`/v1/experiments/${id}/tensor?measure=rho&checkpoint=${c.index}`));
   const rhoToFinal = layers.map((_, l) => slices.map((s) => s['values'][l][l] as number));
-  const nearest = (target: number) =>
-    checkpoints.reduce((best, c) =>
-      Math.abs(c.fraction - target) < Math.abs(best.fraction - target) ? c : best,
-    );
-  const picks = [0, 0.03, 0.5, 0.99].map(nearest);
+  // the checkpoints nearest 0 %, 3 %, 50 % and 99 % (never the final one for 99 %: Figure 1's panels)
+  const picks = nearestCheckpoints(checkpoints, [0, 0.03, 0.5, 0.99]);
   console.log("\nrho of each layer to its own final version (the paper's Figure 2):");
   console.log(
     `${'layer'.padEnd(8)}${picks.map((c) => `${(c.fraction * 100).toFixed(1)}%`.padStart(10)).join('')}`,
@@ -174,10 +203,69 @@ async function main(): Promise<void> {
   await download(`${figures}/crawl.svg?layer=${crawl.layer}`, 'figure3-crawl.svg');
   await download(`/v1/experiments/${id}/tensor?measure=rho&format=npy`, 'rho.npy');
   writeFileSync(join(OUT, 'experiment.json'), `${JSON.stringify({ experiment: exp, analysis }, null, 2)}\n`);
-  console.log(
-    `\nwrote ${OUT}/: figure1-heatmaps.svg, figure2-convergence.svg, figure3-crawl.svg, rho.npy [refLayer, specLayer, checkpoint], experiment.json`,
+
+  // The reproduction report: the tensor with each cell's null, read from the database.
+  const cells = await db.cell.findMany({
+    where: { experimentId: id },
+    select: { refLayer: true, specLayer: true, checkpoint: true, rho: true, rhoNull: true },
+  });
+  const data = figureDataFromCells({
+    refLayers: exp['layers'].reference,
+    specLayers: layers,
+    checkpoints: checkpoints.map((c) => ({ index: c.index, step: c.step, fraction: c.fraction })),
+    cells,
+    baseline: exp['summary']?.baseline,
+  });
+  type Detail = {
+    name: string;
+    features: number;
+    samples: number;
+    reduction: string | null;
+    reductionDetail: string | null;
+  };
+  const details = (network: 'reference' | 'specimen') =>
+    ((exp['layerDetails']?.[network] ?? []) as Detail[]).map((d) => ({ ...d, network }));
+  const all = [...details('reference'), ...details('specimen')];
+  const warnings: AnalysisWarning[] = Array.isArray(exp['warnings'])
+    ? (exp['warnings'] as AnalysisWarning[])
+    : dedupeWarnings([
+        ...layerWarnings(
+          all.map((d) => ({ network: d.network, name: d.name, width: d.features, samples: d.samples })),
+        ),
+        ...convReductionWarnings(all),
+      ]);
+  const reductions = Object.fromEntries(
+    all
+      .filter((d) => d.reduction && d.reduction !== 'none')
+      .map((d) => [d.name, d.reductionDetail ?? d.reduction ?? '']),
   );
-  console.log(`demo finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const run = spec.reference;
+  const seconds = (Date.now() - t0) / 1000;
+  const report = reproductionReport({
+    title: spec.name,
+    setting: [
+      `network: ${run.architecture.preset} on ${run.dataset}, Net_S = Net_R (each layer during training vs the final network)`,
+      `training: ${run.training.epochs} epoch(s) over ${run.training.trainExamples} examples, batch ${run.training.batchSize}, ${run.training.optimizer.type} lr ${run.training.optimizer.learningRate}, seed ${run.training.seed}: ${checkpoints.at(-1)!.step} steps`,
+      `checkpoints: ${checkpoints.length} (${run.checkpoints.spacing}-spaced, the last but one at ${((checkpoints.at(-2)?.fraction ?? 1) * 100).toFixed(1)} %), steps ${checkpoints.map((c) => c.step).join(', ')}`,
+      `probe set: ${spec.probe.examples} ${spec.probe.split} examples (n); final probe accuracy ${(checkpoints.at(-1)!.probeAccuracy * 100).toFixed(1)} %`,
+      `experiment ${id}, finished in ${seconds.toFixed(0)} s on this machine (${exp['backend'] ?? 'unknown backend'})`,
+    ],
+    data,
+    analysis: analysis as ReportAnalysis,
+    warnings,
+    reductions,
+  });
+  writeFileSync(join(OUT, 'report.md'), `${report.markdown}\n`);
+  await db.$disconnect();
+  console.log("\nthe paper's claims in this run (demo-output/report.md):");
+  for (const c of report.claims)
+    console.log(
+      `  ${c.claim.padEnd(32)} ${c.holds === null ? 'undecided' : c.holds ? 'holds' : 'does not hold'}`,
+    );
+  console.log(
+    `\nwrote ${OUT}/: report.md, figure1-heatmaps.svg, figure2-convergence.svg, figure3-crawl.svg, rho.npy [refLayer, specLayer, checkpoint], experiment.json`,
+  );
+  console.log(`demo finished in ${seconds.toFixed(0)} s`);
   shutdown(0);
 }
 
