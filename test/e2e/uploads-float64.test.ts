@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeNpy, encodeNpy } from '../../core/npy.ts';
-import { goldenCases, goldenDir, repoRoot } from '../core/cca/helpers.ts';
+import { goldenCases, goldenDir, randomMatrix, related, repoRoot } from '../core/cca/helpers.ts';
 import { waitFor } from '../helpers/env.ts';
 import { type Service, startService } from '../helpers/service.ts';
 
@@ -165,6 +165,89 @@ describe('float64 uploads give the CLI numbers', () => {
         assert.equal(coefs.length, want.cca.length, `${at}: number of coefficients`);
         for (const [k, c] of want.cca.entries()) close(coefs[k], c, `cca[${k}]`);
       }
+    }
+  });
+
+  it('collinear float64 neurons, a 1e6 offset, values near 1e-160 and 1e160: the CLI numbers to 1e-12', async () => {
+    const n = 300;
+    const x = randomMatrix(n, 12, 51);
+    const y = related(x, 9, 0.4, 52);
+    const map = (m: typeof x, f: (v: number, i: number, j: number) => number) =>
+      Float64Array.from(m.data, (v, k) => f(v, Math.floor(k / m.cols), k % m.cols));
+    // x's neuron 5 is exactly 3 x neuron 2 plus neuron 7 / 7 (collinear, rank 11): float32 rounding
+    // breaks the collinearity and adds a direction
+    const collinear = (m: typeof x) =>
+      map(m, (v, i, j) => (j === 5 ? 3 * m.data[i * m.cols + 2]! + m.data[i * m.cols + 7]! / 7 : v));
+    const layers: Record<string, [Float64Array, Float64Array]> = {
+      collinear: [collinear(x), map(y, (v) => v)],
+      offset: [map(x, (v) => v + 1e6), map(y, (v) => v + 1e6)],
+      tiny: [map(x, (v) => v * 1e-160), map(y, (v) => v * 1e-160)],
+      huge: [map(x, (v) => v * 1e160), map(y, (v) => v * 1e39)],
+    };
+    const names = Object.keys(layers);
+    const created = await json('/v1/experiments', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'float64 extremes',
+        source: 'upload',
+        samples: n,
+        reference: { layers: names },
+        specimen: { layers: names },
+        checkpoints: [{ step: 0 }],
+        similarity: { methods: ['cca', 'svcca', 'pwcca', 'cka'] },
+      }),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id as string;
+    for (const name of names) {
+      const [a, b] = layers[name]!;
+      for (const [side, data, width, path] of [
+        ['x', a, x.cols, `reference/final/${name}`],
+        ['y', b, y.cols, `specimen/0/${name}`],
+      ] as const) {
+        const bytes = encodeNpy(data, [n, width]);
+        writeFileSync(join(dir, `extreme-${name}-${side}.npy`), bytes);
+        const put = await json(`/v1/experiments/${id}/activations/${path}`, {
+          method: 'PUT',
+          body: bytes,
+          headers: { 'content-type': 'application/octet-stream' },
+        });
+        assert.equal(put.status, 201, JSON.stringify(put.body));
+      }
+    }
+    const done = await json(`/v1/experiments/${id}/complete`, { method: 'POST' });
+    assert.equal(done.status, 202, JSON.stringify(done.body));
+    const final = await waitFor(
+      async () => {
+        const b = (await json(`/v1/experiments/${id}`)).body;
+        return ['succeeded', 'failed', 'canceled'].includes(b.status) ? b : undefined;
+      },
+      { timeoutMs: 300_000, intervalMs: 200, what: 'the extremes experiment to finish' },
+    );
+    assert.equal(final.status, 'succeeded', `${JSON.stringify(final.error)}\n${svc.output()}`);
+    const measure = async (m: string) =>
+      (await json(`/v1/experiments/${id}/tensor?measure=${m}&checkpoint=0`)).body.values as unknown[][];
+    const [rho, pwcca, cka, coefficients] = [
+      await measure('rho'),
+      await measure('pwcca'),
+      await measure('cka'),
+      await measure('coefficients'),
+    ];
+    for (const [i, name] of names.entries()) {
+      const want = await cli(join(dir, `extreme-${name}-x.npy`), join(dir, `extreme-${name}-y.npy`));
+      if (name === 'collinear') assert.equal(want.ranks[0], 11, 'the collinear neuron adds no direction');
+      const close = (got: unknown, expected: number, what: string) =>
+        assert.ok(
+          typeof got === 'number' && Math.abs(got - expected) <= TOL,
+          `${name} ${what}: API ${got}, CLI ${expected}`,
+        );
+      assert.ok(want.rho > 0.5, `${name}: related layers (rho ${want.rho})`);
+      close(rho[i]![i], want.rho, 'rho');
+      close(pwcca[i]![i], want.pwcca, 'pwcca');
+      close(cka[i]![i], want.linear_cka, 'cka');
+      const coefs = (coefficients[i]![i] as Array<number | null>).filter((v) => v !== null);
+      assert.equal(coefs.length, want.cca.length, `${name}: number of coefficients`);
+      for (const [k, c] of want.cca.entries()) close(coefs[k], c, `cca[${k}]`);
     }
   });
 });
