@@ -1,7 +1,7 @@
 // API commands of `repdyn` (REPDYN_URL, default http://127.0.0.1:8080; REPDYN_API_KEY):
 //   submit SPEC.json [--wait] · status ID · watch ID · list [--status S] · cancel ID
 //   slice ID [--ref …] [--spec …] [--checkpoint …] [--measure …] --format npy|csv|json -o FILE
-//   figures ID -o DIR · share ID
+//   figures ID -o DIR · share ID · shares ID · unshare ID SHARE_ID
 // Failures exit non-zero with the server's error code and message.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -165,6 +165,20 @@ export async function run(argv: string[], command?: string): Promise<number> {
         const s = await json(`/v1/experiments/${need('ID')}/shares`, { method: 'POST' });
         const { base } = endpoint();
         console.log(`${base}${s.pageUrl}`);
+        return 0;
+      }
+      case 'shares': {
+        const page = await json(`/v1/experiments/${need('ID')}/shares`);
+        for (const s of page.items) console.log(`${s.id}  ${s.createdAt}  key ${s.keyId ?? '-'}`);
+        return 0;
+      }
+      case 'unshare': {
+        const shareId = positionals[1];
+        if (!shareId) throw new CliError('unshare: missing SHARE_ID', 2);
+        await call(`/v1/experiments/${need('ID')}/shares/${encodeURIComponent(shareId)}`, {
+          method: 'DELETE',
+        });
+        console.log('revoked');
         return 0;
       }
       default:

@@ -20,6 +20,8 @@ const api: Array<[string, string]> = [
   ['slice', 'ID [--ref …] [--spec …] [--checkpoint …] [--measure …] --format npy|csv|json -o FILE'],
   ['figures', 'ID -o DIR: Figures 1-3 as SVG'],
   ['share', 'ID: create a read-only share link'],
+  ['shares', "ID: the experiment's live share links (id, created, minting key)"],
+  ['unshare', 'ID SHARE_ID: revoke a share link (admin keys)'],
 ];
 for (const [name, summary] of api) {
   register(name, {

@@ -83,6 +83,16 @@ describe('repdyn API commands', () => {
     assert.equal((await fetch(url)).status, 200, 'the page opens');
     const api = await fetch(`${svc.base}/v1/experiments/${id}?share=${m[1]}`);
     assert.equal(api.status, 200, 'the link token reads the experiment without a key');
+
+    const shares = await repdyn(['shares', id], env);
+    assert.equal(shares.code, 0, shares.err);
+    const [shareId] = shares.out.trim().split(/\s+/);
+    assert.match(shareId, /^[0-9a-f-]{36}$/, shares.out);
+    assert.ok(!shares.out.includes(m[1]), 'the token is not listed');
+    const unshare = await repdyn(['unshare', id, shareId], env);
+    assert.equal(unshare.code, 0, unshare.err);
+    const gone = await fetch(`${svc.base}/v1/experiments/${id}?share=${m[1]}`);
+    assert.equal(gone.status, 404, 'a revoked link reads nothing');
   });
 
   it('exits non-zero with the server error code', async () => {
