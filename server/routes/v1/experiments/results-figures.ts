@@ -29,6 +29,8 @@ const Rho = Type.Union([Type.Number(), Type.Null()]);
 
 /** Rendered figures of finished experiments (immutable), most recently used kept: 256 or 64 MiB. */
 const figureCache = new LruCache<string>(256, 64 * 1024 * 1024);
+/** Figure data of finished experiments (each figure and the analysis read it): 32 or ~64 MiB. */
+const tensorCache = new LruCache<{ data: FigureData; notes: FigureNotes }>(32, 64 * 1024 * 1024);
 
 const AnalysisSchema = Type.Object(
   {
@@ -138,8 +140,20 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     return row;
   }
 
-  /** The tensor and what the figures state beside it (networks, n, reductions, warnings). */
+  /** The tensor and its notes for a finished experiment (immutable), read once and kept while recently used. */
   async function tensorOf(row: ExperimentRow): Promise<{ data: FigureData; notes: FigureNotes }> {
+    const key = `${row.id}|${row.finishedAt?.toISOString()}`;
+    const hit = tensorCache.get(key);
+    if (hit) return hit;
+    const read = await readTensor(row);
+    const { data } = read;
+    const cells = data.refLayers.length * data.specLayers.length * Math.max(1, data.checkpoints.length);
+    tensorCache.set(key, read, cells * 64);
+    return read;
+  }
+
+  /** The tensor and what the figures state beside it (networks, n, reductions, warnings). */
+  async function readTensor(row: ExperimentRow): Promise<{ data: FigureData; notes: FigureNotes }> {
     const names = (network: 'reference' | 'specimen') =>
       row.layers
         .filter((l) => l.network === network)
