@@ -28,7 +28,7 @@ import {
 } from '../../../../store/experiments.ts';
 import { enqueueExperiment } from '../../../../store/queue.ts';
 import { pingRedis, withTimeout } from '../../../../store/redis.ts';
-import { readableExperiment } from '../../../access.ts';
+import { experimentHead, readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
@@ -369,8 +369,8 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
         ? `key:${request.principal.keyId}`
         : `share:${Buffer.from(hashSecret(request.shareToken ?? '')).toString('hex')}`;
       streams.admit(owner); // before any query: a full process or key answers at once
-      const row = await readableExperiment(db, request, request.params.id);
-      streams.open(reply, row.id, owner);
+      const head = await experimentHead(db, request, request.params.id); // one indexed query
+      streams.open(reply, head.id, owner);
     },
   );
 

@@ -54,6 +54,8 @@ interface Slice {
 
 /** Serialised slices of finished tensors (immutable), most recently used kept: 2,000 or 64 MiB. */
 const sliceCache = new LruCache<Slice>(2_000, 64 * 1024 * 1024);
+/** Finished experiments' rows (layers, checkpoints) for slices not cached yet: 256 kept. */
+const rowCache = new LruCache<ExperimentRow>(256, 256);
 
 function checkpointsOf(row: ExperimentRow): SliceCheckpoint[] {
   const stored = row.specimenRun?.checkpoints ?? [];
@@ -110,7 +112,7 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       const cacheKey = `${head.id}|${head.finishedAt?.toISOString()}|${redactQuery(request.url, 'drop')}`;
       if (cacheable(request, reply, head)) return reply;
       const hit = head.status === 'succeeded' ? sliceCache.get(cacheKey) : undefined;
-      const slice = hit ?? (await buildSlice(await readableExperiment(db, request, head.id), request.query));
+      const slice = hit ?? (await buildSlice(await sliceRow(head, request), request.query));
       if (!hit && head.status === 'succeeded') sliceCache.set(cacheKey, slice, slice.body.byteLength);
       for (const [name, value] of Object.entries(slice.headers)) reply.header(name, value);
       return reply.send(slice.body);
@@ -156,6 +158,18 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       if (err instanceof SliceError) throw new HttpError(err.status, err.code, err.message, err.details);
       throw err;
     }
+  }
+
+  /** The experiment a slice reads; a finished one's layers and checkpoints never change, so it is
+   * kept (access was checked by experimentHead on this request). */
+  async function sliceRow(head: ExperimentHead, request: FastifyRequest): Promise<ExperimentRow> {
+    if (head.status !== 'succeeded') return readableExperiment(db, request, head.id);
+    const key = `${head.id}|${head.finishedAt?.toISOString()}`;
+    const hit = rowCache.get(key);
+    if (hit) return hit;
+    const row = await readableExperiment(db, request, head.id);
+    rowCache.set(key, row, 1);
+    return row;
   }
 
   /** One slice of the tensor, serialised, with its content headers. */
