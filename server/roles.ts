@@ -14,7 +14,7 @@ export const ADMIN_ROUTES: ReadonlySet<string> = new Set([
   'DELETE /v1/keys/:keyId',
 ]);
 
-/** The role a route needs. */
+/** The role a route needs (HEAD as its GET). */
 export function routeRole(method: string, url: string): Role {
-  return ADMIN_ROUTES.has(`${method} ${url}`) ? 'admin' : 'member';
+  return ADMIN_ROUTES.has(`${method === 'HEAD' ? 'GET' : method} ${url}`) ? 'admin' : 'member';
 }
