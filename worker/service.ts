@@ -24,6 +24,7 @@ import {
   JOB_OPTIONS,
 } from '../store/queue.ts';
 import { createRedis } from '../store/redis.ts';
+import { sweepOrphans } from '../store/runs.ts';
 import {
   classify,
   failExperiment,
@@ -32,6 +33,8 @@ import {
 } from './processors/experiment.ts';
 
 const CANCEL_POLL_MS = 500;
+/** The orphan sweep (runs and artifact directories nothing refers to) runs at start, then this often. */
+const SWEEP_EVERY_MS = 60_000;
 /** Postgres outages a job rides out (waiting, then continuing) before they count as a failure. */
 const MAX_DB_OUTAGES = 20;
 const DB_RETRY_MS = 500;
@@ -181,12 +184,24 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
     }
     return added;
   }
+  /** Removes orphan runs and artifact directories (store/runs.ts), at most once a minute. */
+  let lastSweep = 0;
+  async function sweep(): Promise<void> {
+    if (Date.now() - lastSweep < SWEEP_EVERY_MS) return;
+    lastSweep = Date.now();
+    const { runs, dirs } = await sweepOrphans(db, config.artifactDir);
+    if (runs + dirs > 0) {
+      log(`repdyn worker: removed ${runs} orphan run(s) and ${dirs} orphan artifact director(ies)`);
+    }
+  }
   const reconcileTimer = setInterval(() => {
     reconcile()
       .then((n) => n > 0 && log(`repdyn worker: reconciler re-enqueued ${n} experiment(s)`))
       .catch(() => undefined);
+    sweep().catch((err) => log(`repdyn worker: orphan sweep failed: ${String(err)}`));
   }, config.reconcileIntervalMs);
   await reconcile().catch(() => undefined);
+  await sweep().catch((err) => log(`repdyn worker: orphan sweep failed: ${String(err)}`));
 
   return {
     backend: backend.name,

@@ -39,6 +39,7 @@ import {
   writeCells,
 } from '../../store/experiments.ts';
 import { tryLeaseRun } from '../../store/leases.ts';
+import { adoptRuns, collectRun, ExperimentGone } from '../../store/runs.ts';
 import { ProgressReporter } from '../progress.ts';
 
 export interface PipelineContext {
@@ -104,34 +105,41 @@ interface RunHandle {
 /** How often a worker waiting for another one to finish training the same network looks again. */
 const RUN_LEASE_POLL_MS = 1_000;
 
+/** A run definition of this experiment: its key (artifact directory) and the spec stored on its row. */
+function runDefinition(ctx: PipelineContext, e: NormalisedExperiment, run: NormalisedRunSpec) {
+  const capture = captureOptions(e, ctx.config.limits);
+  return {
+    key: runKey(run, e.probe, capture),
+    capture,
+    spec: { run, probe: e.probe, capture } as unknown as Prisma.InputJsonValue,
+  };
+}
+
 /**
- * A finished run with this definition is reused; otherwise it is trained (continuing from its last
- * saved checkpoint if an earlier attempt died). `onFraction` receives 0..1 of this run's training.
+ * The adopted run `runId` (see store/runs.ts): reused when it is finished; otherwise trained
+ * (continuing from its last saved checkpoint if an earlier attempt died). `onProgress` receives 0..1
+ * of this run's training. When the work stops early (cancel, delete, shutdown) the run is removed if no
+ * experiment references it any more (a delete while it trained leaves no orphan).
  */
 async function ensureRun(
   ctx: PipelineContext,
   e: NormalisedExperiment,
   run: NormalisedRunSpec,
+  runId: string,
   onProgress: (fraction: number, message: string) => void,
   signal: AbortSignal,
 ): Promise<RunHandle & { reused: boolean; resumedFromStep: number | null }> {
-  const capture = captureOptions(e, ctx.config.limits);
-  const key = runKey(run, e.probe, capture);
+  const { key, capture } = runDefinition(ctx, e, run);
   const store = new FsRunArtifactStore(ctx.config.artifactDir, key);
-  const row = await ctx.db.run.upsert({
-    where: { key },
-    create: { key, spec: { run, probe: e.probe, capture } as unknown as Prisma.InputJsonValue },
-    update: {},
-  });
   const reusable = async () => {
     const [current, state] = await Promise.all([
-      ctx.db.run.findUnique({ where: { id: row.id }, select: { status: true } }),
+      ctx.db.run.findUnique({ where: { id: runId }, select: { status: true } }),
       store.loadState(),
     ]);
     if (current?.status !== 'done' || !state?.complete) return null;
     onProgress(1, 'reusing a finished run with the same definition');
     return {
-      runId: row.id,
+      runId,
       store,
       layers: state.layers,
       checkpoints: state.checkpoints.length,
@@ -155,7 +163,7 @@ async function ensureRun(
       ctx,
       e,
       run,
-      row.id,
+      runId,
       store,
       capture,
       onProgress,
@@ -163,6 +171,12 @@ async function ensureRun(
     );
   } finally {
     await lease.release();
+    if (signal.aborted) {
+      // deleted while it trained: nothing references the run any more, so it goes with its files
+      await collectRun(ctx.db, ctx.config.artifactDir, runId).catch((err) =>
+        ctx.log(`run ${runId}: could not collect it: ${String(err)}`),
+      );
+    }
   }
 }
 
@@ -281,15 +295,29 @@ export async function processExperiment(
     const e = normaliseExperimentSpec(row.spec as ExperimentSpec);
     similarity = e.similarity;
     fallbackSamples = e.probe.examples;
-    // Phase 1: training (the reference run, then the specimen run when it is another network).
-    await advance(db, row.id, 'training', { message: 'training' });
+    // Phase 1: training (the reference run, then the specimen run when it is another network). Both
+    // runs are adopted first, in one transaction (store/runs.ts): from then on no other team's delete
+    // can remove them.
     const runs = e.specimen ? [e.reference, e.specimen] : [e.reference];
+    const defs = runs.map((r) => runDefinition(ctx, e, r));
+    let adopted: { referenceRunId: string; specimenRunId: string };
+    try {
+      adopted = await adoptRuns(db, row.id, defs[0]!, defs[defs.length - 1]!);
+    } catch (err) {
+      if (!(err instanceof ExperimentGone)) throw err;
+      // deleted, finished or cancel requested before it adopted anything
+      await advance(db, row.id, 'canceled', { message: 'canceled' });
+      return;
+    }
+    await advance(db, row.id, 'training', { message: 'training' });
+    const runIds = [adopted.referenceRunId, adopted.specimenRunId];
     for (const [i, run] of runs.entries()) {
       const label = runs.length > 1 ? (i === 0 ? 'reference: ' : 'specimen: ') : '';
       const handle = await ensureRun(
         ctx,
         e,
         run,
+        runIds[i]!,
         (f, message) => progress.report((TRAIN_SHARE * (i + f)) / runs.length, `${label}${message}`),
         signal,
       );
@@ -301,12 +329,8 @@ export async function processExperiment(
       );
     }
   }
-  const ref = handles[0];
-  const spec = handles[handles.length - 1];
-  await db.experiment.update({
-    where: { id: row.id },
-    data: { referenceRunId: ref.runId, specimenRunId: spec.runId },
-  });
+  const ref = handles[0]!;
+  const spec = handles[handles.length - 1]!;
 
   // Phase 2: capturing — the representations were saved at each checkpoint; gather their sizes and
   // the random baseline: every measure on Gaussian data with the same samples and widths per pair.

@@ -1,6 +1,4 @@
 // /v1/experiments: submit, list, read, cancel, delete, progress events, a tensor slice.
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -28,6 +26,7 @@ import {
 } from '../../../../store/experiments.ts';
 import { enqueueExperiment } from '../../../../store/queue.ts';
 import { pingRedis, withTimeout } from '../../../../store/redis.ts';
+import { collectRun } from '../../../../store/runs.ts';
 import { experimentHead, readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
 import { principalOf } from '../../../plugins/auth.ts';
@@ -336,19 +335,10 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
       }
       const runIds = [row.referenceRunId, row.specimenRunId].filter((x): x is string => Boolean(x));
       await db.experiment.delete({ where: { id: row.id } });
-      // Runs no other experiment uses (and that no worker is training) go, with their artifacts.
-      const orphans = await db.run.findMany({
-        where: {
-          id: { in: runIds },
-          status: { not: 'running' },
-          referenceOf: { none: {} },
-          specimenOf: { none: {} },
-        },
-      });
-      for (const run of orphans) {
-        await db.run.delete({ where: { id: run.id } });
-        await rm(join(config.artifactDir, 'runs', run.key), { recursive: true, force: true });
-      }
+      // Runs no experiment of any team references any more go, with their artifacts, decided under
+      // the run key's lock that adoption takes too (store/runs.ts). A run its worker is still training
+      // is collected by that worker when it stops (within a second or so of this delete).
+      for (const runId of new Set(runIds)) await collectRun(db, config.artifactDir, runId);
       return reply.status(204).send(null);
     },
   );
