@@ -17,7 +17,7 @@
 // the data itself: they are projected out of the well-resolved directions and decomposed again, which
 // resolves singular values down to ~1e-14 of the largest. Exactly constant columns are removed first.
 
-import { type DecompositionKind, decompose, jsMatmul, jsMatmulTN, symEig, transpose } from './linalg.ts';
+import { type DecompositionKind, decompose, jsMatmul, jsMatmulTN, transpose } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
 
 export type SimilarityMethod = 'cca' | 'svcca' | 'pwcca' | 'cka';
@@ -475,52 +475,51 @@ export function* prepareSteps(
     kept.push({ w, s2: lambda[i]! });
   }
 
-  // Ambiguous directions A (k of them): re-measure on the data, orthogonally to span(Xc V_K).
-  const k = lambdaMax > 0 ? live - nk : 0;
+  // Ambiguous directions A (k of them): re-measure on the data, orthogonally to span(Xc V_K). Centred
+  // data has rank at most n - 1 (its columns sum to zero over the samples), so when K already holds
+  // that many directions the others are exactly zero and there is nothing to re-measure (the usual
+  // case of fewer samples than neurons, where A would be most of the columns).
+  const k = lambdaMax > 0 && nk < Math.min(live, n - 1) ? live - nk : 0;
   if (k > 0) {
+    // Every product and decomposition here is a step (on the GEMM engine, off the main thread when
+    // it has its own threads): with many neurons these are the largest computations of the pipeline.
     const vA = new Float64Array(live * k); // V_A [live, k]
     for (let a = 0; a < k; a++) for (let j = 0; j < live; j++) vA[j * k + a] = v[(nk + a) * live + j]!;
+    const vK = mat(v.slice(0, nk * live), nk, live); // V_K^T [nk, live] (eigenvectors as rows)
     const yA = yield { kind: 'nn', a: xc, b: mat(vA, live, k) }; // Y_A = Xc V_A [n, k]
     const z = yield { kind: 'tn', a: xc, b: mat(yA, n, k) }; // Z = Xc^T Y_A [live, k]
     const yy = yield { kind: 'gram', a: mat(yA, n, k), b: mat(yA, n, k) }; // Y_A^T Y_A [k, k]
     // C = Lambda_K^-1 V_K^T Z [nk, k]; S = Y_A^T Y_A - (V_K^T Z)^T C = E^T E with E = Xc (V_A - V_K C).
-    const c = new Float64Array(nk * k);
+    const c = yield { kind: 'nn', a: vK, b: mat(z, live, k) }; // V_K^T Z
+    const d = new Float64Array(nk * k); // Lambda_K^-1/2 V_K^T Z
     for (let i = 0; i < nk; i++) {
-      for (let a = 0; a < k; a++) {
-        let s = 0;
-        for (let j = 0; j < live; j++) s += v[i * live + j]! * z[j * k + a]!;
-        c[i * k + a] = s;
-      }
+      const scale = 1 / Math.sqrt(lambda[i]!);
+      for (let a = 0; a < k; a++) d[i * k + a] = c[i * k + a]! * scale;
     }
+    const dd = yield { kind: 'gram', a: mat(d, nk, k), b: mat(d, nk, k) };
     const s = Float64Array.from(yy);
-    for (let a = 0; a < k; a++) {
-      for (let b = 0; b < k; b++) {
-        let t = 0;
-        for (let i = 0; i < nk; i++) t += (c[i * k + a]! * c[i * k + b]!) / lambda[i]!;
-        s[a * k + b]! -= t;
-      }
-    }
+    for (let q = 0; q < k * k; q++) s[q]! -= dd[q]!;
     for (let i = 0; i < nk; i++) for (let a = 0; a < k; a++) c[i * k + a]! /= lambda[i]!;
     symmetrise(s, k);
-    const { values: mu, vectors: u } = symEig(s, k, true);
+    const packedA = yield { kind: 'eig', a: mat(s, k, k) };
+    const mu = packedA.subarray(0, k);
+    const u = packedA.subarray(k); // rows: eigenvectors, descending eigenvalues
     const floor = opts.epsilon * opts.epsilon * lambdaMax; // singular value >= epsilon x the largest
-    // E's basis vectors V_A - V_K C, as rows [k, live].
-    const e = new Float64Array(k * live);
-    for (let a = 0; a < k; a++) {
-      for (let j = 0; j < live; j++) {
-        let t = v[(nk + a) * live + j]!;
-        for (let i = 0; i < nk; i++) t -= v[i * live + j]! * c[i * k + a]!;
-        e[a * live + j] = t;
-      }
-    }
-    for (let q = 0; q < k && mu[q]! > 0 && mu[q]! >= floor; q++) {
-      const w = new Float64Array(live);
-      const scale = 1 / Math.sqrt(mu[q]!);
+    let kq = 0;
+    while (kq < k && mu[kq]! > 0 && mu[kq]! >= floor) kq++;
+    if (kq > 0) {
+      // E's basis vectors V_A - V_K C, as rows [k, live]
+      const e = yield { kind: 'tn', a: mat(c, nk, k), b: vK }; // C^T V_K^T [k, live]
       for (let a = 0; a < k; a++) {
-        const ua = u![q * k + a]! * scale;
-        for (let j = 0; j < live; j++) w[j]! += ua * e[a * live + j]!;
+        for (let j = 0; j < live; j++) e[a * live + j] = v[(nk + a) * live + j]! - e[a * live + j]!;
       }
-      kept.push({ w, s2: mu[q]! });
+      const us = new Float64Array(kq * k); // kept eigenvectors scaled by 1/sqrt(mu) [kq, k]
+      for (let q = 0; q < kq; q++) {
+        const scale = 1 / Math.sqrt(mu[q]!);
+        for (let a = 0; a < k; a++) us[q * k + a] = u[q * k + a]! * scale;
+      }
+      const wq = yield { kind: 'nn', a: mat(us, kq, k), b: mat(e, k, live) }; // [kq, live]
+      for (let q = 0; q < kq; q++) kept.push({ w: wq.slice(q * live, (q + 1) * live), s2: mu[q]! });
     }
   }
 

@@ -75,6 +75,24 @@ const WORKERS = Math.max(2, Math.min(4, availableParallelism()));
 /** Cells computed concurrently (their products overlap with the JS decompositions of the others). */
 const IN_FLIGHT = 2 * WORKERS + 2;
 
+/** p's outcome, or the signal's reason as soon as it aborts (p then settles unobserved). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /**
  * Yields the cells checkpoint by checkpoint, specimen layer by specimen layer, reference layer by
  * reference layer. Aborting the signal stops it with the signal's reason (an AbortError by default)
@@ -97,26 +115,31 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
   // start) where the products run elsewhere than in JS on this thread.
   const worker = engine.name === 'js' || engine.decompose ? null : await startDecompositionPool(WORKERS);
   const decompose = engine.decompose?.bind(engine) ?? worker?.decompose;
+  // Every engine call ends (for the builder) the moment the signal aborts: a cancel or a graceful stop
+  // is noticed within milliseconds even while one large product or decomposition runs for minutes on
+  // the engine's threads; that call finishes in the background and its result is dropped.
+  const running = new Set<Promise<unknown>>();
+  const call = <T>(task: () => Promise<T>): Promise<T> => {
+    signal?.throwIfAborted();
+    const p = task();
+    running.add(p);
+    const forget = () => running.delete(p);
+    p.then(forget, forget);
+    return signal ? untilAborted(p, signal) : p;
+  };
   const abortable: ProductEngine = {
-    matmulTN: async (a: Matrix2D, b: Matrix2D) => {
-      signal?.throwIfAborted();
-      return engine.matmulTN(a, b);
-    },
-    matmul: async (a: Matrix2D, b: Matrix2D) => {
-      signal?.throwIfAborted();
-      return engine.matmul(a, b);
-    },
-    gram: async (a: Matrix2D) => {
-      signal?.throwIfAborted();
-      return engine.gram ? engine.gram(a) : engine.matmulTN(a, a);
-    },
-    ...(engine.columnStats && { columnStats: engine.columnStats.bind(engine) }),
-    ...(engine.centreColumns && { centreColumns: engine.centreColumns.bind(engine) }),
+    matmulTN: (a: Matrix2D, b: Matrix2D) => call(() => engine.matmulTN(a, b)),
+    matmul: (a: Matrix2D, b: Matrix2D) => call(() => engine.matmul(a, b)),
+    gram: (a: Matrix2D) => call(() => (engine.gram ? engine.gram(a) : engine.matmulTN(a, a))),
+    ...(engine.columnStats && {
+      columnStats: (a: Matrix2D) => call(() => engine.columnStats!(a)),
+    }),
+    ...(engine.centreColumns && {
+      centreColumns: (a: Matrix2D, keep: Int32Array, mean: Float64Array) =>
+        call(() => engine.centreColumns!(a, keep, mean)),
+    }),
     ...(decompose && {
-      decompose: async (kind: DecompositionKind, a: Float64Array, n: number) => {
-        signal?.throwIfAborted();
-        return decompose(kind, a, n);
-      },
+      decompose: (kind: DecompositionKind, a: Float64Array, n: number) => call(() => decompose(kind, a, n)),
     }),
   };
   const inflight: Array<Promise<TensorCell>> = [];
@@ -199,8 +222,11 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       yield cell;
     }
   } finally {
-    await Promise.allSettled(inflight); // nothing may use the engine once it is disposed
+    await Promise.allSettled(inflight);
     await worker?.close();
-    if (ownEngine) await engine.dispose();
+    if (ownEngine) {
+      await Promise.allSettled(running); // nothing may use the engine once it is disposed
+      await engine.dispose();
+    }
   }
 }
