@@ -1,30 +1,47 @@
-// `npm run chaos`: a crash-recovery drill on loopback, bounded in time (CHAOS_SECONDS, default 180).
+// `npm run chaos`: a crash-recovery drill on loopback, under load if asked (`npm run chaos -- --hog`).
 //
 // It starts its own redis-servers on free ports and uses the normal PostgreSQL (DATABASE_URL's
-// server) with two dedicated databases, recreated on every run: `repdyn_chaos` for the drill and
-// `repdyn_chaos_clean` for the reference. The drill runs the API and 2 workers as child processes
-// (fast take-over settings: JOB_LOCK_MS=3000, STALLED_INTERVAL_MS=500, RECONCILE_INTERVAL_MS=1000),
-// submits CHAOS_EXPERIMENTS (default 6) small experiments with different seeds, SIGKILLs a random
-// worker every 3-6 s and starts a new one in its place, and FLUSHALLs Redis once (after the first
-// experiment has succeeded or a third of the time has passed). At the same time a clean service (its
-// own API, one worker, database, redis-server and artifact directory; no faults) computes the same
-// specs from scratch. Then it compares, and prints exactly one JSON line:
+// server) with two dedicated databases, recreated on every run: CHAOS_DB (default `repdyn_chaos`) for
+// the drill and `<CHAOS_DB>_clean` for the reference. The drill runs the API and 2 workers as child
+// processes (fast take-over settings: JOB_LOCK_MS=3000, STALLED_INTERVAL_MS=500,
+// RECONCILE_INTERVAL_MS=1000), submits CHAOS_EXPERIMENTS (default 6) small experiments with different
+// seeds, SIGKILLs a random worker every 3-6 s and starts a new one in its place, and FLUSHALLs Redis
+// once (after the first experiment has succeeded or a third of the fault phase has passed). The fault
+// phase lasts CHAOS_SECONDS (default 180) or until every experiment has finished. At the same time a
+// clean service (its own API, one worker, database, redis-server and artifact directory; no faults)
+// computes the same specs from scratch.
+//
+// Load: `--hog[=N]` or CHAOS_HOG=N runs N busy processes (default 2 with a bare --hog: the 2 cores of
+// the development machine) beside everything, from the start to the verdict.
+//
+// After the fault phase the drill stops killing and waits for the work that is left, drill and clean
+// runs both, so that every succeeded tensor gets compared. The wait is bounded by what it measured: 3 x
+// the mean seconds an experiment has taken so far (finishedAt - queuedAt over the experiments already
+// finished, or the whole time so far when none has) x the experiments left per worker, x the load
+// (1-minute loadavg per core, at least 1); at most CHAOS_MAX_WAIT_SECONDS (default 3600). Then it
+// compares, and prints exactly one JSON line:
 //
 //   submitted   experiments the drill's API accepted (202)
 //   succeeded   of those, experiments whose status is `succeeded` at the end
-//   lost        submitted - succeeded: failed, canceled, still unfinished at the deadline, or gone
+//   lost        failed, canceled or gone (the row is missing): data the drill lost
+//   unfinished  still queued or running when the bounded wait ended: slow, not lost
+//               (submitted = succeeded + lost + unfinished)
 //   duplicated  (a) experiment rows beyond one per submission (idempotency key) +
 //               (b) successes recorded more than once (every worker logs `experiment ID: succeeded`
 //                   only when its own write moved the row to succeeded) +
 //               (c) stored cells beyond the tensor's size (summary.cells)
 //   mismatched  succeeded experiments whose tensor differs from the clean run of the same spec in
 //               any cell: any metric, rank, or a single byte of the CCA coefficients
+//   uncompared  succeeded experiments that could not be compared: the clean run of the same spec did
+//               not succeed (or not in time)
+//   compared    succeeded experiments compared byte for byte with their clean run
 //
-// Diagnostics (kills, flush, timings) go to stderr. Exit status 0 only when lost = duplicated =
-// mismatched = 0.
+// plus what it measured: hog, kills, loadavg, seconds, waitBoundSeconds. Diagnostics (kills, flush,
+// timings) go to stderr. Exit status 0 only when lost = duplicated = mismatched = unfinished =
+// uncompared = 0.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -35,15 +52,28 @@ import { freePort } from './lib/free-port.ts';
 
 const SECONDS = Number(process.env['CHAOS_SECONDS'] ?? 180);
 const EXPERIMENTS = Number(process.env['CHAOS_EXPERIMENTS'] ?? 6);
+const MAX_WAIT_SECONDS = Number(process.env['CHAOS_MAX_WAIT_SECONDS'] ?? 3600);
+const DB_NAME = process.env['CHAOS_DB'] ?? 'repdyn_chaos';
+if (!/^[a-z_][a-z0-9_]{0,40}$/.test(DB_NAME))
+  throw new Error(`CHAOS_DB: not a plain database name: ${DB_NAME}`);
+const HOG = (() => {
+  const arg = process.argv.slice(2).find((a) => a === '--hog' || a.startsWith('--hog='));
+  const value = arg ? (arg.includes('=') ? arg.split('=')[1] : '2') : (process.env['CHAOS_HOG'] ?? '0');
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new Error(`--hog / CHAOS_HOG: not a count: ${value}`);
+  return n;
+})();
 const WORKERS = 2;
-const deadline = Date.now() + SECONDS * 1000;
+/** End of the fault phase; the bounded wait for the remaining work may extend it (`deadline`). */
+const faultsEnd = Date.now() + SECONDS * 1000;
+let deadline = faultsEnd;
 const t0 = Date.now();
 const note = (msg: string) =>
   process.stderr.write(`[chaos ${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Math.min(Date.now() + ms, deadline);
+  const end = Date.now() + ms;
   for (;;) {
     try {
       const v = await check();
@@ -219,9 +249,16 @@ async function main(): Promise<number> {
   const admin = new URL(base);
   admin.pathname = '/postgres';
   const [chaosUrl, cleanUrl] = await Promise.all([
-    recreateDatabase(admin.toString(), 'repdyn_chaos'),
-    recreateDatabase(admin.toString(), 'repdyn_chaos_clean'),
+    recreateDatabase(admin.toString(), DB_NAME),
+    recreateDatabase(admin.toString(), `${DB_NAME}_clean`),
   ]);
+  // The load: busy processes beside everything until the verdict (killed with the other children).
+  for (let i = 0; i < HOG; i++) {
+    const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    children.add(hog);
+    hog.once('exit', () => children.delete(hog));
+  }
+  if (HOG > 0) note(`${HOG} CPU hog process(es) running`);
   await Promise.all([migrate(chaosUrl), migrate(cleanUrl)]);
 
   // Two private redis-servers: the drill's (flushed once) and the clean service's (never touched).
@@ -264,7 +301,7 @@ async function main(): Promise<number> {
     let flushed = false;
     let kills = 0;
     let nextKill = Date.now() + 3_000 + Math.random() * 3_000;
-    while (Date.now() < deadline - 5_000) {
+    while (Date.now() < faultsEnd - 5_000) {
       const left = await unfinished(chaos.db, submitted).catch(() => submitted.length);
       if (left === 0) break;
       if (!flushed && ((await succeededCount()) > 0 || Date.now() - t0 > (SECONDS * 1000) / 3)) {
@@ -284,14 +321,51 @@ async function main(): Promise<number> {
     }
     if (!flushed) {
       await redisAdmin.flushall();
-      note('FLUSHALL (at the end: everything finished before it)');
+      flushed = true;
+      note('FLUSHALL (at the end of the fault phase)');
     }
-    await until(
-      'the clean runs',
-      async () => (await unfinished(clean.db, cleanIds.filter(Boolean) as string[])) === 0,
-      SECONDS * 1000,
-    ).catch(() => note('clean runs unfinished at the deadline'));
-    note(`drill over after ${kills} kills`);
+    note(`fault phase over after ${kills} kills; waiting for the work that is left`);
+
+    // The bounded wait: no more faults; the drill's and the clean service's remaining experiments get a
+    // time that scales with what an experiment has measured to take here, under this load.
+    const cleanSubmitted = cleanIds.filter((x): x is string => x !== null);
+    const remaining = async () =>
+      (await unfinished(chaos.db, submitted)) + (await unfinished(clean.db, cleanSubmitted));
+    const meanSeconds = async (): Promise<number> => {
+      const done = [
+        ...(await chaos.db.experiment.findMany({
+          where: { id: { in: submitted }, finishedAt: { not: null } },
+          select: { queuedAt: true, finishedAt: true },
+        })),
+        ...(await clean.db.experiment.findMany({
+          where: { id: { in: cleanSubmitted }, finishedAt: { not: null } },
+          select: { queuedAt: true, finishedAt: true },
+        })),
+      ];
+      if (done.length === 0) return (Date.now() - t0) / 1000;
+      return (
+        done.reduce((a, r) => a + (r.finishedAt!.getTime() - r.queuedAt.getTime()) / 1000, 0) / done.length
+      );
+    };
+    const loadFactor = () => Math.max(1, loadavg()[0]! / availableParallelism());
+    let waitBound = 0;
+    for (;;) {
+      const left = await remaining().catch(() => Number.POSITIVE_INFINITY);
+      if (left === 0) break;
+      const drillLeft = await unfinished(chaos.db, submitted).catch(() => submitted.length);
+      const cleanLeft = await unfinished(clean.db, cleanSubmitted).catch(() => cleanSubmitted.length);
+      // per service: experiments left per worker (the clean service has one worker, the drill WORKERS)
+      const rounds = Math.max(Math.ceil(drillLeft / WORKERS), cleanLeft);
+      const bound = Math.min(MAX_WAIT_SECONDS, 3 * (await meanSeconds()) * rounds * loadFactor());
+      // the bound is re-measured as experiments finish; it never shrinks below what was granted
+      deadline = Math.max(deadline, Math.min(faultsEnd + MAX_WAIT_SECONDS * 1000, Date.now() + bound * 1000));
+      waitBound = Math.round((deadline - faultsEnd) / 1000);
+      if (Date.now() >= deadline) {
+        note(`wait bound reached (${waitBound} s after the fault phase) with ${left} experiments unfinished`);
+        break;
+      }
+      await sleep(1_000);
+    }
 
     // The verdict.
     const rows = await chaos.db.experiment.findMany({
@@ -307,15 +381,26 @@ async function main(): Promise<number> {
     });
     const byId = new Map(rows.map((r) => [r.id, r]));
     const succeeded = submitted.filter((id) => byId.get(id)?.status === 'succeeded');
+    let lost = 0;
+    let unfinishedAtEnd = 0;
     for (const id of submitted) {
       const r = byId.get(id);
-      if (r?.status !== 'succeeded') note(`lost ${id}: ${r ? `${r.status} ${r.errorCode ?? ''}` : 'gone'}`);
+      if (r?.status === 'succeeded') continue;
+      if (r && !['failed', 'canceled'].includes(r.status)) {
+        unfinishedAtEnd++;
+        note(`unfinished ${id}: still ${r.status} when the wait ended`);
+      } else {
+        lost++;
+        note(`lost ${id}: ${r ? `${r.status} ${r.errorCode ?? ''}` : 'gone'}`);
+      }
     }
     const extraRows = rows.length - new Set(rows.map((r) => r.idempotencyKey)).size;
     const workerLog = chaos.log();
     let extraSuccesses = 0;
     let extraCells = 0;
     let mismatched = 0;
+    let uncompared = 0;
+    let compared = 0;
     for (const [i, id] of ids.entries()) {
       const row = id ? byId.get(id) : undefined;
       if (!id || !row || row.status !== 'succeeded') continue;
@@ -325,34 +410,52 @@ async function main(): Promise<number> {
       const reference = cleanIds[i];
       const cleanRow = reference ? await clean.db.experiment.findUnique({ where: { id: reference } }) : null;
       if (!reference || cleanRow?.status !== 'succeeded') {
-        note(`no clean run to compare ${id} with`);
-        mismatched++;
+        note(`uncompared ${id}: its clean run is ${cleanRow?.status ?? 'missing'}`);
+        uncompared++;
         continue;
       }
+      compared++;
       if (!sameCells(cells, await cellsOf(clean.db, reference))) {
-        note(`tensor of ${id} differs from its clean run`);
+        note(`mismatched ${id}: its tensor differs from its clean run`);
         mismatched++;
       }
     }
     const result = {
       submitted: submitted.length,
       succeeded: succeeded.length,
-      lost: submitted.length - succeeded.length,
+      lost,
+      unfinished: unfinishedAtEnd,
       duplicated: extraRows + extraSuccesses + extraCells,
       mismatched,
+      uncompared,
+      compared,
+      hog: HOG,
+      kills,
+      loadavg: Number(loadavg()[0]!.toFixed(2)),
+      seconds: Math.round((Date.now() - t0) / 1000),
+      waitBoundSeconds: waitBound,
     };
     const retaken = rows.filter((r) => r.attempts > 1).length;
     note(
       `kills ${kills}, flushed ${flushed}, ${retaken} experiments taken over at least once, ${((Date.now() - t0) / 1000).toFixed(1)} s`,
     );
     process.stdout.write(`${JSON.stringify(result)}\n`);
-    return result.lost === 0 && result.duplicated === 0 && result.mismatched === 0 ? 0 : 1;
+    const bad = result.lost + result.unfinished + result.duplicated + result.mismatched + result.uncompared;
+    return bad === 0 && result.submitted === EXPERIMENTS ? 0 : 1;
   } finally {
     await chaos.close();
     await clean.close();
     redisAdmin.disconnect();
     for (const c of children) c.kill('SIGKILL');
   }
+}
+
+// an interrupted drill leaves nothing running (servers, workers, hogs)
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(130);
+  });
 }
 
 let code = 1;
