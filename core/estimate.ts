@@ -38,6 +38,17 @@ export interface LimitViolation {
 const TRAIN_FLOPS_PER_S = 2e9;
 const GEMM_FLOPS_PER_S = 5e10;
 const DECOMPOSITION_FLOPS_PER_S = 1e9;
+/**
+ * LAPACK (the native engine's dsyevd) on one core: an eigendecomposition of order d took d^3 / 4e9 CPU
+ * seconds here (d = 1024 and 2048, measured with the engine), i.e. "10 d^3" at 4e10/s.
+ */
+const LAPACK_DECOMPOSITION_FLOPS_PER_S = 4e10;
+
+/**
+ * Where the decompositions run: 'lapack' with the native OpenBLAS engine, 'js' otherwise (onnx, js).
+ * The worker's engine decides; callers pass what the deployment runs.
+ */
+export type DecompositionEngine = 'lapack' | 'js';
 /** Products over the samples per cell: the cell's own and its permutation null's. */
 const PAIR_PRODUCTS = 2;
 
@@ -77,7 +88,11 @@ function trainingSeconds(run: NormalisedExperiment['reference'], net: NetworkDes
   return (3 * net.flopsPerExample * run.training.steps * run.training.batchSize) / TRAIN_FLOPS_PER_S;
 }
 
-export function estimateExperiment(e: NormalisedExperiment, limits: Limits): Estimate {
+export function estimateExperiment(
+  e: NormalisedExperiment,
+  limits: Limits,
+  linalg: DecompositionEngine = 'js',
+): Estimate {
   const examples = e.probe.examples;
   const shapes = (net: NetworkDescription) =>
     net.layers.map((l) =>
@@ -114,8 +129,9 @@ export function estimateExperiment(e: NormalisedExperiment, limits: Limits): Est
   const capture =
     (captureFlops(e.networks.reference, refCheckpoints) +
       (e.specimen ? captureFlops(e.networks.specimen, checkpoints) : 0)) /
-    TRAIN_FLOPS_PER_S;
-  const tensor = tensorSeconds(ref, spec, checkpoints);
+      TRAIN_FLOPS_PER_S +
+    baselineSeconds(ref, spec, linalg);
+  const tensor = tensorSeconds(ref, spec, checkpoints, linalg);
   return {
     cells,
     checkpoints,
@@ -145,40 +161,68 @@ function widest(ref: Shape[], spec: Shape[]): { maxFeatures: number; maxSamples:
   };
 }
 
+/** Seconds to prepare one representation: its Gram matrix and the eigendecomposition of it. */
+function representationSeconds(s: Shape, linalg: DecompositionEngine): number {
+  const gram = (2 * s.samples * s.features * s.features) / GEMM_FLOPS_PER_S;
+  const rate = linalg === 'lapack' ? LAPACK_DECOMPOSITION_FLOPS_PER_S : DECOMPOSITION_FLOPS_PER_S;
+  return gram + (10 * s.features ** 3) / rate;
+}
+
 /** Seconds to compute the tensor of these representations over `checkpoints` specimen checkpoints. */
-function tensorSeconds(ref: Shape[], spec: Shape[], checkpoints: number): number {
-  let tensorFlops = 0;
-  let decompositionFlops = 0;
+function tensorSeconds(
+  ref: Shape[],
+  spec: Shape[],
+  checkpoints: number,
+  linalg: DecompositionEngine,
+): number {
+  let seconds = 0;
   for (const s of [...ref, ...spec.flatMap((x) => Array(checkpoints).fill(x) as Shape[])]) {
-    tensorFlops += 2 * s.samples * s.features * s.features; // Gram / basis per representation
-    decompositionFlops += 10 * s.features ** 3;
+    seconds += representationSeconds(s, linalg);
   }
   // per pair: Qx^T Yc, and the same product again for the permutation null (Qx^T Yc[perm])
   for (const r of ref)
     for (const s of spec)
-      tensorFlops += 2 * PAIR_PRODUCTS * r.samples * r.features * s.features * checkpoints;
-  return tensorFlops / GEMM_FLOPS_PER_S + decompositionFlops / DECOMPOSITION_FLOPS_PER_S;
+      seconds += (2 * PAIR_PRODUCTS * r.samples * r.features * s.features * checkpoints) / GEMM_FLOPS_PER_S;
+  return seconds;
+}
+
+/**
+ * Seconds for the random baseline of the capturing phase: Gaussian data of each reference and specimen
+ * layer's shape, prepared as representations are, and one pair per (reference, specimen) layer.
+ */
+function baselineSeconds(ref: Shape[], spec: Shape[], linalg: DecompositionEngine): number {
+  let seconds = 0;
+  for (const s of [...ref, ...spec]) seconds += representationSeconds(s, linalg);
+  for (const r of ref)
+    for (const s of spec) seconds += (2 * r.samples * r.features * s.features) / GEMM_FLOPS_PER_S;
+  return seconds;
 }
 
 /**
  * The estimate of a tensor over representations that already exist (uploaded activations): no
  * training or capture; memory as in estimateExperiment without the network parameters.
  */
-export function estimateTensor(ref: Shape[], spec: Shape[], checkpoints: number): Estimate {
+export function estimateTensor(
+  ref: Shape[],
+  spec: Shape[],
+  checkpoints: number,
+  linalg: DecompositionEngine = 'js',
+): Estimate {
   const bytes = (s: Shape) => s.samples * s.features;
   const memoryMB =
     (ref.reduce((a, s) => a + bytes(s) * 8, 0) + Math.max(...spec.map((s) => bytes(s) * 16))) / 2 ** 20 + 400;
   const diskMB =
     (ref.reduce((a, s) => a + bytes(s) * 4, 0) + spec.reduce((a, s) => a + bytes(s) * 4, 0) * checkpoints) /
     2 ** 20;
-  const tensor = tensorSeconds(ref, spec, checkpoints);
+  const tensor = tensorSeconds(ref, spec, checkpoints, linalg);
+  const capture = baselineSeconds(ref, spec, linalg);
   return {
     cells: ref.length * spec.length * checkpoints,
     checkpoints,
     representation: widest(ref, spec),
     memoryMB: round(memoryMB),
     diskMB: round(diskMB),
-    seconds: { training: 0, capture: 0, tensor: round(tensor), total: round(tensor) },
+    seconds: { training: 0, capture: round(capture), tensor: round(tensor), total: round(capture + tensor) },
   };
 }
 

@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip as gunzipCallback } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { type Dataset, DatasetError, normalisePixels } from './dataset.ts';
 import { parseIdx } from './idx.ts';
@@ -68,10 +69,13 @@ function mnistCandidates(paths: DatasetPaths): string[] {
   }
 }
 
+const gunzip = promisify(gunzipCallback);
+
 /** Reads `file` or `file.gz`, whichever exists first; undefined when neither does. */
 async function readMaybeGz(file: string): Promise<Uint8Array | undefined> {
   if (existsSync(file)) return readFile(file);
-  if (existsSync(`${file}.gz`)) return gunzipSync(await readFile(`${file}.gz`));
+  // (off the main thread: a worker's event loop keeps renewing its job lock and noticing cancels)
+  if (existsSync(`${file}.gz`)) return gunzip(await readFile(`${file}.gz`));
   return undefined;
 }
 
@@ -196,7 +200,7 @@ async function decodeCifarArchive(archive: string, outDir: string): Promise<void
     train: [],
     test: [],
   };
-  for (const entry of readTar(gunzipSync(await readFile(archive)))) {
+  for (const entry of readTar(await gunzip(await readFile(archive)))) {
     const m = /(?:^|\/)(train|test)\/([a-z]+)\/([^/]+\.jpe?g)$/i.exec(entry.path);
     if (!m) continue;
     const label = CIFAR10_CLASSES.indexOf(m[2] as (typeof CIFAR10_CLASSES)[number]);

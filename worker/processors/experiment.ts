@@ -102,6 +102,25 @@ interface RunHandle {
   checkpoints: number;
 }
 
+/** p's outcome, or the signal's reason as soon as it aborts (p then settles unobserved). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** How often a worker waiting for another one to finish training the same network looks again. */
 const RUN_LEASE_POLL_MS = 1_000;
 
@@ -193,10 +212,11 @@ async function trainLeasedRun(
 ): Promise<RunHandle & { reused: boolean; resumedFromStep: number | null }> {
   await ctx.db.run.update({ where: { id: runId }, data: { status: 'running' } });
   try {
-    const [train, probe] = await Promise.all([
-      dataset(ctx, run.dataset, 'train'),
-      dataset(ctx, run.dataset, e.probe.split),
-    ]);
+    // (a cancel during the first load is honoured at once; the load finishes into the cache)
+    const [train, probe] = await untilAborted(
+      Promise.all([dataset(ctx, run.dataset, 'train'), dataset(ctx, run.dataset, e.probe.split)]),
+      signal,
+    );
     const result = await trainRun({
       spec: run,
       probe: e.probe,

@@ -29,6 +29,7 @@ import { pingRedis, withTimeout } from '../../../../store/redis.ts';
 import { collectRun } from '../../../../store/runs.ts';
 import { experimentHead, readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
+import { decompositionEngine } from '../../../engine.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import {
@@ -144,7 +145,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
         }
         throw err;
       }
-      const estimate = estimateExperiment(normalised, config.limits);
+      const estimate = estimateExperiment(normalised, config.limits, decompositionEngine(config));
       const violations = checkLimits(normalised, estimate, config.limits);
       if (violations.length > 0) {
         const first = violations[0];

@@ -36,6 +36,7 @@ import { enqueueExperiment } from '../../../../store/queue.ts';
 import { withTimeout } from '../../../../store/redis.ts';
 import { readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
+import { decompositionEngine } from '../../../engine.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import { experimentInclude, experimentView, uploadLinks } from '../../../views.ts';
@@ -585,6 +586,7 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
             refShapes.map(toShape),
             specShapes.map(toShape),
             u.checkpoints.length,
+            decompositionEngine(config),
           );
           const violations = checkTensorLimits(estimate, config.limits);
           if (violations.length > 0) {
