@@ -8,10 +8,12 @@
 //   2. cancels one in each phase (training: a trained experiment; baseline; tensor), 1 s into the phase,
 //      and measures from the cancel request to the status `canceled`;
 //   3. stops the worker gracefully (SIGTERM) 1 s into the tensor phase and measures until it exits.
-// Prints one JSON line: {"estimateSeconds":…,"seconds":{…},"cancelSeconds":{…},"stopSeconds":…,"lockErrors":…}
+// Prints one JSON line: {"estimateSeconds":…,"seconds":{…},"workerCpuSeconds":…,"cancelSeconds":{…},
+//   "stopSeconds":…,"lockErrors":…,"loadavg":…} (workerCpuSeconds: the worker's CPU time for the full run,
+//   all its threads; on a loaded machine the wall time is larger by the share of the cores it got).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -42,6 +44,16 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
     } catch {}
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
+  }
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc; NaN where unavailable. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return Number.NaN;
   }
 }
 
@@ -223,12 +235,14 @@ async function main(): Promise<number> {
     log(`full run ${full.id}: estimate ${full.estimate} s`);
     const stamps: Record<string, number> = {};
     const queuedAt = Date.now();
+    const cpuBefore = cpuSeconds(worker?.pid);
     await until('the full run', 3_600_000, async () => {
       const s = (await status(full.id)).status as string;
       stamps[s] ??= Date.now();
       if (s === 'failed' || s === 'canceled') throw new Error(`full run ${s}`);
       return s === 'succeeded' ? true : undefined;
     });
+    const workerCpuSeconds = Math.round((cpuSeconds(worker?.pid) - cpuBefore) * 10) / 10;
     const at = (s: string) => stamps[s] ?? Number.NaN;
     const seconds = {
       queued: (at('capturing') - queuedAt) / 1000,
@@ -263,6 +277,7 @@ async function main(): Promise<number> {
       case: `upload ${SAMPLES}x${FEATURES}, ${LAYERS.length} layers, ${CHECKPOINTS} checkpoints`,
       estimateSeconds: full.estimate,
       seconds,
+      workerCpuSeconds,
       cancelSeconds,
       stopSeconds,
       lockErrors,
