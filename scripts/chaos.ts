@@ -11,6 +11,8 @@
 // clean service (its own API, one worker, database, redis-server and artifact directory; no faults)
 // computes the same specs from scratch.
 //
+// Start-up waits (databases, servers, workers) allow 3 minutes each: a loaded machine is slow to start.
+//
 // Load: `--hog[=N]` or CHAOS_HOG=N runs N busy processes (default 2 with a bare --hog: the 2 cores of
 // the development machine) beside everything, from the start to the verdict.
 //
@@ -72,7 +74,7 @@ const note = (msg: string) =>
   process.stderr.write(`[chaos ${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
+async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 180_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     try {
