@@ -7,14 +7,15 @@
 // RECONCILE_INTERVAL_MS=1000), submits CHAOS_EXPERIMENTS (default 6) small experiments with different
 // seeds, SIGKILLs a random worker every 3-6 s and starts a new one in its place, and FLUSHALLs Redis
 // once (after the first experiment has succeeded or a third of the fault phase has passed). The fault
-// phase lasts CHAOS_SECONDS (default 180) or until every experiment has finished. At the same time a
+// phase lasts CHAOS_SECONDS (default 180, counted from the submissions) or until every experiment has
+// finished. At the same time a
 // clean service (its own API, one worker, database, redis-server and artifact directory; no faults)
 // computes the same specs from scratch.
 //
 // Start-up waits (databases, servers, workers) allow 3 minutes each: a loaded machine is slow to start.
 //
 // Load: `--hog[=N]` or CHAOS_HOG=N runs N busy processes (default 2 with a bare --hog: the 2 cores of
-// the development machine) beside everything, from the start to the verdict.
+// the development machine) beside the drill, from the submissions to the verdict.
 //
 // After the fault phase the drill stops killing and waits for the work that is left, drill and clean
 // runs both, so that every succeeded tensor gets compared. The wait is bounded by what it measured: 3 x
@@ -66,9 +67,9 @@ const HOG = (() => {
   return n;
 })();
 const WORKERS = 2;
-/** End of the fault phase; the bounded wait for the remaining work may extend it (`deadline`). */
-const faultsEnd = Date.now() + SECONDS * 1000;
-let deadline = faultsEnd;
+/** End of the fault phase (set once the experiments are submitted) and of the bounded wait after it. */
+let faultsEnd = Number.POSITIVE_INFINITY;
+let deadline = Number.POSITIVE_INFINITY;
 const t0 = Date.now();
 const note = (msg: string) =>
   process.stderr.write(`[chaos ${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
@@ -171,7 +172,7 @@ async function service(name: string, databaseUrl: string, redisUrl: string) {
       workers.splice(workers.indexOf(w), 1);
     },
     async submit(body: unknown, idempotencyKey: string): Promise<string | null> {
-      for (let attempt = 0; attempt < 50 && Date.now() < deadline; attempt++) {
+      for (let attempt = 0; attempt < 50; attempt++) {
         try {
           const res = await fetch(`${base}/v1/experiments`, {
             method: 'POST',
@@ -254,13 +255,6 @@ async function main(): Promise<number> {
     recreateDatabase(admin.toString(), DB_NAME),
     recreateDatabase(admin.toString(), `${DB_NAME}_clean`),
   ]);
-  // The load: busy processes beside everything until the verdict (killed with the other children).
-  for (let i = 0; i < HOG; i++) {
-    const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
-    children.add(hog);
-    hog.once('exit', () => children.delete(hog));
-  }
-  if (HOG > 0) note(`${HOG} CPU hog process(es) running`);
   await Promise.all([migrate(chaosUrl), migrate(cleanUrl)]);
 
   // Two private redis-servers: the drill's (flushed once) and the clean service's (never touched).
@@ -286,11 +280,22 @@ async function main(): Promise<number> {
   const clean = await service('clean', cleanUrl, cleanRedis.url);
   try {
     await Promise.all([...Array.from({ length: WORKERS }, () => chaos.startWorker()), clean.startWorker()]);
+    // The load: busy processes beside the drill until the verdict (killed with the other children).
+    for (let i = 0; i < HOG; i++) {
+      const hog = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+      children.add(hog);
+      hog.once('exit', () => children.delete(hog));
+    }
+    if (HOG > 0) note(`${HOG} CPU hog process(es) running`);
     note(`services up; submitting ${EXPERIMENTS} experiments to each`);
     const specs = Array.from({ length: EXPERIMENTS }, (_, i) => spec(i));
     const ids = await Promise.all(specs.map((s, i) => chaos.submit(s, `chaos-${i}`)));
     const cleanIds = await Promise.all(specs.map((s, i) => clean.submit(s, `clean-${i}`)));
     const submitted = ids.filter((x): x is string => x !== null);
+    // The fault phase starts now, however long a loaded machine took to start everything.
+    const faultsStart = Date.now();
+    faultsEnd = faultsStart + SECONDS * 1000;
+    deadline = faultsEnd;
 
     const unfinished = async (db: Db, list: string[]) =>
       db.experiment.count({
@@ -306,7 +311,7 @@ async function main(): Promise<number> {
     while (Date.now() < faultsEnd - 5_000) {
       const left = await unfinished(chaos.db, submitted).catch(() => submitted.length);
       if (left === 0) break;
-      if (!flushed && ((await succeededCount()) > 0 || Date.now() - t0 > (SECONDS * 1000) / 3)) {
+      if (!flushed && ((await succeededCount()) > 0 || Date.now() - faultsStart > (SECONDS * 1000) / 3)) {
         await redisAdmin.flushall();
         flushed = true;
         note(`FLUSHALL (${left} experiments unfinished)`);
@@ -344,7 +349,7 @@ async function main(): Promise<number> {
           select: { queuedAt: true, finishedAt: true },
         })),
       ];
-      if (done.length === 0) return (Date.now() - t0) / 1000;
+      if (done.length === 0) return (Date.now() - faultsStart) / 1000;
       return (
         done.reduce((a, r) => a + (r.finishedAt!.getTime() - r.queuedAt.getTime()) / 1000, 0) / done.length
       );
