@@ -486,6 +486,8 @@ export interface paths {
                 | 'succeeded'
                 | 'failed'
                 | 'canceled';
+              /** @description known before the run: e.g. few-samples when the probe set is under 10x a layer width */
+              warnings: components['schemas']['AnalysisWarning'][];
             };
           };
         };
@@ -512,6 +514,8 @@ export interface paths {
                 | 'succeeded'
                 | 'failed'
                 | 'canceled';
+              /** @description known before the run: e.g. few-samples when the probe set is under 10x a layer width */
+              warnings: components['schemas']['AnalysisWarning'][];
             };
           };
         };
@@ -1183,11 +1187,14 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Bottom-up convergence and top-down crawl verdicts of a finished experiment */
+    /**
+     * Bottom-up convergence and top-down crawl verdicts of a finished experiment, with their evidence
+     * @description Verdicts are decided on the adjusted score (rho against each cell's null), leave out what is true by construction or cannot be judged (`excluded`), and answer `inconclusive` with a `reason` when the data cannot decide; `warnings` lists what limits the numbers. See the README, "How the verdicts are decided".
+     */
     get: {
       parameters: {
         query?: {
-          /** @description rho to the final layer that counts as converged */
+          /** @description score (the adjusted score when the tensor has its null) to the final layer that counts as converged */
           threshold?: number;
           /** @description specimen layer the crawl follows (default: top layer) */
           layer?: string;
@@ -1211,34 +1218,89 @@ export interface paths {
           content: {
             'application/json': {
               convergence: {
+                evidence: {
+                  converged: string[];
+                  judged: string[];
+                  lastCheckpointCounted: boolean;
+                };
+                excluded: {
+                  checkpoint?: number;
+                  /** @description e.g. 'few-samples', 'null-near-one', 'final-checkpoint', 'trivial-checkpoint', 'input', 'excluded' */
+                  code: string;
+                  layer?: string;
+                  reason: string;
+                  refLayer?: string;
+                  specLayer?: string;
+                }[];
                 layers: {
-                  /** @description first fraction of training with rho to the final layer ≥ threshold; null: never */
+                  checkpoint?: number | null;
+                  /** @description first fraction of training before the final checkpoint with score ≥ threshold and above its null; null: never */
                   convergedAt: number | null;
                   /** @description position among the layers both networks share */
                   depth: number;
+                  /** @description why the layer is left out of the verdict */
+                  excluded?: string;
                   layer: string;
+                  /** @description score to its final version at each checkpoint */
+                  scores?: (number | null)[];
                 }[];
-                /** @description rank correlation of convergence time with depth (input and logits left out) */
+                /** @description why the verdict is 'inconclusive' ("code: words", e.g. 'few-samples: input has 784 features and 256 samples'); null otherwise */
+                reason: string | null;
+                /** @description the score the verdict compares: 'rho_adjusted' = (rho - null) / (1 - null) against each cell's permutation null; 'rho_adjusted_gaussian' against the Gaussian baseline (tensors computed before the null existed); 'rho' */
+                score: 'rho_adjusted' | 'rho_adjusted_gaussian' | 'rho';
+                /** @description rank correlation of convergence time with depth (over the judged layers) */
                 spearman: number | null;
+                /** @description score to the final version that counts as converged */
                 threshold: number;
                 verdict: 'bottom-up' | 'not-bottom-up' | 'inconclusive';
               };
               crawl: {
+                evidence: {
+                  below: number;
+                  early: number;
+                  margin: number;
+                  notBelow: number;
+                  undecided: number;
+                  zMin: number;
+                };
+                excluded: {
+                  checkpoint?: number;
+                  /** @description e.g. 'few-samples', 'null-near-one', 'final-checkpoint', 'trivial-checkpoint', 'input', 'excluded' */
+                  code: string;
+                  layer?: string;
+                  reason: string;
+                  refLayer?: string;
+                  specLayer?: string;
+                }[];
                 /** @description the specimen layer followed through training */
                 layer: string;
+                /** @description why the verdict is 'inconclusive' ("code: words", e.g. 'few-samples: input has 784 features and 256 samples'); null otherwise */
+                reason: string | null;
+                /** @description the score the verdict compares: 'rho_adjusted' = (rho - null) / (1 - null) against each cell's permutation null; 'rho_adjusted_gaussian' against the Gaussian baseline (tensors computed before the null existed); 'rho' */
+                score: 'rho_adjusted' | 'rho_adjusted_gaussian' | 'rho';
                 steps: {
                   checkpoint: number;
+                  decision?: 'below' | 'not-below' | 'undecided' | 'excluded';
+                  early?: boolean;
                   fraction: number;
-                  /** @description the final reference layer with the largest rho */
+                  /** @description the judged final reference layer with the largest score */
                   mostSimilar: string | null;
+                  nullByLayer?: {
+                    [key: string]: number | null;
+                  };
                   rho: number | null;
                   rhoByLayer: {
                     [key: string]: number | null;
                   };
+                  score?: number | null;
+                  scoreByLayer?: {
+                    [key: string]: number | null;
+                  };
                 }[];
-                /** @description 'crawl': most checkpoints in the first third of training resemble a lower final layer */
+                /** @description 'crawl': most checkpoints in the first third of training resemble a lower final layer, with evidence */
                 verdict: 'crawl' | 'no-crawl' | 'inconclusive';
               };
+              warnings: components['schemas']['AnalysisWarning'][];
             };
           };
         };
@@ -2560,7 +2622,7 @@ export interface paths {
     };
     /**
      * Any sub-block of the tensor [refLayer, specLayer, checkpoint(, coefficient)]
-     * @description Layers by index or name (one, a comma list, or omitted = all). One checkpoint (checkpoint=K, step=S or fraction=F, nearest) drops the checkpoint axis; a list or none keeps it. measure=coefficients adds a coefficient axis, NaN-padded (JSON: null) with `counts` giving each vector length. npy: float32 with exactly the announced shape, NaN for cells not computed yet. csv: long form, one row per value.
+     * @description Layers by index or name (one, a comma list, or omitted = all). One checkpoint (checkpoint=K, step=S or fraction=F, nearest) drops the checkpoint axis; a list or none keeps it. measure=coefficients adds a coefficient axis, NaN-padded (JSON: null) with `counts` giving each vector length. measure=rho_null: each cell's permutation null (rho with the specimen's rows shuffled); measure=rho_adjusted: (rho - null) / (1 - null), comparable across widths (null/NaN for cells computed before the null existed, or a null of 1). npy: float32 with exactly the announced shape, NaN for cells not computed yet. csv: long form, one row per value.
      */
     get: {
       parameters: {
@@ -2570,7 +2632,7 @@ export interface paths {
           checkpoint?: string;
           step?: number;
           fraction?: number;
-          measure?: 'rho' | 'mean' | 'svcca' | 'pwcca' | 'cka' | 'coefficients';
+          measure?: 'rho' | 'mean' | 'svcca' | 'pwcca' | 'cka' | 'rho_null' | 'rho_adjusted' | 'coefficients';
           format?: 'json' | 'npy' | 'csv';
           /** @description share token (instead of an API key) */
           share?: string;
@@ -3254,6 +3316,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
   schemas: {
+    /** AnalysisWarning */
+    AnalysisWarning: {
+      checkpoint?: number;
+      /** @description lower-kebab-case: 'few-samples', 'constant-layer', 'rank-deficient', 'conv-reduction', 'null-near-one', … */
+      code: string;
+      layer?: string;
+      /** @description plain words naming the layer(s) and the numbers */
+      message: string;
+      network?: 'reference' | 'specimen';
+      refLayer?: string;
+      specLayer?: string;
+    };
     /** Error */
     Error: {
       /** @description stable UPPER_SNAKE error code */
@@ -3357,6 +3431,8 @@ export interface components {
         queuedAt: string;
         trainingAt: string | null;
       };
+      /** @description what limits the numbers: before the run, from the layer widths and the samples (few-samples); once succeeded, also from the ranks kept and each cell's null (constant-layer, rank-deficient, null-near-one) */
+      warnings: components['schemas']['AnalysisWarning'][];
     };
   };
   responses: never;

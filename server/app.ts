@@ -16,7 +16,7 @@ import { figureRoutes } from './routes/v1/experiments/results-figures.ts';
 import { keyRoutes } from './routes/v1/keys.ts';
 import { webRoutes } from './routes/web.ts';
 import { ErrorSchema, HttpError } from './schemas/error.ts';
-import { ExperimentSchema } from './schemas/experiment.ts';
+import { ExperimentSchema, WarningSchema } from './schemas/experiment.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -68,6 +68,7 @@ export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}
     ...options,
   });
   app.addSchema(ErrorSchema);
+  app.addSchema(WarningSchema);
   app.addSchema(ExperimentSchema);
   registerErrorHandling(app, rateLimit);
   registerBodyTimeout(app, deps.config.limits.bodyIdleMs);

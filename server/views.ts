@@ -1,4 +1,8 @@
 // Turns experiment rows into API views.
+
+import { convReductionWarnings } from '../core/analysis/conv-reduction.ts';
+import { declaredWarnings } from '../core/analysis/index.ts';
+import { type AnalysisWarning, dedupeWarnings } from '../core/analysis/warnings.ts';
 import type { Checkpoint, Experiment, Layer, Prisma } from '../store/db.ts';
 import type { ExperimentView } from './schemas/experiment.ts';
 
@@ -32,6 +36,16 @@ export function uploadLinks(id: string): Record<string, string> {
     activations: `${base}/activations/{network}/{checkpoint}/{layer}`,
     complete: `${base}/complete`,
   };
+}
+
+/**
+ * The experiment's warnings: those its finished analysis stored (summary.warnings), else those known
+ * from its layers' widths and samples; and how each conv layer was reduced (conv-reduction).
+ */
+export function experimentWarnings(row: Pick<ExperimentRow, 'summary' | 'layers'>): AnalysisWarning[] {
+  const stored = (row.summary as { warnings?: unknown } | null)?.warnings;
+  const known = Array.isArray(stored) ? (stored as AnalysisWarning[]) : declaredWarnings(row.layers);
+  return dedupeWarnings([...known, ...convReductionWarnings(row.layers)]);
 }
 
 export function experimentView(row: ExperimentRow): ExperimentView {
@@ -77,6 +91,7 @@ export function experimentView(row: ExperimentRow): ExperimentView {
     },
     backend: row.backend,
     summary: row.summary,
+    warnings: experimentWarnings(row),
     links:
       (row.spec as { source?: unknown } | null)?.source === 'upload' ? uploadLinks(row.id) : links(row.id),
   };

@@ -16,7 +16,8 @@
  *   error: { code: string, message: string } | null, spec: any, estimate: any,
  *   layers: { reference: string[], specimen: string[] }, checkpoints: Checkpoint[],
  *   layerDetails?: { reference: LayerDetail[], specimen: LayerDetail[] },
- *   timings: Record<string, string|null>, backend: string|null, summary: any }} Experiment
+ *   timings: Record<string, string|null>, backend: string|null, summary: any,
+ *   warnings?: Array<{code: string, message: string}> }} Experiment
  * @typedef {{ shape: number[], axes: string[], measure: string,
  *   labels: { refLayer: string[], specLayer: string[], checkpoint: any },
  *   values: any, counts?: any }} Slice
@@ -901,10 +902,22 @@ async function loadVerdicts(e, share, signal, box) {
     const a = await json(`/v1/experiments/${e.id}/analysis`, { share, signal });
     const conv = a.convergence;
     const crawl = a.crawl;
+    const score = conv.score === 'rho' ? 'rho' : 'adjusted score';
     const order = conv.layers
       .filter((/** @type {any} */ l) => l.convergedAt !== null)
       .map((/** @type {any} */ l) => `${l.layer} ${pct(l.convergedAt)}`)
       .join(' · ');
+    /** @param {string|null|undefined} reason */
+    const why = (reason) =>
+      reason ? h('span', { class: 'd reason', 'data-testid': 'verdict-reason' }, reason) : '';
+    /** @type {Array<{code: string, message: string}>} */
+    const warnings = [];
+    const seen = new Set();
+    for (const w of [...(a.warnings ?? []), ...(e.warnings ?? [])]) {
+      if (seen.has(w.message)) continue;
+      seen.add(w.message);
+      warnings.push(w);
+    }
     box.replaceChildren(
       h(
         'div',
@@ -914,9 +927,10 @@ async function loadVerdicts(e, share, signal, box) {
         h(
           'span',
           { class: 'd' },
-          `rho ≥ ${conv.threshold} at: ${order || 'never'}`,
+          `${score} ≥ ${conv.threshold} before the end at: ${order || 'never'}`,
           conv.spearman === null ? '' : ` · Spearman ${num(conv.spearman, 2)}`,
         ),
+        why(conv.reason),
       ),
       h(
         'div',
@@ -931,7 +945,25 @@ async function loadVerdicts(e, share, signal, box) {
             .map((/** @type {any} */ st) => `${pct(st.fraction)} → ${st.mostSimilar ?? '–'}`)
             .join(' · '),
         ),
+        why(crawl.reason),
       ),
+      warnings.length === 0
+        ? ''
+        : h(
+            'div',
+            { class: 'verdict warnings', 'data-testid': 'warnings' },
+            h('span', { class: 'k' }, `warnings (${warnings.length})`),
+            h(
+              'ul',
+              {},
+              ...warnings
+                .slice(0, 12)
+                .map((w) => h('li', { 'data-code': w.code }, h('b', {}, w.code), ` ${w.message}`)),
+            ),
+            warnings.length > 12
+              ? h('span', { class: 'd' }, `and ${warnings.length - 12} more (GET …/analysis)`)
+              : '',
+          ),
     );
   } catch (err) {
     if (!signal.aborted) box.replaceChildren(errorBox(err));

@@ -78,6 +78,13 @@ async function watch(id: string): Promise<number> {
   }
 }
 
+/** The experiment's warnings, one line each on stderr (stdout stays the JSON or the id). */
+function printWarnings(warnings: unknown): void {
+  if (!Array.isArray(warnings)) return;
+  for (const w of warnings as Array<{ code?: string; message?: string }>)
+    console.error(`warning: ${w.code}: ${w.message}`);
+}
+
 export async function run(argv: string[], command?: string): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -110,11 +117,15 @@ export async function run(argv: string[], command?: string): Promise<number> {
         }
         const sub = await json('/v1/experiments', { method: 'POST', body });
         console.log(sub.id);
+        printWarnings(sub.warnings);
         return values.wait ? watch(sub.id) : 0;
       }
-      case 'status':
-        console.log(JSON.stringify(await json(`/v1/experiments/${need('ID')}`), null, 2));
+      case 'status': {
+        const e = await json(`/v1/experiments/${need('ID')}`);
+        console.log(JSON.stringify(e, null, 2));
+        printWarnings(e.warnings);
         return 0;
+      }
       case 'watch':
         return watch(need('ID'));
       case 'list': {

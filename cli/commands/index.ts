@@ -13,7 +13,7 @@ register('admin', {
 
 const api: Array<[string, string]> = [
   ['submit', 'SPEC.json [--wait]: submit an experiment (prints its id)'],
-  ['status', 'ID: the experiment as JSON'],
+  ['status', 'ID: the experiment as JSON (its warnings also on stderr)'],
   ['watch', 'ID: progress bar until it finishes'],
   ['list', "[--status S]: the team's experiments"],
   ['cancel', 'ID: cancel a queued or running experiment'],

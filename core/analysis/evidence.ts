@@ -47,6 +47,8 @@ export interface CellScore {
   score: number | null;
   /** (rho - null) in standard deviations of the null; null when it cannot be computed */
   z: number | null;
+  /** the null's standard deviation in units of the score; null when unknown */
+  sd: number | null;
 }
 
 /**
@@ -83,13 +85,26 @@ export function cellScore(data: FigureData, i: number, j: number, t: number, sam
         : null;
   const score = name === 'rho' ? rho : adjustedScore(rho, nullRho);
   let z: number | null = null;
+  let scoreSd: number | null = null;
   const ranks = data.ranks?.(i, j, t);
   if (rho !== null && nullRho !== null && ranks && samples) {
     const sd = nullSd(samples, ranks[0], ranks[1], nullRho);
-    if (sd !== null && sd > 0) z = (rho - nullRho) / sd;
-    else if (sd === 0) z = rho > nullRho + 1e-9 ? Number.POSITIVE_INFINITY : 0;
+    if (sd !== null && sd > 0) {
+      z = (rho - nullRho) / sd;
+      scoreSd = nullRho < 1 ? sd / (1 - nullRho) : null;
+    } else if (sd === 0) {
+      z = rho > nullRho + 1e-9 ? Number.POSITIVE_INFINITY : 0;
+      scoreSd = 0;
+    }
   }
-  return { rho, null: nullRho, score, z };
+  return { rho, null: nullRho, score, z, sd: scoreSd };
+}
+
+/** How far apart two scores must be to differ: MARGIN, or Z_MIN of their nulls' deviations if larger. */
+export function marginBetween(a: CellScore, b: CellScore): number {
+  const sa = a.sd ?? 0;
+  const sb = b.sd ?? 0;
+  return Math.max(MARGIN, Z_MIN * Math.sqrt(sa * sa + sb * sb));
 }
 
 /** True when the cell stands above its null: z ≥ Z_MIN when known, else its score ≥ MARGIN. */

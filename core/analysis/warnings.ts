@@ -100,7 +100,7 @@ export function layerWarnings(layers: LayerFacts[]): AnalysisWarning[] {
       out.push({
         ...base,
         code: 'rank-deficient',
-        message: `${where} keeps rank ${layer.rank} of its ${layer.width} features (dead or duplicated neurons): CCA sees ${layer.rank} directions`,
+        message: `${where} keeps rank ${layer.rank} of its ${layer.width} features (dead, constant or linearly dependent ones): CCA sees ${layer.rank} directions`,
       });
     }
   }

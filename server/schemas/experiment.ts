@@ -45,6 +45,22 @@ export const LayerDetailSchema = Type.Object({
   reductionDetail: Nullable(Type.String({ description: 'the reduction in words' })),
 });
 
+export const WarningSchema = Type.Object(
+  {
+    code: Type.String({
+      description:
+        "lower-kebab-case: 'few-samples', 'constant-layer', 'rank-deficient', 'conv-reduction', 'null-near-one', …",
+    }),
+    message: Type.String({ description: 'plain words naming the layer(s) and the numbers' }),
+    network: Type.Optional(Type.Union([Type.Literal('reference'), Type.Literal('specimen')])),
+    layer: Type.Optional(Type.String()),
+    refLayer: Type.Optional(Type.String()),
+    specLayer: Type.Optional(Type.String()),
+    checkpoint: Type.Optional(Type.Integer()),
+  },
+  { $id: 'AnalysisWarning', title: 'AnalysisWarning' },
+);
+
 export const ExperimentSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -75,6 +91,11 @@ export const ExperimentSchema = Type.Object(
     }),
     backend: Nullable(Type.String()),
     summary: Type.Unknown({ description: 'per-layer results when succeeded, else null' }),
+    warnings: Type.Array(Type.Ref('AnalysisWarning'), {
+      description:
+        'what limits the numbers: before the run, from the layer widths and the samples (few-samples); once ' +
+        "succeeded, also from the ranks kept and each cell's null (constant-layer, rank-deficient, null-near-one)",
+    }),
     links: Type.Record(Type.String(), Type.String()),
   },
   { $id: 'Experiment', title: 'Experiment' },
@@ -90,5 +111,8 @@ export const SubmittedSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   status: ExperimentStatusSchema,
   estimate: Type.Unknown(),
+  warnings: Type.Array(Type.Ref('AnalysisWarning'), {
+    description: 'known before the run: e.g. few-samples when the probe set is under 10x a layer width',
+  }),
   links: Type.Record(Type.String(), Type.String()),
 });

@@ -102,8 +102,14 @@ describe('figures and analysis end to end', () => {
       body.convergence.layers.map((l: { layer: string }) => l.layer),
       LAYERS,
     );
-    assert.equal(body.convergence.layers[0].convergedAt, 0, 'input is always its final self');
+    // the input is its final self by construction: left out, with the reason
+    assert.match(body.convergence.layers[0].excluded, /^input: /);
+    assert.ok(body.convergence.excluded.some((e: { code: string }) => e.code === 'input'));
+    // Net_S = Net_R: the final checkpoint is the reference itself and never counts as converging
+    assert.ok(body.convergence.layers.every((l: { convergedAt: number | null }) => l.convergedAt !== 1));
+    assert.equal(body.convergence.score, 'rho_adjusted');
     assert.ok(['bottom-up', 'not-bottom-up', 'inconclusive'].includes(body.convergence.verdict));
+    assert.equal(body.convergence.reason === null, body.convergence.verdict !== 'inconclusive');
     assert.equal(body.crawl.layer, 'fc2');
     assert.deepEqual(
       body.crawl.steps.map((s: { fraction: number }) => s.fraction),

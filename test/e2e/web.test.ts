@@ -140,6 +140,18 @@ describe('web page in headless Chromium', () => {
       );
     }
     await page.getByTestId('verdicts').locator('.verdict').first().waitFor();
+    // warnings next to the verdicts: 256 probe examples cannot judge the 784-wide input
+    const warnings = page.getByTestId('warnings');
+    await warnings.waitFor();
+    assert.match(
+      (await warnings.textContent()) ?? '',
+      /few-samples.*'input' has 784 features and 256 samples/,
+    );
+    // the crawl cannot decide without the input: inconclusive, and the page says why
+    assert.match(
+      (await page.getByTestId('verdict-reason').allTextContents()).join('\n'),
+      /few-samples: input has 784 features and 256 samples/,
+    );
 
     // the heatmap of the last checkpoint: one cell per (reference, specimen) pair, labelled by layer
     const heatmap = page.getByTestId('heatmap');

@@ -6,11 +6,14 @@ import { Value } from '@sinclair/typebox/value';
 import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../../config/index.ts';
 import { baselineLayers } from '../../core/analysis/baseline.ts';
+import { experimentWarnings } from '../../core/analysis/crawl.ts';
+import { analysisContext } from '../../core/analysis/index.ts';
 import { adjustedScore } from '../../core/analysis/warnings.ts';
 import { buildTensor, type GemmEngine, SimilarityError } from '../../core/cca/index.ts';
 import type { Dataset } from '../../core/data/dataset.ts';
 import { DatasetError } from '../../core/data/dataset.ts';
 import { loadDataset } from '../../core/data/load.ts';
+import { figureDataFromCells } from '../../core/figures/data.ts';
 import {
   captureOptions,
   type ExperimentSpec,
@@ -449,7 +452,15 @@ export async function processExperiment(
   // Summary: each specimen layer against its own final version over training (Figure 2's data).
   const diag = await db.cell.findMany({
     where: { experimentId: row.id },
-    select: { refLayer: true, specLayer: true, checkpoint: true, rho: true },
+    select: {
+      refLayer: true,
+      specLayer: true,
+      checkpoint: true,
+      rho: true,
+      rhoNull: true,
+      rankRef: true,
+      rankSpec: true,
+    },
   });
   if (diag.length !== total) {
     // never report a partial tensor as finished; a retry computes what is missing
@@ -466,6 +477,29 @@ export async function processExperiment(
           : Array.from({ length: spec.checkpoints }, (_, t) => rhoOf.get(`${i}/${j}/${t}`) ?? null),
     };
   });
+  // Warnings: the layers' (widths, samples, ranks kept) and the cells' (null near 1), stored with the
+  // summary so the API, the page and the CLI show the same list.
+  const specCheckpoints = await db.checkpoint.findMany({
+    where: { runId: spec.runId },
+    select: { index: true, step: true, fraction: true },
+    orderBy: { index: 'asc' },
+  });
+  const figureData = figureDataFromCells({
+    refLayers: ref.layers.map((l) => l.name),
+    specLayers: spec.layers.map((l) => l.name),
+    checkpoints: specCheckpoints,
+    cells: diag,
+  });
+  const declared = (network: 'reference' | 'specimen', info: typeof refInfo) =>
+    info.map((l) => ({ network, name: l.name, features: l.features, samples: l.samples }));
+  const warnings = experimentWarnings(
+    figureData,
+    analysisContext(
+      figureData,
+      [...declared('reference', refInfo), ...declared('specimen', specInfo)],
+      ref.runId === spec.runId,
+    ),
+  );
   const summary = {
     cells: total,
     seconds: (Date.now() - started) / 1000,
@@ -482,6 +516,10 @@ export async function processExperiment(
     /** baseline[refLayer][specLayer]: rho and CKA of Gaussian data with the pair's samples and widths */
     baseline,
     samples,
+    /** what limits the numbers (AnalysisWarning[]); GET /v1/experiments/ID shows them as `warnings` */
+    warnings,
+    /** each cell's null is a permutation null (the specimen's rows shuffled, seeded) */
+    null: { kind: 'permutation', seed: NULL_SEED },
   };
   await progress.flush();
   // Success is written only now, after every cell batch above has been committed.

@@ -64,7 +64,10 @@ describe('analyseCrawl', () => {
     assert.equal(a.steps.at(-1)?.rho, 1);
     assert.equal(a.steps[0].mostSimilar, 'input', 'a strictly larger rho still wins');
     // equal distance: the deeper layer
-    const even = analyseCrawl({ ...data, rho: (i: number) => (i === 1 || i === 3 ? 0.5 : 0.1) }, 'fc2');
+    const even = analyseCrawl(
+      { ...data, rho: (i: number) => (i === 1 || i === 3 ? 0.5 : 0.1), baseline: () => 0.1 },
+      'fc2',
+    );
     assert.equal(even.steps[0].mostSimilar, 'fc3');
   });
 

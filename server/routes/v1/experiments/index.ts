@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
+import { declaredWarnings } from '../../../../core/analysis/index.ts';
 import { checkLimits, estimateExperiment, representationShape } from '../../../../core/estimate.ts';
 import {
   type ExperimentSpec,
@@ -156,10 +157,12 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
       if (idempotencyKey) {
         const existing = await idempotent(principal.teamId, idempotencyKey, hash);
         if (existing) {
+          const layers = await db.layer.findMany({ where: { experimentId: existing.id } });
           return reply.status(202).send({
             id: existing.id,
             status: existing.status,
             estimate: existing.estimate,
+            warnings: declaredWarnings(layers),
             links: links(existing.id),
           });
         }
@@ -239,9 +242,15 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
         // The row is the truth: the workers' reconciler enqueues it when Redis answers again.
         request.log.warn({ err, experimentId: created.id }, 'enqueue failed; the reconciler will retry');
       }
-      return reply
-        .status(202)
-        .send({ id: created.id, status: created.status as never, estimate, links: links(created.id) });
+      // estimate-time warnings: e.g. 256 probe examples cannot judge a 784-wide input
+      const warnings = declaredWarnings([...layerRows('reference'), ...layerRows('specimen')]);
+      return reply.status(202).send({
+        id: created.id,
+        status: created.status as never,
+        estimate,
+        warnings,
+        links: links(created.id),
+      });
     },
   );
 

@@ -5,8 +5,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { convReductionWarnings } from '../../../../core/analysis/conv-reduction.ts';
-import { analyseCrawl, convergenceOf, defaultTopLayer } from '../../../../core/analysis/crawl.ts';
-import { dedupeWarnings, layerWarnings } from '../../../../core/analysis/warnings.ts';
+import { defaultTopLayer, experimentWarnings } from '../../../../core/analysis/crawl.ts';
+import type { AnalysisContext } from '../../../../core/analysis/evidence.ts';
+import { analyseExperiment, analysisContext } from '../../../../core/analysis/index.ts';
+import { dedupeWarnings } from '../../../../core/analysis/warnings.ts';
 import { figureDataFromCells } from '../../../../core/figures/data.ts';
 import { DEFAULT_FRACTIONS, heatmapsSvg } from '../../../../core/figures/heatmaps.ts';
 import { convergenceSvg, crawlSvg } from '../../../../core/figures/lines.ts';
@@ -29,30 +31,75 @@ const Rho = Type.Union([Type.Number(), Type.Null()]);
 
 /** Rendered figures of finished experiments (immutable), most recently used kept: 256 or 64 MiB. */
 const figureCache = new LruCache<string>(256, 64 * 1024 * 1024);
+/** A finished experiment's tensor, its figure notes and the verdicts' context. */
+interface Tensor {
+  data: FigureData;
+  notes: FigureNotes;
+  ctx: AnalysisContext;
+}
 /** Figure data of finished experiments (each figure and the analysis read it): 32 or ~64 MiB. */
-const tensorCache = new LruCache<{ data: FigureData; notes: FigureNotes }>(32, 64 * 1024 * 1024);
+const tensorCache = new LruCache<Tensor>(32, 64 * 1024 * 1024);
+
+const Num = Type.Union([Type.Number(), Type.Null()]);
+const ScoreSchema = Type.Union(
+  [Type.Literal('rho_adjusted'), Type.Literal('rho_adjusted_gaussian'), Type.Literal('rho')],
+  {
+    description:
+      "the score the verdict compares: 'rho_adjusted' = (rho - null) / (1 - null) against each cell's permutation " +
+      "null; 'rho_adjusted_gaussian' against the Gaussian baseline (tensors computed before the null existed); 'rho'",
+  },
+);
+const ExclusionSchema = Type.Object({
+  code: Type.String({
+    description:
+      "e.g. 'few-samples', 'null-near-one', 'final-checkpoint', 'trivial-checkpoint', 'input', 'excluded'",
+  }),
+  reason: Type.String(),
+  layer: Type.Optional(Type.String()),
+  refLayer: Type.Optional(Type.String()),
+  specLayer: Type.Optional(Type.String()),
+  checkpoint: Type.Optional(Type.Integer()),
+});
+const Reason = Type.Union([Type.String(), Type.Null()], {
+  description:
+    "why the verdict is 'inconclusive' (\"code: words\", e.g. 'few-samples: input has 784 features and 256 samples'); null otherwise",
+});
 
 const AnalysisSchema = Type.Object(
   {
     convergence: Type.Object({
-      threshold: Type.Number(),
+      threshold: Type.Number({ description: 'score to the final version that counts as converged' }),
       layers: Type.Array(
         Type.Object({
           layer: Type.String(),
           depth: Type.Integer({ description: 'position among the layers both networks share' }),
           convergedAt: Type.Union([Type.Number(), Type.Null()], {
-            description: 'first fraction of training with rho to the final layer ≥ threshold; null: never',
+            description:
+              'first fraction of training before the final checkpoint with score ≥ threshold and above its null; null: never',
           }),
+          checkpoint: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+          scores: Type.Optional(
+            Type.Array(Num, { description: 'score to its final version at each checkpoint' }),
+          ),
+          excluded: Type.Optional(Type.String({ description: 'why the layer is left out of the verdict' })),
         }),
       ),
       spearman: Type.Union([Type.Number(), Type.Null()], {
-        description: 'rank correlation of convergence time with depth (input and logits left out)',
+        description: 'rank correlation of convergence time with depth (over the judged layers)',
       }),
       verdict: Type.Union([
         Type.Literal('bottom-up'),
         Type.Literal('not-bottom-up'),
         Type.Literal('inconclusive'),
       ]),
+      reason: Reason,
+      score: ScoreSchema,
+      excluded: Type.Array(ExclusionSchema),
+      evidence: Type.Object({
+        judged: Type.Array(Type.String()),
+        converged: Type.Array(Type.String()),
+        lastCheckpointCounted: Type.Boolean(),
+      }),
     }),
     crawl: Type.Object({
       layer: Type.String({ description: 'the specimen layer followed through training' }),
@@ -61,16 +108,41 @@ const AnalysisSchema = Type.Object(
           checkpoint: Type.Integer(),
           fraction: Type.Number(),
           mostSimilar: Type.Union([Type.String(), Type.Null()], {
-            description: 'the final reference layer with the largest rho',
+            description: 'the judged final reference layer with the largest score',
           }),
           rho: Rho,
           rhoByLayer: Type.Record(Type.String(), Rho),
+          score: Type.Optional(Num),
+          scoreByLayer: Type.Optional(Type.Record(Type.String(), Num)),
+          nullByLayer: Type.Optional(Type.Record(Type.String(), Num)),
+          decision: Type.Optional(
+            Type.Union([
+              Type.Literal('below'),
+              Type.Literal('not-below'),
+              Type.Literal('undecided'),
+              Type.Literal('excluded'),
+            ]),
+          ),
+          early: Type.Optional(Type.Boolean()),
         }),
       ),
       verdict: Type.Union([Type.Literal('crawl'), Type.Literal('no-crawl'), Type.Literal('inconclusive')], {
-        description: "'crawl': most checkpoints in the first third of training resemble a lower final layer",
+        description:
+          "'crawl': most checkpoints in the first third of training resemble a lower final layer, with evidence",
+      }),
+      reason: Reason,
+      score: ScoreSchema,
+      excluded: Type.Array(ExclusionSchema),
+      evidence: Type.Object({
+        early: Type.Integer(),
+        below: Type.Integer(),
+        notBelow: Type.Integer(),
+        undecided: Type.Integer(),
+        margin: Type.Number(),
+        zMin: Type.Number(),
       }),
     }),
+    warnings: Type.Array(Type.Ref('AnalysisWarning')),
   },
   { title: 'Analysis' },
 );
@@ -121,11 +193,6 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     await pool.release();
   });
 
-  /** The experiment's rho tensor as figure data; 409 unless it succeeded. */
-  async function finishedTensor(request: FastifyRequest, id: string): Promise<FigureData> {
-    return (await tensorOf(await finishedRow(request, id))).data;
-  }
-
   /** The experiment if readable and succeeded (409 otherwise). */
   async function finishedRow(request: FastifyRequest, id: string): Promise<ExperimentRow> {
     const row = await readableExperiment(db, request, id);
@@ -141,7 +208,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
   }
 
   /** The tensor and its notes for a finished experiment (immutable), read once and kept while recently used. */
-  async function tensorOf(row: ExperimentRow): Promise<{ data: FigureData; notes: FigureNotes }> {
+  async function tensorOf(row: ExperimentRow): Promise<Tensor> {
     const key = `${row.id}|${row.finishedAt?.toISOString()}`;
     const hit = tensorCache.get(key);
     if (hit) return hit;
@@ -152,8 +219,8 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     return read;
   }
 
-  /** The tensor and what the figures state beside it (networks, n, reductions, warnings). */
-  async function readTensor(row: ExperimentRow): Promise<{ data: FigureData; notes: FigureNotes }> {
+  /** The tensor, what the figures state beside it (networks, n, reductions, warnings) and the verdicts' context. */
+  async function readTensor(row: ExperimentRow): Promise<Tensor> {
     const names = (network: 'reference' | 'specimen') =>
       row.layers
         .filter((l) => l.network === network)
@@ -190,14 +257,12 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       samples[l.name] = l.samples;
       if (l.reduction && l.reduction !== 'none') reductions[l.name] = l.reductionDetail ?? l.reduction;
     }
-    const warnings = dedupeWarnings([
-      ...layerWarnings(
-        ordered.map((l) => ({ network: l.network, name: l.name, width: l.features, samples: l.samples })),
-      ),
-      ...convReductionWarnings(ordered),
-    ]);
     const same = row.referenceRunId !== null && row.referenceRunId === row.specimenRunId;
-    return { data, notes: { networks: same ? 'same' : 'different', samples, reductions, warnings } };
+    // the verdicts' context (layer sizes, kept ranks, Net_S = Net_R) and every warning: the layers'
+    // and the cells' (null near 1), with the conv reductions
+    const ctx = analysisContext(data, row.layers, same);
+    const warnings = dedupeWarnings([...experimentWarnings(data, ctx), ...convReductionWarnings(ordered)]);
+    return { data, notes: { networks: same ? 'same' : 'different', samples, reductions, warnings }, ctx };
   }
 
   const sendSvg = (reply: FastifyReply, svg: string) =>
@@ -369,7 +434,12 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     {
       schema: {
         tags,
-        summary: 'Bottom-up convergence and top-down crawl verdicts of a finished experiment',
+        summary:
+          'Bottom-up convergence and top-down crawl verdicts of a finished experiment, with their evidence',
+        description:
+          "Verdicts are decided on the adjusted score (rho against each cell's null), leave out what is true by " +
+          'construction or cannot be judged (`excluded`), and answer `inconclusive` with a `reason` when the data ' +
+          'cannot decide; `warnings` lists what limits the numbers. See the README, "How the verdicts are decided".',
         params: IdParams,
         querystring: Type.Object({
           threshold: Type.Optional(
@@ -377,7 +447,8 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
               minimum: 0,
               maximum: 1,
               default: 0.9,
-              description: 'rho to the final layer that counts as converged',
+              description:
+                'score (the adjusted score when the tensor has its null) to the final layer that counts as converged',
             }),
           ),
           layer: Type.Optional(
@@ -392,11 +463,10 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       },
     },
     async (request) => {
-      const data = await finishedTensor(request, request.params.id);
+      const { data, notes, ctx } = await tensorOf(await finishedRow(request, request.params.id));
       const layer = layerOf(data, request.query.layer);
-      const convergence = convergenceOf(data, { threshold: request.query.threshold ?? 0.9 });
-      const { depth: _depth, ...crawl } = analyseCrawl(data, layer);
-      return { convergence, crawl };
+      const analysis = analyseExperiment(data, ctx, { threshold: request.query.threshold ?? 0.9, layer });
+      return { ...analysis, warnings: notes.warnings };
     },
   );
 }

@@ -25,8 +25,27 @@ import type { ExperimentRow } from '../../../views.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 const tags = ['results'];
-const MEASURES = ['rho', 'mean', 'svcca', 'pwcca', 'cka', 'coefficients'] as const;
+const MEASURES = [
+  'rho',
+  'mean',
+  'svcca',
+  'pwcca',
+  'cka',
+  'rho_null',
+  'rho_adjusted',
+  'coefficients',
+] as const;
 type Measure = (typeof MEASURES)[number];
+/** The Cell column of each scalar measure. */
+const COLUMN = {
+  rho: 'rho',
+  mean: 'mean',
+  svcca: 'svcca',
+  pwcca: 'pwcca',
+  cka: 'cka',
+  rho_null: 'rhoNull',
+  rho_adjusted: 'rhoAdjusted',
+} as const satisfies Record<Exclude<Measure, 'coefficients'>, string>;
 
 const SliceQuerySchema = Type.Object({
   refLayer: Type.Optional(Type.String()),
@@ -94,7 +113,9 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         description:
           'Layers by index or name (one, a comma list, or omitted = all). One checkpoint (checkpoint=K, step=S or ' +
           'fraction=F, nearest) drops the checkpoint axis; a list or none keeps it. measure=coefficients adds a ' +
-          'coefficient axis, NaN-padded (JSON: null) with `counts` giving each vector length. npy: float32 with ' +
+          'coefficient axis, NaN-padded (JSON: null) with `counts` giving each vector length. measure=rho_null: each ' +
+          "cell's permutation null (rho with the specimen's rows shuffled); measure=rho_adjusted: (rho - null) / " +
+          '(1 - null), comparable across widths (null/NaN for cells computed before the null existed, or a null of 1). npy: float32 with ' +
           'exactly the announced shape, NaN for cells not computed yet. csv: long form, one row per value.',
         params: IdParams,
         querystring: SliceQuerySchema,
@@ -217,7 +238,7 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     ];
     const scalar = (i: number, j: number, t: number): number | null => {
       const c = cellAt(i, j, t);
-      const v = c ? (c[measure as Exclude<Measure, 'coefficients'>] as number | null) : null;
+      const v = c ? (c[COLUMN[measure as Exclude<Measure, 'coefficients'>]] as number | null) : null;
       return v ?? null;
     };
     const labels = {

@@ -81,7 +81,14 @@ export async function createUploadExperiment(
   const created = (e: { id: string; status: string; estimate: unknown }) =>
     reply
       .status(201)
-      .send({ id: e.id, status: e.status as never, estimate: e.estimate, links: uploadLinks(e.id) });
+      // layer widths are known only once the arrays arrive: warnings come with POST …/complete (202)
+      .send({
+        id: e.id,
+        status: e.status as never,
+        estimate: e.estimate,
+        warnings: [],
+        links: uploadLinks(e.id),
+      });
   const idempotencyKey = request.headers['idempotency-key'] as string | undefined;
   if (idempotencyKey) {
     const existing = await idempotent(principal.teamId, idempotencyKey);
