@@ -26,4 +26,13 @@ describe('estimates', () => {
     // issue 15's case on the native engine: 10 eigendecompositions of order 4096 at ~17 s each
     assert.ok(lapack > 100 && lapack < 300, String(lapack));
   });
+
+  it("count each cell's permutation null: two products per cell, one per baseline pair", () => {
+    // many samples, few features: each representation and each product costs u = 2 n d^2 / GEMM rate and
+    // the decompositions are negligible. Baseline: 2 representations + 1 pair = 3u; tensor over one
+    // checkpoint: 2 representations + 2 products (the cell and its null) = 4u.
+    const tall = { samples: 2_500_000_000, features: 10 };
+    const e = estimateTensor([tall], [tall], 1, 'lapack');
+    assert.ok(Math.abs(e.seconds.tensor / e.seconds.capture - 4 / 3) < 0.01, JSON.stringify(e.seconds));
+  });
 });
