@@ -272,7 +272,9 @@ async function main(): Promise<number> {
     const stopSeconds = (Date.now() - asked) / 1000;
     log(`graceful stop in the tensor phase: ${stopSeconds.toFixed(2)} s`);
 
-    const lockErrors = (output.match(/could not renew lock|stalled|missing lock/gi) ?? []).length;
+    const lockLines = output.split('\n').filter((l) => /could not renew lock|stalled|missing lock/i.test(l));
+    for (const line of [...new Set(lockLines)].slice(0, 10)) log(`lock: ${line.slice(0, 300)}`);
+    const lockErrors = lockLines.length;
     const result = {
       case: `upload ${SAMPLES}x${FEATURES}, ${LAYERS.length} layers, ${CHECKPOINTS} checkpoints`,
       estimateSeconds: full.estimate,
