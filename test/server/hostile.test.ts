@@ -14,6 +14,7 @@ import { loggerOptions } from '../../server/app.ts';
 import { redactQuery } from '../../server/redact.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { testConfig, waitFor } from '../helpers/env.ts';
+import { assertHealthy } from '../helpers/health.ts';
 import { tinySpec } from '../helpers/service.ts';
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -87,6 +88,7 @@ describe('bad text and integers answer 400 naming the field', () => {
       1,
       'only the valid one stored',
     );
+    await assertHealthy(t.app, 100, 'after bad text');
   });
 
   it('refuses integers the database columns cannot hold', async () => {
@@ -104,6 +106,7 @@ describe('bad text and integers answer 400 naming the field', () => {
       uploadSpec({ name: 'int32', checkpoints: [{ step: 0 }, { step: 2 ** 31 - 1 }] }),
     );
     assert.equal(largest.statusCode, 201, largest.body);
+    await assertHealthy(t.app, 100, 'after out-of-range integers');
   });
 });
 
@@ -147,6 +150,7 @@ describe('share tokens never reach the log', () => {
     });
     assert.match(sink.text, /\[redacted\]/);
     for (const token of tokens) assert.ok(!sink.text.includes(token), `token ${token} reached the log`);
+    await assertHealthy(t.app, 100, 'after share-token spellings');
   });
 
   it('uses the same parsing to drop share tokens from cache keys', () => {
@@ -268,6 +272,7 @@ describe('a hung Redis never slows reads', () => {
       },
       { what: 'rate limit counted again after Redis answers', timeoutMs: 20_000 },
     );
+    await assertHealthy(t.app, 100, 'after Redis answered again');
   });
 });
 
@@ -309,6 +314,7 @@ describe('a client that disconnects mid-upload', () => {
     const line = sink.text.split('\n').find((l) => l.includes('upload aborted by the client')) ?? '';
     assert.match(line, /"code":"CLIENT_ABORTED"/);
     assert.match(line, /"level":30/, 'info, not a warning');
+    await assertHealthy(t.app, 100, 'after an aborted upload');
   });
 });
 
@@ -350,6 +356,7 @@ describe("Fastify's own errors", () => {
     const limited = await t.app.inject({ method: 'GET', url: `/v1/experiments/${'b'.repeat(120)}` });
     assertStandardError(limited, 429, 'RATE_LIMITED');
     assert.ok(limited.headers['retry-after']);
+    await assertHealthy(t.app, 100, "after Fastify's own errors");
   });
 
   it('answer a body that does not arrive in time with 408 and the standard body', async () => {
@@ -375,5 +382,6 @@ describe("Fastify's own errors", () => {
       code: 'REQUEST_TIMEOUT',
       message: 'the request (headers and body) did not arrive in time',
     });
+    await assertHealthy(t.app, 100, 'after a request timeout');
   });
 });
