@@ -20,13 +20,13 @@ describe('convergence analysis', () => {
       [0.3, 0.6, 0.8, 1],
       [0.2, 0.99, 1, 1],
     ];
-    const a = analyseConvergence(layers, bottomUp, fractions);
+    const a = analyseConvergence(layers, bottomUp, fractions, { threshold: 0.9 });
     assert.equal(a.verdict, 'bottom-up');
     assert.deepEqual(
       a.layers.map((l) => l.convergedAt),
       [0, 0.1, 0.5, null, 0.1], // fc3 reaches 0.9 only at the final checkpoint: not converged
     );
     const topDown = [bottomUp[0], bottomUp[3], bottomUp[2], bottomUp[1], bottomUp[4]];
-    assert.equal(analyseConvergence(layers, topDown, fractions).verdict, 'not-bottom-up');
+    assert.equal(analyseConvergence(layers, topDown, fractions, { threshold: 0.9 }).verdict, 'not-bottom-up');
   });
 });

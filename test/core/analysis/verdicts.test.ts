@@ -140,4 +140,39 @@ describe('verdict rules', () => {
     assert.equal(c.verdict, 'inconclusive');
     assert.match(c.reason ?? '', /no-convergence/);
   });
+
+  it("the demo's measured diagonal is bottom-up at the default threshold", () => {
+    // rho of each layer to its final version at 0 %, 2.2 %, 46 %, 99 % and 100 % of training, measured
+    // by `npm run demo` (mnist-fc, n = 2500; nulls 0.447 for the 500-wide layers, 0.065 for logits)
+    const rho: Record<string, number[]> = {
+      input: [1, 1, 1, 1, 1],
+      fc1: [0.793, 0.814, 0.921, 0.997, 1],
+      fc2: [0.664, 0.691, 0.839, 0.991, 1],
+      fc3: [0.6, 0.631, 0.778, 0.979, 1],
+      logits: [0.444, 0.793, 0.952, 0.997, 1],
+    };
+    const nulls: Record<string, number> = { input: 0.5, fc1: 0.447, fc2: 0.447, fc3: 0.447, logits: 0.065 };
+    const fractions = [0, 0.022, 0.46, 0.99, 1];
+    const data: FigureData = {
+      refLayers: MNIST,
+      specLayers: MNIST,
+      checkpoints: fractions.map((fraction, index) => ({
+        index,
+        step: Math.round(fraction * 938),
+        fraction,
+      })),
+      rho: (i, j, t) => (i === j ? rho[MNIST[i]!]![t]! : 0.3),
+      rhoNull: (i, j) => (i === j ? nulls[MNIST[i]!]! : 0.45),
+    };
+    const c = convergenceOf(data, {}, context(2500));
+    assert.equal(c.threshold, 0.8);
+    assert.deepEqual(
+      c.layers.map((l) => l.convergedAt),
+      [0, 0.46, 0.99, 0.99, 0.46], // input and logits are left out of the verdict
+    );
+    assert.equal(c.verdict, 'bottom-up');
+    // at 0.9 every hidden layer first gets there at the ~99 % checkpoint: a tie, not evidence
+    const strict = convergenceOf(data, { threshold: 0.9 }, context(2500));
+    assert.equal(strict.verdict, 'inconclusive');
+  });
 });

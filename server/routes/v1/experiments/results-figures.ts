@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { convReductionWarnings } from '../../../../core/analysis/conv-reduction.ts';
+import { DEFAULT_THRESHOLD } from '../../../../core/analysis/convergence.ts';
 import { defaultTopLayer, experimentWarnings } from '../../../../core/analysis/crawl.ts';
 import type { AnalysisContext } from '../../../../core/analysis/evidence.ts';
 import { analyseExperiment, analysisContext } from '../../../../core/analysis/index.ts';
@@ -446,7 +447,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
             Type.Number({
               minimum: 0,
               maximum: 1,
-              default: 0.9,
+              default: DEFAULT_THRESHOLD,
               description:
                 'score (the adjusted score when the tensor has its null) to the final layer that counts as converged',
             }),
@@ -465,7 +466,10 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     async (request) => {
       const { data, notes, ctx } = await tensorOf(await finishedRow(request, request.params.id));
       const layer = layerOf(data, request.query.layer);
-      const analysis = analyseExperiment(data, ctx, { threshold: request.query.threshold ?? 0.9, layer });
+      const analysis = analyseExperiment(data, ctx, {
+        threshold: request.query.threshold ?? DEFAULT_THRESHOLD,
+        layer,
+      });
       return { ...analysis, warnings: notes.warnings };
     },
   );
