@@ -71,12 +71,19 @@ export async function startService(
   const { key, teamId } = await newTeam();
   const api = launch('server/main.ts');
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${base}/health`)).ok, { timeoutMs: 60_000, what: 'API up' }).catch(
-    (err) => {
-      throw new Error(`${err}\n${output}`);
-    },
-  );
   const workers: ChildProcess[] = [];
+  // A start that fails (a loaded machine, a crash) must not leave the API or a worker running: an
+  // orphaned child keeps the test file, and so the whole runner, alive forever.
+  const abandon = async (err: unknown): Promise<never> => {
+    await Promise.all([api, ...workers].map((c) => stopProcess(c, 'SIGKILL')));
+    await db.team.deleteMany({ where: { id: { in: teams } } }).catch(() => undefined);
+    await db.$disconnect();
+    rmSync(artifactDir, { recursive: true, force: true });
+    throw new Error(`${err}\n${output}`);
+  };
+  await waitFor(async () => (await fetch(`${base}/health`)).ok, { timeoutMs: 120_000, what: 'API up' }).catch(
+    abandon,
+  );
   const startWorker = async () => {
     let own = '';
     const w = launch('worker/main.ts', (text) => {
@@ -84,7 +91,7 @@ export async function startService(
     });
     workers.push(w);
     await waitFor(() => own.includes('repdyn worker: tfjs backend') || w.exitCode !== null, {
-      timeoutMs: 60_000,
+      timeoutMs: 120_000,
       what: 'worker up',
     });
     if (w.exitCode !== null) throw new Error(`worker exited with ${w.exitCode}:\n${own}`);
@@ -95,7 +102,7 @@ export async function startService(
     await stopProcess(w, signal);
     workers.splice(workers.indexOf(w), 1);
   };
-  for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
+  for (let i = 0; i < (options.workers ?? 1); i++) await startWorker().catch(abandon);
   const queueRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   queueRedis.on('error', () => {}); // a test may stop its private Redis
   const queue = new Queue(EXPERIMENT_QUEUE, {
