@@ -3,14 +3,9 @@
 // null, and which comparisons they leave out because they are true by construction or cannot be
 // judged. See the README section "How the verdicts are decided".
 import type { FigureData } from '../figures/types.ts';
-import { adjustedScore, type LayerFacts, NULL_NEAR_ONE } from './warnings.ts';
+import { adjustedScore, type LayerFacts, MIN_SAMPLES_PER_FEATURE, NULL_NEAR_ONE } from './warnings.ts';
 
-/**
- * A layer with fewer samples than this many per kept direction is left out of the verdicts (the low
- * end of the paper's rule of thumb, 5-10x more datapoints than neurons); below SAMPLES_PER_FEATURE
- * (10) it is only warned about.
- */
-export const MIN_SAMPLES_PER_FEATURE = 5;
+export { MIN_SAMPLES_PER_FEATURE };
 
 /** A score counts as above its null when it exceeds it by this many standard deviations of the null. */
 export const Z_MIN = 3;

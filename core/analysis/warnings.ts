@@ -61,6 +61,10 @@ export function hasFewSamples(layer: Pick<LayerFacts, 'width' | 'rank' | 'sample
 }
 
 /** The short reason a verdict gives for a layer with too few samples (e.g. for 'inconclusive'). */
+/** Below this many samples per feature a layer is left out of the verdicts (between it and
+ * SAMPLES_PER_FEATURE it is only warned about and judged by its adjusted score). */
+export const MIN_SAMPLES_PER_FEATURE = 5;
+
 export function fewSamplesReason(layer: Pick<LayerFacts, 'name' | 'width' | 'samples'>): string {
   return `few-samples: ${layer.name} has ${layer.width} features and ${layer.samples} samples`;
 }
@@ -93,7 +97,10 @@ export function layerWarnings(layers: LayerFacts[]): AnalysisWarning[] {
         code: 'few-samples',
         message:
           `${where} has ${layer.width} features and ${layer.samples} samples (${per} per feature; CCA needs about ` +
-          `${SAMPLES_PER_FEATURE}): even unrelated representations look similar to it, so its cells are not evidence`,
+          `${SAMPLES_PER_FEATURE}): even unrelated representations look similar to it` +
+          (layer.samples < MIN_SAMPLES_PER_FEATURE * layer.width
+            ? ', so the verdicts leave it out'
+            : '; its raw rho is inflated, the verdicts judge it only by its score against the permutation null'),
       });
     }
     if (layer.rank !== undefined && layer.rank < layer.width && layer.rank < layer.samples - 1) {
