@@ -155,3 +155,19 @@ export async function checkTeamLimit(
   const active = await tx.experiment.count({ where: { teamId, status: { in: [AWAITING, ...ACTIVE] } } });
   if (active >= limit) throw new TooManyActiveExperiments(active, limit);
 }
+
+/** The cells' scalar fields that figures, the summary and the analysis read (no coefficients). */
+export function figureCells(db: Db, experimentId: string) {
+  return db.cell.findMany({
+    where: { experimentId },
+    select: {
+      refLayer: true,
+      specLayer: true,
+      checkpoint: true,
+      rho: true,
+      rhoNull: true,
+      rankRef: true,
+      rankSpec: true,
+    },
+  });
+}

@@ -9,6 +9,7 @@
 // representations (the current one and, while its last cells finish, the next).
 
 import { availableParallelism } from 'node:os';
+import { untilAborted } from '../abort.ts';
 import { type GemmEngine, getGemmEngine, jsEngine } from './gemm.ts';
 import type { DecompositionKind } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
@@ -74,24 +75,6 @@ export interface TensorCell {
 const WORKERS = Math.max(2, Math.min(4, availableParallelism()));
 /** Cells computed concurrently (their products overlap with the JS decompositions of the others). */
 const IN_FLIGHT = 2 * WORKERS + 2;
-
-/** p's outcome, or the signal's reason as soon as it aborts (p then settles unobserved). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
 
 /**
  * Yields the cells checkpoint by checkpoint, specimen layer by specimen layer, reference layer by

@@ -5,6 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Value } from '@sinclair/typebox/value';
 import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../../config/index.ts';
+import { untilAborted } from '../../core/abort.ts';
 import { baselineLayers } from '../../core/analysis/baseline.ts';
 import { experimentWarnings } from '../../core/analysis/crawl.ts';
 import { analysisContext } from '../../core/analysis/index.ts';
@@ -38,6 +39,7 @@ import {
   advance,
   type CellRow,
   encodeCoefficients,
+  figureCells,
   isTerminal,
   writeCells,
 } from '../../store/experiments.ts';
@@ -103,25 +105,6 @@ interface RunHandle {
   store: FsRunArtifactStore;
   layers: Array<{ name: string }>;
   checkpoints: number;
-}
-
-/** p's outcome, or the signal's reason as soon as it aborts (p then settles unobserved). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 /** How often a worker waiting for another one to finish training the same network looks again. */
@@ -450,18 +433,7 @@ export async function processExperiment(
   await flush();
 
   // Summary: each specimen layer against its own final version over training (Figure 2's data).
-  const diag = await db.cell.findMany({
-    where: { experimentId: row.id },
-    select: {
-      refLayer: true,
-      specLayer: true,
-      checkpoint: true,
-      rho: true,
-      rhoNull: true,
-      rankRef: true,
-      rankSpec: true,
-    },
-  });
+  const diag = await figureCells(db, row.id);
   if (diag.length !== total) {
     // never report a partial tensor as finished; a retry computes what is missing
     throw new Error(`tensor incomplete after computing: ${diag.length}/${total} cells stored`);

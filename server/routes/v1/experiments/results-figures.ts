@@ -15,6 +15,7 @@ import { DEFAULT_FRACTIONS, heatmapsSvg } from '../../../../core/figures/heatmap
 import { convergenceSvg, crawlSvg } from '../../../../core/figures/lines.ts';
 import type { FigureNotes, FigureScore } from '../../../../core/figures/notes.ts';
 import type { FigureData } from '../../../../core/figures/types.ts';
+import { figureCells } from '../../../../store/experiments.ts';
 import { readableExperiment } from '../../../access.ts';
 import type { AppDeps } from '../../../app.ts';
 import { acquireFigurePool } from '../../../figure-pool.ts';
@@ -227,18 +228,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         .filter((l) => l.network === network)
         .sort((a, b) => a.index - b.index)
         .map((l) => l.name);
-    const cells = await db.cell.findMany({
-      where: { experimentId: row.id },
-      select: {
-        refLayer: true,
-        specLayer: true,
-        checkpoint: true,
-        rho: true,
-        rhoNull: true,
-        rankRef: true,
-        rankSpec: true,
-      },
-    });
+    const cells = await figureCells(db, row.id);
     const summary = row.summary as { baseline?: unknown } | null;
     const data = figureDataFromCells({
       refLayers: names('reference'),
