@@ -176,12 +176,13 @@ async function ensureRun(
     );
   } finally {
     await lease.release();
-    if (signal.aborted) {
-      // deleted while it trained: nothing references the run any more, so it goes with its files
-      await collectRun(ctx.db, ctx.config.artifactDir, runId).catch((err) =>
-        ctx.log(`run ${runId}: could not collect it: ${String(err)}`),
-      );
-    }
+    // Deleted while it trained: nothing references the run any more, so it goes with its files. Asked
+    // whatever the outcome, not only when the cancel poll has fired: a delete that lands just before
+    // the last step (the poll has not seen it yet) must not leave a finished orphan behind. collectRun
+    // keeps a run any experiment references, so for a live experiment this removes nothing.
+    await collectRun(ctx.db, ctx.config.artifactDir, runId).catch((err) =>
+      ctx.log(`run ${runId}: could not collect it: ${String(err)}`),
+    );
   }
 }
 
