@@ -43,7 +43,7 @@ export async function startService(
     PORT: String(port),
     QUEUE_PREFIX: `repdyn-test-${tag}`,
     ARTIFACT_DIR: artifactDir,
-    LOG_LEVEL: process.env["TEST_LOG_LEVEL"] ?? 'warn',
+    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
     ...options.env,
   };
   let output = '';
