@@ -211,8 +211,9 @@ export function estimateTensor(
   const bytes = (s: Shape) => s.samples * s.features;
   const memoryMB =
     (ref.reduce((a, s) => a + bytes(s) * 8, 0) + Math.max(...spec.map((s) => bytes(s) * 16))) / 2 ** 20 + 400;
+  // Uploads keep their dtype (float32 or float64): the disk estimate is the float64 upper bound.
   const diskMB =
-    (ref.reduce((a, s) => a + bytes(s) * 4, 0) + spec.reduce((a, s) => a + bytes(s) * 4, 0) * checkpoints) /
+    (ref.reduce((a, s) => a + bytes(s) * 8, 0) + spec.reduce((a, s) => a + bytes(s) * 8, 0) * checkpoints) /
     2 ** 20;
   const tensor = tensorSeconds(ref, spec, checkpoints, linalg);
   const capture = baselineSeconds(ref, spec, linalg);

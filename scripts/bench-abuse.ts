@@ -396,7 +396,9 @@ async function main(): Promise<number> {
     log('seeding experiments');
     const small = await seed(db, teamId, 12, 8, true);
     const big = await seed(db, teamId, 30, 12, false);
-    api = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    // BENCH_API_NODE_ARGS: extra node flags for the API (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`)
+    const apiArgs = (process.env['BENCH_API_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    api = spawn(process.execPath, [...apiArgs, '--import', 'tsx', 'server/main.ts'], {
       cwd: repoRoot,
       env,
       stdio: ['ignore', 'ignore', 'inherit'],

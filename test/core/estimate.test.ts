@@ -35,4 +35,10 @@ describe('estimates', () => {
     const e = estimateTensor([tall], [tall], 1, 'lapack');
     assert.ok(Math.abs(e.seconds.tensor / e.seconds.capture - 4 / 3) < 0.01, JSON.stringify(e.seconds));
   });
+
+  it('count uploaded representations on disk at 8 bytes per value (uploads may be float64)', () => {
+    // 2 reference layers + 2 specimen layers × 2 checkpoints, each 256 × 4096 values of 8 bytes
+    const e = estimateTensor(ref, spec, 2, 'lapack');
+    assert.equal(e.diskMB, (6 * 256 * 4096 * 8) / 2 ** 20);
+  });
 });
