@@ -11,6 +11,13 @@ export interface Config {
   redisUrl: string;
   queuePrefix: string;
   artifactDir: string;
+  /**
+   * ARTIFACT_URL=s3://bucket/prefix puts run artifacts in an S3-compatible bucket instead of
+   * artifactDir (store/artifact-store.ts); S3_ENDPOINT (MinIO, a local server), S3_REGION and
+   * S3_FORCE_PATH_STYLE go with it; credentials come from the AWS SDK's usual variables.
+   */
+  artifactUrl: string | undefined;
+  s3: { endpoint: string | undefined; region: string; forcePathStyle: boolean | undefined };
   sharedDir: string;
   cifarDir: string | undefined;
   host: string;
@@ -160,6 +167,12 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     queuePrefix: str(env, 'QUEUE_PREFIX', 'repdyn'),
     artifactDir: resolve(repoRoot, str(env, 'ARTIFACT_DIR', 'artifacts')),
+    artifactUrl: env['ARTIFACT_URL'] || undefined,
+    s3: {
+      endpoint: env['S3_ENDPOINT'] || undefined,
+      region: env['S3_REGION'] || env['AWS_REGION'] || 'us-east-1',
+      forcePathStyle: env['S3_FORCE_PATH_STYLE'] ? env['S3_FORCE_PATH_STYLE'] !== 'false' : undefined,
+    },
     sharedDir: resolve(repoRoot, str(env, 'SHARED_DIR', '../shared')),
     cifarDir: env['CIFAR_DIR'] ? resolve(env['CIFAR_DIR']) : undefined,
     host: str(env, 'HOST', '127.0.0.1'),

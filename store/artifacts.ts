@@ -8,13 +8,21 @@
 // Every write goes to a temporary file in the same directory and is renamed into place, so a crash
 // never leaves a partial file under a final name.
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Matrix2D } from '../core/cca/matrix.ts';
 import { decodeNpy, encodeNpy, parseNpyHeader } from '../core/npy.ts';
-import type { RunArtifactStore, RunState } from '../core/train/store.ts';
-
-const LAYER_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+import type { RunState } from '../core/train/store.ts';
+import {
+  type ArtifactStore,
+  checkLayerName,
+  checkpointName,
+  checkRunKey,
+  type PieceWriter,
+  type RunArtifacts,
+  type RunListing,
+} from './artifact-store.ts';
 
 async function writeAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
@@ -32,12 +40,7 @@ async function writeAtomic(file: string, bytes: Uint8Array | string): Promise<vo
  * A file written in pieces: bytes go to a temporary file beside `file`, which becomes `file` (an
  * atomic rename) only on commit(); abort() removes it. Nothing partial is ever under the final name.
  */
-export async function openAtomicWrite(file: string): Promise<{
-  write(bytes: Uint8Array): Promise<void>;
-  /** Renames into place; true when it replaced an existing file. */
-  commit(): Promise<boolean>;
-  abort(): Promise<void>;
-}> {
+export async function openAtomicWrite(file: string): Promise<PieceWriter> {
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   const handle = await open(tmp, 'wx');
@@ -78,25 +81,34 @@ export function uploadRunKey(experimentId: string, network: 'reference' | 'speci
   return createHash('sha256').update(`upload/${experimentId}/${network}`).digest('hex');
 }
 
-export class FsRunArtifactStore implements RunArtifactStore {
+export class FsRunArtifactStore implements RunArtifacts {
   /** Directory holding this run's artifacts. */
   readonly dir: string;
 
-  constructor(root: string, runKey: string) {
-    if (!/^[0-9a-f]{8,64}$/.test(runKey)) throw new Error(`artifact store: invalid run key '${runKey}'`);
-    this.dir = join(root, 'runs', runKey);
+  constructor(
+    root: string,
+    readonly key: string,
+  ) {
+    this.dir = join(root, 'runs', checkRunKey(key));
   }
 
   private checkpointDir(checkpoint: number): string {
-    if (!Number.isInteger(checkpoint) || checkpoint < 0)
-      throw new RangeError(`invalid checkpoint ${checkpoint}`);
-    return join(this.dir, `ckpt-${String(checkpoint).padStart(4, '0')}`);
+    return join(this.dir, checkpointName(checkpoint));
   }
 
   /** Path of a representation file (the API streams it as .npy). */
   layerFile(checkpoint: number, layer: string): string {
-    if (!LAYER_NAME.test(layer)) throw new Error(`artifact store: invalid layer name '${layer}'`);
-    return join(this.checkpointDir(checkpoint), `${layer}.npy`);
+    return join(this.checkpointDir(checkpoint), `${checkLayerName(layer)}.npy`);
+  }
+
+  async openRepresentation(checkpoint: number, layer: string) {
+    const file = this.layerFile(checkpoint, layer);
+    const info = await stat(file).catch(() => null);
+    return info ? { stream: createReadStream(file), bytes: info.size } : null;
+  }
+
+  writeRepresentation(checkpoint: number, layer: string): Promise<PieceWriter> {
+    return openAtomicWrite(this.layerFile(checkpoint, layer));
   }
 
   /** [rows, cols] of a stored representation from its .npy header; null when it is not stored. */
@@ -181,4 +193,37 @@ export class FsRunArtifactStore implements RunArtifactStore {
     const state = await this.loadState();
     return state?.checkpoints.some((c) => c.index === checkpoint) ?? false;
   }
+}
+
+/** The filesystem artifact store: <root>/runs/<runKey>/… (the default). */
+export class FsArtifactStore implements ArtifactStore {
+  constructor(readonly location: string) {}
+
+  run(key: string): FsRunArtifactStore {
+    return new FsRunArtifactStore(this.location, key);
+  }
+
+  async removeRun(key: string): Promise<void> {
+    const dir = join(this.location, 'runs', checkRunKey(key));
+    await rm(join(dir, 'state.json'), { force: true }); // first: never a half-removed "complete" run
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  async listRuns(): Promise<RunListing[]> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.location, 'runs'));
+    } catch {
+      return [];
+    }
+    const out: RunListing[] = [];
+    for (const key of names) {
+      if (!/^[0-9a-f]{8,64}$/.test(key)) continue;
+      const info = await stat(join(this.location, 'runs', key)).catch(() => null);
+      if (info?.isDirectory()) out.push({ key, modified: info.mtime });
+    }
+    return out;
+  }
+
+  close(): void {}
 }
