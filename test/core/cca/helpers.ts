@@ -78,18 +78,31 @@ export function assertClose(actual: number, expected: number, tol: number, what:
   }
 }
 
+/** Engines that failed to load in this process, with the reason (reported once each). */
+const unavailable = new Map<string, string>();
+
 /**
  * The GEMM engines that load here besides JS (the native OpenBLAS one, onnxruntime), each with every
- * product on the engine however small (minWork 0). Callers dispose them.
+ * product on the engine however small (minWork 0). Callers dispose them. An engine that does not load
+ * is reported on stderr with the reason (the tests then cover fewer engines, and say so); with
+ * REPDYN_REQUIRE_NATIVE=1 (CI) a native engine that does not load fails instead.
  */
 export async function loadedEngines(): Promise<GemmEngine[]> {
   const engines: GemmEngine[] = [];
   for (const name of ['blas', 'onnx'] as const) {
     try {
       engines.push(await getGemmEngine(name, { minWork: 0 }));
-    } catch {
-      // not available on this machine (native.test.ts says which and why)
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (name === 'blas' && process.env['REPDYN_REQUIRE_NATIVE'] === '1') {
+        throw new Error(`REPDYN_REQUIRE_NATIVE=1 but the native engine did not load: ${reason}`);
+      }
+      if (!unavailable.has(name)) {
+        unavailable.set(name, reason);
+        process.stderr.write(`# engine '${name}' not loaded, its cases run on the other engines only: ${reason}\n`);
+      }
     }
   }
   return engines;
 }
+
