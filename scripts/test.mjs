@@ -25,12 +25,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 const UNIT_DIRS = ['test/core/'];
-const UNIT_FILES = [
-  'test/config.test.ts',
-  'test/cli/similarity.test.ts',
-  'test/store/artifacts.test.ts',
-  'test/worker/progress.test.ts',
-];
+const UNIT_FILES = ['test/config.test.ts', 'test/cli/similarity.test.ts', 'test/store/artifacts.test.ts'];
 const BROWSER_FILES = ['test/e2e/web.test.ts'];
 /**
  * Integration files that run with nothing else running: the browser, workers killed against deadlines,
@@ -120,7 +115,9 @@ async function prepareDatabase(env) {
   const client = new pg.Client({ connectionString: env.DATABASE_URL });
   await client.connect();
   try {
-    await client.query(`DELETE FROM "Team" WHERE name LIKE 'test-%' AND "createdAt" < now() - interval '1 hour'`);
+    await client.query(
+      `DELETE FROM "Team" WHERE name LIKE 'test-%' AND "createdAt" < now() - interval '1 hour'`,
+    );
     await client.query(
       `DELETE FROM "Run" r WHERE r."createdAt" < now() - interval '1 hour' AND NOT EXISTS (SELECT 1 FROM "Experiment" e WHERE e."referenceRunId" = r.id OR e."specimenRunId" = r.id)`,
     );
@@ -167,7 +164,9 @@ function runFile(file, env) {
       children.delete(child);
       const seconds = (performance.now() - started) / 1000;
       const ok = code === 0;
-      process.stdout.write(`\n── ${file} (${seconds.toFixed(1)} s, ${ok ? 'passed' : `FAILED: ${signal ?? `exit ${code}`}`})\n`);
+      process.stdout.write(
+        `\n── ${file} (${seconds.toFixed(1)} s, ${ok ? 'passed' : `FAILED: ${signal ?? `exit ${code}`}`})\n`,
+      );
       process.stdout.write(Buffer.concat(chunks));
       resolve({ file, ok, seconds });
     });

@@ -12,8 +12,6 @@ const LAYERS = ['input', 'fc1', 'fc2', 'logits'];
 
 describe('figures and analysis end to end', () => {
   let svc: Service;
-  let id: string;
-  let fractions: number[];
 
   before(async () => {
     svc = await startService();
@@ -39,12 +37,14 @@ describe('figures and analysis end to end', () => {
     assert.equal(body.code, code);
   }
 
-  it('answers 409 EXPERIMENT_NOT_FINISHED until the experiment succeeded', async () => {
+  async function submit(): Promise<string> {
     const res = await svc.request('/v1/experiments', { method: 'POST', body: JSON.stringify(tinySpec()) });
     assert.equal(res.status, 202, await res.clone().text());
-    id = (await res.json()).id;
-    await errorOf(`/v1/experiments/${id}/figures/heatmaps.svg`, 409, 'EXPERIMENT_NOT_FINISHED');
-    await errorOf(`/v1/experiments/${id}/analysis`, 409, 'EXPERIMENT_NOT_FINISHED');
+    return (await res.json()).id;
+  }
+
+  /** Waits for the experiment to succeed; its checkpoint fractions. */
+  async function succeeded(id: string): Promise<number[]> {
     const final = await waitFor(
       async () => {
         const body = await (await svc.request(`/v1/experiments/${id}`)).json();
@@ -54,10 +54,29 @@ describe('figures and analysis end to end', () => {
     );
     assert.equal(final.status, 'succeeded', JSON.stringify(final.error));
     assert.deepEqual(final.layers.specimen, LAYERS);
-    fractions = final.checkpoints.map((c: { fraction: number }) => c.fraction);
+    return final.checkpoints.map((c: { fraction: number }) => c.fraction);
+  }
+
+  // A finished experiment for the tests that read one, made by whichever test asks first (each test
+  // can run alone, in any order).
+  let finished: Promise<{ id: string; fractions: number[] }> | undefined;
+  function finishedExperiment() {
+    finished ??= submit().then(async (id) => ({ id, fractions: await succeeded(id) }));
+    return finished;
+  }
+
+  it('answers 409 EXPERIMENT_NOT_FINISHED until the experiment succeeded', async () => {
+    const id = await submit();
+    await errorOf(`/v1/experiments/${id}/figures/heatmaps.svg`, 409, 'EXPERIMENT_NOT_FINISHED');
+    await errorOf(`/v1/experiments/${id}/analysis`, 409, 'EXPERIMENT_NOT_FINISHED');
+    const fractions = await succeeded(id);
+    finished ??= Promise.resolve({ id, fractions });
+    const res = await svc.request(`/v1/experiments/${id}/analysis`);
+    assert.equal(res.status, 200, await res.text());
   });
 
   it('renders the Figure 1 heatmaps at the nearest checkpoints', async () => {
+    const { id } = await finishedExperiment();
     const texts = await svgOf(`/v1/experiments/${id}/figures/heatmaps.svg`);
     assert.ok(texts.includes('Layer-by-layer similarity (rho) during training'));
     for (const name of LAYERS) assert.ok(texts.includes(name), name);
@@ -78,6 +97,7 @@ describe('figures and analysis end to end', () => {
   });
 
   it('renders Figure 2 (convergence) and Figure 3 (crawl)', async () => {
+    const { id } = await finishedExperiment();
     const conv = await svgOf(`/v1/experiments/${id}/figures/convergence.svg`);
     assert.ok(conv.includes('Bottom-up convergence: each layer vs its own final version'));
     for (const name of [...LAYERS, 'fraction of training']) assert.ok(conv.includes(name), name);
@@ -94,6 +114,7 @@ describe('figures and analysis end to end', () => {
   });
 
   it('returns the convergence and crawl analysis', async () => {
+    const { id, fractions } = await finishedExperiment();
     const res = await svc.request(`/v1/experiments/${id}/analysis?threshold=0.8`);
     const body = await res.json();
     assert.equal(res.status, 200, JSON.stringify(body));
@@ -125,6 +146,7 @@ describe('figures and analysis end to end', () => {
   });
 
   it('is readable with a share token, and hidden from other teams and anonymous callers', async () => {
+    const { id } = await finishedExperiment();
     const token = randomBytes(24).toString('base64url');
     await svc.db.share.create({ data: { experimentId: id, tokenHash: hashSecret(token) } });
     const texts = await svgOf(`/v1/experiments/${id}/figures/convergence.svg?share=${token}`, { key: null });
