@@ -99,10 +99,11 @@ export async function loadedEngines(): Promise<GemmEngine[]> {
       }
       if (!unavailable.has(name)) {
         unavailable.set(name, reason);
-        process.stderr.write(`# engine '${name}' not loaded, its cases run on the other engines only: ${reason}\n`);
+        process.stderr.write(
+          `# engine '${name}' not loaded, its cases run on the other engines only: ${reason}\n`,
+        );
       }
     }
   }
   return engines;
 }
-
