@@ -18,7 +18,7 @@
 //
 // The browser tests (BROWSER_FILES) need Chromium; installing it is CI's job (.ci/run), so this stops
 // with how to install it when it is missing.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -105,9 +105,19 @@ function laneEnv(k) {
 
 /** Migrates a lane's database and removes what an interrupted earlier run left there. */
 async function prepareDatabase(env) {
-  const migrate = spawnSync('npm', ['run', '--silent', 'db:migrate'], { stdio: 'inherit', env });
-  if (migrate.status !== 0) {
-    throw new Error('the test database could not be migrated; is PostgreSQL running?');
+  const output = [];
+  const status = await new Promise((resolve) => {
+    const migrate = spawn(process.execPath, ['--import', 'tsx', 'scripts/db-migrate.ts'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    migrate.stdout.on('data', (d) => output.push(d));
+    migrate.stderr.on('data', (d) => output.push(d));
+    migrate.on('close', resolve);
+  });
+  if (status !== 0) {
+    process.stderr.write(Buffer.concat(output));
+    throw new Error(`${env.DATABASE_URL} could not be migrated; is PostgreSQL running?`);
   }
   // Rows left by an interrupted earlier run would be picked up by the test workers' reconciler:
   // remove stale test teams (experiments, keys and cells cascade). Only old ones, so a test run going
@@ -206,7 +216,7 @@ for (const stage of stages) {
     const shared = ordered(list.filter((f) => !alone.includes(f)));
     const lanes = Math.max(1, Math.min(concurrency, shared.length));
     try {
-      for (let k = 0; k < lanes; k++) await prepareDatabase(laneEnv(k));
+      await Promise.all(Array.from({ length: lanes }, (_, k) => prepareDatabase(laneEnv(k))));
     } catch (err) {
       console.error(String(err instanceof Error ? err.message : err));
       process.exit(1);
