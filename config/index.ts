@@ -17,7 +17,13 @@ export interface Config {
    * S3_FORCE_PATH_STYLE go with it; credentials come from the AWS SDK's usual variables.
    */
   artifactUrl: string | undefined;
-  s3: { endpoint: string | undefined; region: string; forcePathStyle: boolean | undefined };
+  s3: {
+    endpoint: string | undefined;
+    region: string;
+    forcePathStyle: boolean | undefined;
+    /** AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY when both are set; otherwise the SDK's own chain */
+    credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  };
   sharedDir: string;
   cifarDir: string | undefined;
   host: string;
@@ -172,6 +178,10 @@ export function loadConfig(env: Env = process.env): Config {
       endpoint: env['S3_ENDPOINT'] || undefined,
       region: env['S3_REGION'] || env['AWS_REGION'] || 'us-east-1',
       forcePathStyle: env['S3_FORCE_PATH_STYLE'] ? env['S3_FORCE_PATH_STYLE'] !== 'false' : undefined,
+      credentials:
+        env['AWS_ACCESS_KEY_ID'] && env['AWS_SECRET_ACCESS_KEY']
+          ? { accessKeyId: env['AWS_ACCESS_KEY_ID'], secretAccessKey: env['AWS_SECRET_ACCESS_KEY'] }
+          : undefined,
     },
     sharedDir: resolve(repoRoot, str(env, 'SHARED_DIR', '../shared')),
     cifarDir: env['CIFAR_DIR'] ? resolve(env['CIFAR_DIR']) : undefined,

@@ -2,7 +2,9 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.ts';
+import type { ArtifactStore } from '../store/artifact-store.ts';
 import type { Db } from '../store/db.ts';
+import { openArtifactStore } from '../store/open-artifacts.ts';
 import type { ExperimentQueue } from '../store/queue.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerBodyTimeout } from './plugins/body-timeout.ts';
@@ -30,7 +32,12 @@ export interface AppDeps {
   /** the API's Redis connection (fails fast while Redis is away) */
   redis: Redis;
   queue: ExperimentQueue;
+  /** where run artifacts live; from the configuration when not given (store/open-artifacts.ts) */
+  artifacts?: ArtifactStore;
 }
+
+/** What the routes get: the dependencies with the artifact store resolved. */
+export type RouteDeps = AppDeps & { artifacts: ArtifactStore };
 
 /**
  * The API's pino options: secrets never reach the log. The Authorization header is redacted and
@@ -51,7 +58,11 @@ export function loggerOptions(level: string): FastifyServerOptions['logger'] {
   };
 }
 
-export async function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(
+  appDeps: AppDeps,
+  options: FastifyServerOptions = {},
+): Promise<FastifyInstance> {
+  const deps: RouteDeps = { ...appDeps, artifacts: appDeps.artifacts ?? openArtifactStore(appDeps.config) };
   // the rate-limit hook, known once registered below; the 404 handler and frameworkErrors use it
   let rateLimitHook: RateLimitHook | null = null;
   const rateLimit = () => rateLimitHook;

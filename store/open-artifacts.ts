@@ -12,5 +12,6 @@ export function openArtifactStore(config: Pick<Config, 'artifactDir' | 'artifact
     endpoint: config.s3.endpoint,
     region: config.s3.region,
     forcePathStyle: config.s3.forcePathStyle,
+    credentials: config.s3.credentials,
   });
 }

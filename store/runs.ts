@@ -1,7 +1,7 @@
 // Runs shared across experiments (and teams): adoption, removal and the orphan sweep.
 //
 // A Run (one training of one network definition, keyed by `key`) and its artifact directory
-// (<ARTIFACT_DIR>/runs/<key>) are shared by every experiment that uses the same definition, whatever
+// (runs/<key> in the artifact store: a directory or a bucket, store/artifact-store.ts) are shared by every experiment that uses the same definition, whatever
 // its team. Adoption (an experiment starts using a run: the row is created if missing and the
 // experiment's referenceRunId/specimenRunId point at it) and removal (a run no experiment references
 // is deleted with its artifacts) both run in a transaction holding the transaction-scoped advisory
@@ -13,8 +13,7 @@
 // process collects it when it stops (collectRun after releasing the lease). What older versions (or a
 // process killed at the wrong moment) left behind, the sweep removes: runs no experiment references and
 // artifact directories that have no Run row, both older than a grace period.
-import { readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { ArtifactStore } from './artifact-store.ts';
 import type { Db, Prisma } from './db.ts';
 import { ACTIVE } from './experiments.ts';
 import { RUN_LOCK_SPACE } from './leases.ts';
@@ -97,7 +96,7 @@ export async function adoptRuns(
  * process holds its training lease; decided under the run key's lock (see the top of this file).
  * Returns true when it was removed.
  */
-export async function collectRun(db: Db, artifactDir: string, runId: string): Promise<boolean> {
+export async function collectRun(db: Db, artifacts: ArtifactStore, runId: string): Promise<boolean> {
   const run = await db.run.findUnique({ where: { id: runId }, select: { key: true } });
   if (!run) return false;
   return db.$transaction(async (tx) => {
@@ -109,7 +108,7 @@ export async function collectRun(db: Db, artifactDir: string, runId: string): Pr
     const gone = await tx.run.deleteMany({ where: { id: runId } });
     if (gone.count === 0) return false;
     // still under the lock: an adopter of this key waits until the files are gone too
-    await rm(join(artifactDir, 'runs', run.key), { recursive: true, force: true });
+    await artifacts.removeRun(run.key);
     return true;
   }, TX);
 }
@@ -120,7 +119,7 @@ export async function collectRun(db: Db, artifactDir: string, runId: string): Pr
  */
 export async function sweepOrphans(
   db: Db,
-  artifactDir: string,
+  artifacts: ArtifactStore,
   minAgeMs = SWEEP_MIN_AGE_MS,
 ): Promise<{ runs: number; dirs: number }> {
   const before = new Date(Date.now() - minAgeMs);
@@ -129,28 +128,21 @@ export async function sweepOrphans(
     select: { id: true },
   });
   let runs = 0;
-  for (const { id } of orphans) if (await collectRun(db, artifactDir, id)) runs++;
+  for (const { id } of orphans) if (await collectRun(db, artifacts, id)) runs++;
 
   let dirs = 0;
-  let names: string[];
-  try {
-    names = await readdir(join(artifactDir, 'runs'));
-  } catch {
-    return { runs, dirs };
-  }
-  const candidates = names.filter((n) => RUN_DIR.test(n));
+  const candidates = (await artifacts.listRuns()).filter((r) => RUN_DIR.test(r.key));
   const known = new Set(
-    (await db.run.findMany({ where: { key: { in: candidates } }, select: { key: true } })).map((r) => r.key),
+    (
+      await db.run.findMany({ where: { key: { in: candidates.map((c) => c.key) } }, select: { key: true } })
+    ).map((r) => r.key),
   );
-  for (const key of candidates) {
-    if (known.has(key)) continue;
-    const dir = join(artifactDir, 'runs', key);
-    const info = await stat(dir).catch(() => null);
-    if (!info?.isDirectory() || info.mtime >= before) continue;
+  for (const { key, modified } of candidates) {
+    if (known.has(key) || modified >= before) continue;
     const removed = await db.$transaction(async (tx) => {
       await lockKey(tx, key);
       if ((await tx.run.count({ where: { key } })) > 0 || (await trainingLeaseHeld(tx, key))) return false;
-      await rm(dir, { recursive: true, force: true });
+      await artifacts.removeRun(key);
       return true;
     }, TX);
     if (removed) dirs++;

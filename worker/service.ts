@@ -16,6 +16,7 @@ import { initBackend } from '../core/tf/backend.ts';
 import { type Db, isDbUnavailable, pingDb } from '../store/db.ts';
 import { advance, isTerminal } from '../store/experiments.ts';
 import { type Lease, tryLeaseExperiment, unleasedActiveExperiments } from '../store/leases.ts';
+import { openArtifactStore } from '../store/open-artifacts.ts';
 import {
   createExperimentQueue,
   EXPERIMENT_QUEUE,
@@ -65,7 +66,8 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
   log(
     `repdyn worker: tfjs backend ${backend.name} (${backend.tfBackend}), GEMM engine ${gemm.name}, decompositions ${gemm.linalg}`,
   );
-  const ctx: PipelineContext = { config, db, backend: backend.name, gemm, log };
+  const artifacts = openArtifactStore(config);
+  const ctx: PipelineContext = { config, db, artifacts, backend: backend.name, gemm, log };
   const connection = createRedis(config.redisUrl, 'worker');
   const queueConnection = createRedis(config.redisUrl, 'worker');
   const queue = createExperimentQueue(queueConnection, config.queuePrefix);
@@ -189,7 +191,7 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
   async function sweep(): Promise<void> {
     if (Date.now() - lastSweep < SWEEP_EVERY_MS) return;
     lastSweep = Date.now();
-    const { runs, dirs } = await sweepOrphans(db, config.artifactDir);
+    const { runs, dirs } = await sweepOrphans(db, artifacts);
     if (runs + dirs > 0) {
       log(`repdyn worker: removed ${runs} orphan run(s) and ${dirs} orphan artifact director(ies)`);
     }

@@ -3,11 +3,11 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { pingDb } from '../../store/db.ts';
 import { pingRedis } from '../../store/redis.ts';
-import type { AppDeps } from '../app.ts';
+import type { RouteDeps } from '../app.ts';
 
 const Dependency = Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) });
 
-export async function healthRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+export async function healthRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   app.get(
     '/health',
     {

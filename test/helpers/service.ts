@@ -11,6 +11,7 @@ import { createTeam } from '../../store/auth.ts';
 import { createDb, type Db } from '../../store/db.ts';
 import { EXPERIMENT_QUEUE } from '../../store/queue.ts';
 import { freePort, repoRoot, stopProcess, testConfig, waitFor } from './env.ts';
+import type { LocalS3 } from './s3.ts';
 
 export interface Service {
   base: string;
@@ -32,7 +33,7 @@ export interface Service {
 }
 
 export async function startService(
-  options: { workers?: number; env?: Record<string, string> } = {},
+  options: { workers?: number; env?: Record<string, string>; s3?: LocalS3 } = {},
 ): Promise<Service> {
   const tag = randomBytes(4).toString('hex');
   const artifactDir = mkdtempSync(join(tmpdir(), `repdyn-art-${tag}-`));
@@ -44,6 +45,8 @@ export async function startService(
     QUEUE_PREFIX: `repdyn-test-${tag}`,
     ARTIFACT_DIR: artifactDir,
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
+    // artifacts in a bucket of a local S3 endpoint (a prefix of this service's own) instead of the directory
+    ...(options.s3 ? options.s3.env(`svc-${tag}`) : {}),
     ...options.env,
   };
   let output = '';

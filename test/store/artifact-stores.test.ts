@@ -176,14 +176,19 @@ describe('choosing the artifact store', () => {
     const s3store = openArtifactStore({
       artifactDir: '/tmp/x',
       artifactUrl: 's3://bkt/p',
-      s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', forcePathStyle: true },
+      s3: {
+        endpoint: 'http://127.0.0.1:1',
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: undefined,
+      },
     });
     assert.equal(s3store.location, 's3://bkt/p/');
     s3store.close();
     const fs = openArtifactStore({
       artifactDir: '/tmp/x',
       artifactUrl: undefined,
-      s3: { endpoint: undefined, region: 'us-east-1', forcePathStyle: undefined },
+      s3: { endpoint: undefined, region: 'us-east-1', forcePathStyle: undefined, credentials: undefined },
     });
     assert.equal(fs.location, '/tmp/x');
   });

@@ -32,7 +32,7 @@ import {
 } from '../../core/spec/upload.ts';
 import { CaptureError } from '../../core/train/capture.ts';
 import { trainRun } from '../../core/train/run.ts';
-import { FsRunArtifactStore } from '../../store/artifacts.ts';
+import type { ArtifactStore, RunArtifacts } from '../../store/artifact-store.ts';
 import type { Db, Prisma } from '../../store/db.ts';
 import {
   AWAITING,
@@ -50,6 +50,8 @@ import { ProgressReporter } from '../progress.ts';
 export interface PipelineContext {
   config: Config;
   db: Db;
+  /** where run artifacts live (a directory or a bucket: store/artifact-store.ts) */
+  artifacts: ArtifactStore;
   backend: string;
   gemm: GemmEngine;
   log: (msg: string, extra?: Record<string, unknown>) => void;
@@ -102,7 +104,7 @@ function dataset(
 
 interface RunHandle {
   runId: string;
-  store: FsRunArtifactStore;
+  store: RunArtifacts;
   layers: Array<{ name: string }>;
   checkpoints: number;
 }
@@ -135,7 +137,7 @@ async function ensureRun(
   signal: AbortSignal,
 ): Promise<RunHandle & { reused: boolean; resumedFromStep: number | null }> {
   const { key, capture } = runDefinition(ctx, e, run);
-  const store = new FsRunArtifactStore(ctx.config.artifactDir, key);
+  const store = ctx.artifacts.run(key);
   const reusable = async () => {
     const [current, state] = await Promise.all([
       ctx.db.run.findUnique({ where: { id: runId }, select: { status: true } }),
@@ -180,7 +182,7 @@ async function ensureRun(
     // whatever the outcome, not only when the cancel poll has fired: a delete that lands just before
     // the last step (the poll has not seen it yet) must not leave a finished orphan behind. collectRun
     // keeps a run any experiment references, so for a live experiment this removes nothing.
-    await collectRun(ctx.db, ctx.config.artifactDir, runId).catch((err) =>
+    await collectRun(ctx.db, ctx.artifacts, runId).catch((err) =>
       ctx.log(`run ${runId}: could not collect it: ${String(err)}`),
     );
   }
@@ -192,7 +194,7 @@ async function trainLeasedRun(
   e: NormalisedExperiment,
   run: NormalisedRunSpec,
   runId: string,
-  store: FsRunArtifactStore,
+  store: RunArtifacts,
   capture: ReturnType<typeof captureOptions>,
   onProgress: (fraction: number, message: string) => void,
   signal: AbortSignal,
@@ -281,12 +283,12 @@ export async function processExperiment(
       const run = runId ? await db.run.findUnique({ where: { id: runId } }) : null;
       if (!run)
         throw new PermanentFailure('REPRESENTATIONS_MISSING', 'the uploaded representations are gone');
-      const store = new FsRunArtifactStore(ctx.config.artifactDir, run.key);
+      const store = ctx.artifacts.run(run.key);
       const state = await store.loadState();
       if (!state?.complete) {
         throw new PermanentFailure(
           'REPRESENTATIONS_MISSING',
-          `the uploaded representations are not in this worker's artifact store (${ctx.config.artifactDir}); the API and every worker must share ARTIFACT_DIR`,
+          `the uploaded representations are not in this worker's artifact store (${ctx.artifacts.location}); the API and every worker must use the same ARTIFACT_URL (or share ARTIFACT_DIR)`,
         );
       }
       handles.push({

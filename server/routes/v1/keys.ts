@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Text } from '../../../core/spec/text.ts';
 import { createTeamKey } from '../../../store/auth.ts';
-import type { AppDeps } from '../../app.ts';
+import type { RouteDeps } from '../../app.ts';
 import { principalOf } from '../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../schemas/error.ts';
 
@@ -44,7 +44,7 @@ const view = (k: KeyRow) => ({
   lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
 });
 
-export async function keyRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
+export async function keyRoutes(scope: FastifyInstance, deps: RouteDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
 

@@ -29,7 +29,7 @@ import { enqueueExperiment } from '../../../../store/queue.ts';
 import { pingRedis, withTimeout } from '../../../../store/redis.ts';
 import { collectRun } from '../../../../store/runs.ts';
 import { experimentHead, readableExperiment } from '../../../access.ts';
-import type { AppDeps } from '../../../app.ts';
+import type { RouteDeps } from '../../../app.ts';
 import { decompositionEngine } from '../../../engine.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
@@ -55,7 +55,7 @@ function inline<T extends object>(schema: T): T {
 
 const uploadSpecCheck = TypeCompiler.Compile(UploadExperimentSpecSchema);
 
-export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
+export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db, config } = deps;
   // live progress streams, ended when the API shuts down (see streamEvents)
@@ -348,7 +348,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: AppDeps): P
       // Runs no experiment of any team references any more go, with their artifacts, decided under
       // the run key's lock that adoption takes too (store/runs.ts). A run its worker is still training
       // is collected by that worker when it stops (within a second or so of this delete).
-      for (const runId of new Set(runIds)) await collectRun(db, config.artifactDir, runId);
+      for (const runId of new Set(runIds)) await collectRun(db, deps.artifacts, runId);
       return reply.status(204).send(null);
     },
   );

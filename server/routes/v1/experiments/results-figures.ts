@@ -17,7 +17,7 @@ import type { FigureNotes, FigureScore } from '../../../../core/figures/notes.ts
 import type { FigureData } from '../../../../core/figures/types.ts';
 import { figureCells } from '../../../../store/experiments.ts';
 import { readableExperiment } from '../../../access.ts';
-import type { AppDeps } from '../../../app.ts';
+import type { RouteDeps } from '../../../app.ts';
 import { acquireFigurePool } from '../../../figure-pool.ts';
 import { LruCache } from '../../../lru.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
@@ -186,7 +186,7 @@ const MeasureQuery = (fallback: FigureScore) => ({
   ),
 });
 
-export async function figureRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
+export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db } = deps;
 

@@ -1,8 +1,6 @@
 // Results of an experiment: any sub-block of the 4-D tensor as JSON, .npy or CSV; the activation
 // matrices the cells were computed from (share links: shares.ts).
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -14,10 +12,9 @@ import {
   selectCheckpoints,
   selectLayers,
 } from '../../../../core/slice.ts';
-import { FsRunArtifactStore } from '../../../../store/artifacts.ts';
 import { decodeCoefficients } from '../../../../store/experiments.ts';
 import { type ExperimentHead, experimentHead, readableExperiment } from '../../../access.ts';
-import type { AppDeps } from '../../../app.ts';
+import type { RouteDeps } from '../../../app.ts';
 import { LruCache } from '../../../lru.ts';
 import { redactQuery } from '../../../redact.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
@@ -100,7 +97,7 @@ function cacheable(request: FastifyRequest, reply: FastifyReply, row: Experiment
   return false;
 }
 
-export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
+export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db, config } = deps;
 
@@ -352,9 +349,8 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
           field: 'layer',
         });
       }
-      const file = new FsRunArtifactStore(config.artifactDir, run.key).layerFile(checkpoint, layer);
-      const info = await stat(file).catch(() => null);
-      if (!info) {
+      const stored = await deps.artifacts.run(run.key).openRepresentation(checkpoint, layer);
+      if (!stored) {
         throw new HttpError(
           404,
           'REPRESENTATION_NOT_FOUND',
@@ -362,9 +358,9 @@ export async function resultRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         );
       }
       reply.header('content-type', 'application/octet-stream');
-      reply.header('content-length', info.size);
+      reply.header('content-length', stored.bytes);
       reply.header('content-disposition', `attachment; filename="${network}-${checkpoint}-${layer}.npy"`);
-      return reply.send(createReadStream(file));
+      return reply.send(stored.stream);
     },
   );
 }

@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { hashSecret } from '../../../../store/auth.ts';
-import type { AppDeps } from '../../../app.ts';
+import type { RouteDeps } from '../../../app.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import { pageShareUrl } from '../../web.ts';
@@ -28,7 +28,7 @@ const ShareSchema = Type.Object({
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
-export async function shareRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
+export async function shareRoutes(scope: FastifyInstance, deps: RouteDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db, config } = deps;
   const cap = config.limits.shareTokens;

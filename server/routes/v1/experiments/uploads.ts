@@ -24,7 +24,8 @@ import {
   type UploadNetwork,
 } from '../../../../core/spec/upload.ts';
 import type { RunState } from '../../../../core/train/store.ts';
-import { FsRunArtifactStore, openAtomicWrite, uploadRunKey } from '../../../../store/artifacts.ts';
+import type { RunArtifacts } from '../../../../store/artifact-store.ts';
+import { uploadRunKey } from '../../../../store/artifacts.ts';
 import type { Db, Prisma } from '../../../../store/db.ts';
 import {
   AWAITING,
@@ -35,7 +36,7 @@ import {
 import { enqueueExperiment } from '../../../../store/queue.ts';
 import { withTimeout } from '../../../../store/redis.ts';
 import { readableExperiment } from '../../../access.ts';
-import type { AppDeps } from '../../../app.ts';
+import type { RouteDeps } from '../../../app.ts';
 import { decompositionEngine } from '../../../engine.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
@@ -46,7 +47,7 @@ export const UPLOAD_CONTENT_TYPES = ['application/octet-stream', 'application/x-
 
 /** Creates an experiment awaiting its representations; nothing is queued. */
 export async function createUploadExperiment(
-  deps: AppDeps,
+  deps: RouteDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   spec: UploadExperimentSpec,
@@ -264,7 +265,7 @@ async function uploadExperiment(db: Db, teamId: string, id: string) {
 /** Every declared representation of an upload experiment with its stored shape (null: not uploaded). */
 async function inventory(
   u: NormalisedUpload,
-  stores: Record<UploadNetwork, FsRunArtifactStore>,
+  stores: Record<UploadNetwork, RunArtifacts>,
 ): Promise<
   Array<{ network: UploadNetwork; checkpoint: number; step: number; layer: string; shape: number[] | null }>
 > {
@@ -281,7 +282,7 @@ async function inventory(
   return out;
 }
 
-export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promise<void> {
+export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db, config } = deps;
   const limit = config.limits.uploadBytes;
@@ -412,15 +413,14 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
     }
 
     const run = network === 'reference' ? referenceRun : specimenRun;
-    const store = new FsRunArtifactStore(config.artifactDir, run.key);
-    const file = store.layerFile(resolved.index, layer);
+    const store = deps.artifacts.run(run.key);
     const ingest = new RepresentationIngest({
       samples: u.samples,
       convMode: u.similarity.convMode,
       maxFeatures: config.limits.representationFeatures,
       maxConvSamples: config.limits.convSamples,
     });
-    const out = await openAtomicWrite(file);
+    const out = await store.writeRepresentation(resolved.index, layer);
     let bytes = 0;
     let replaced = false;
     try {
@@ -516,8 +516,8 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
       if (!referenceKey || !specimenKey)
         throw new HttpError(409, 'NOT_AWAITING_REPRESENTATIONS', 'the experiment has no runs');
       const representations = await inventory(u, {
-        reference: new FsRunArtifactStore(config.artifactDir, referenceKey),
-        specimen: new FsRunArtifactStore(config.artifactDir, specimenKey),
+        reference: deps.artifacts.run(referenceKey),
+        specimen: deps.artifacts.run(specimenKey),
       });
       return {
         status: row.status,
@@ -550,8 +550,8 @@ export async function uploadRoutes(scope: FastifyInstance, deps: AppDeps): Promi
         request.params.id,
       );
       const stores = {
-        reference: new FsRunArtifactStore(config.artifactDir, referenceRun.key),
-        specimen: new FsRunArtifactStore(config.artifactDir, specimenRun.key),
+        reference: deps.artifacts.run(referenceRun.key),
+        specimen: deps.artifacts.run(specimenRun.key),
       };
       await db.$transaction(
         async (tx) => {
