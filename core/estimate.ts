@@ -2,7 +2,7 @@
 // large for the configured limits is refused with the estimate and the limit (HTTP 422).
 import { describeReduction, poolGrid } from './cca/conv.ts';
 import type { LayerInfo, NetworkDescription } from './nets/describe.ts';
-import type { NormalisedExperiment } from './spec/experiment.ts';
+import { commonPositionsGrid, type NormalisedExperiment } from './spec/experiment.ts';
 import type { ConvMode } from './spec/run.ts';
 
 export interface Limits {
@@ -52,9 +52,21 @@ export type DecompositionEngine = 'lapack' | 'js';
 /** Products over the samples per cell: the cell's own and its permutation null's. */
 const PAIR_PRODUCTS = 2;
 
+export interface RepresentationShape {
+  samples: number;
+  features: number;
+  reduction: ConvMode | 'none';
+  reductionDetail: string | null;
+  /** the positions-as-samples representation of a conv layer's conv-vs-conv pairs (see positionsGrid) */
+  positions?: { samples: number; features: number };
+}
+
 /**
  * [samples, features] of one layer's representation under the experiment's conv mode, and the
  * reduction used ('none' for a dense layer) with its description. `maxFeatures` sizes the 'pool' grid.
+ * `positionsGrid` (captureOptions' common grid): in 'positions' mode the grid of every conv layer;
+ * in another mode, a conv layer other than the input also has a positions representation on it for
+ * its conv-vs-conv pairs, and the description names both.
  */
 export function representationShape(
   layer: LayerInfo,
@@ -62,12 +74,22 @@ export function representationShape(
   convMode: NormalisedExperiment['similarity']['convMode'],
   convSamples: number,
   maxFeatures = Number.POSITIVE_INFINITY,
-): { samples: number; features: number; reduction: ConvMode | 'none'; reductionDetail: string | null } {
+  positionsGrid?: [number, number],
+): RepresentationShape {
   if (layer.shape.length === 1)
     return { samples: examples, features: layer.shape[0], reduction: 'none', reductionDetail: null };
   const shape = layer.shape as [number, number, number];
   const [h, w, c] = shape;
-  const grid: [number, number] = convMode === 'pool' ? poolGrid(shape, examples, maxFeatures) : [1, 1];
+  const positionsOn = (g: [number, number]) => ({
+    samples: Math.min(examples * g[0] * g[1], convSamples),
+    features: c,
+  });
+  const grid: [number, number] =
+    convMode === 'pool'
+      ? poolGrid(shape, examples, maxFeatures)
+      : convMode === 'positions'
+        ? (positionsGrid ?? [h, w])
+        : [1, 1];
   const size =
     convMode === 'mean'
       ? { samples: examples, features: c }
@@ -75,11 +97,28 @@ export function representationShape(
         ? { samples: examples, features: h * w * c }
         : convMode === 'pool'
           ? { samples: examples, features: grid[0] * grid[1] * c }
-          : { samples: Math.min(examples * h * w, Math.max(convSamples, examples)), features: c };
+          : positionsOn(grid);
+  const detail = describeReduction(convMode, shape, { rows: size.samples, cols: size.features }, grid);
+  if (!positionsGrid || convMode === 'positions' || layer.kind === 'input') {
+    const alone = positionsGrid && layer.kind === 'input' && convMode !== 'positions';
+    return {
+      ...size,
+      reduction: convMode,
+      reductionDetail: alone ? `${detail} (in every pair: the input's channels are its colours)` : detail,
+    };
+  }
+  const positions = positionsOn(positionsGrid);
+  const pairs = describeReduction(
+    'positions',
+    shape,
+    { rows: positions.samples, cols: positions.features },
+    positionsGrid,
+  );
   return {
     ...size,
     reduction: convMode,
-    reductionDetail: describeReduction(convMode, shape, { rows: size.samples, cols: size.features }, grid),
+    reductionDetail: `with conv layers: ${pairs}; with dense layers and the input: ${detail}`,
+    positions,
   };
 }
 
@@ -94,6 +133,7 @@ export function estimateExperiment(
   linalg: DecompositionEngine = 'js',
 ): Estimate {
   const examples = e.probe.examples;
+  const grid = commonPositionsGrid(e);
   const shapes = (net: NetworkDescription) =>
     net.layers.map((l) =>
       representationShape(
@@ -102,25 +142,32 @@ export function estimateExperiment(
         e.similarity.convMode,
         limits.convSamples,
         limits.representationFeatures,
+        grid,
       ),
     );
   const ref = shapes(e.networks.reference);
   const spec = shapes(e.networks.specimen);
+  // conv-vs-conv pairs on their positions representations (priced as a tensor of their own)
+  const posRef = ref.flatMap((s) => (s.positions ? [s.positions] : []));
+  const posSpec = spec.flatMap((s) => (s.positions ? [s.positions] : []));
   const specRun = e.specimen ?? e.reference;
   const checkpoints = specRun.checkpoints.steps.length;
   const cells = ref.length * spec.length * checkpoints;
 
   const bytes = (s: { samples: number; features: number }) => s.samples * s.features;
   // worker memory: every prepared reference layer (float64 basis) + one specimen layer + its basis
-  const refBytes = ref.reduce((a, s) => a + bytes(s) * 8, 0);
-  const specMax = Math.max(...spec.map((s) => bytes(s) * 8 * 2));
+  const refBytes = [...ref, ...posRef].reduce((a, s) => a + bytes(s) * 8, 0);
+  const specMax = Math.max(...[...spec, ...posSpec].map((s) => bytes(s) * 8 * 2));
   const paramsBytes = Math.max(e.networks.reference.parameters, e.networks.specimen.parameters) * 4 * 4;
   const memoryMB = (refBytes + specMax + paramsBytes) / 2 ** 20 + 400; // + runtime baseline
 
   const stored = (list: { samples: number; features: number }[], n: number) =>
     list.reduce((a, s) => a + bytes(s) * 4, 0) * n;
   const refCheckpoints = e.reference.checkpoints.steps.length;
-  const diskMB = (stored(ref, refCheckpoints) + (e.specimen ? stored(spec, checkpoints) : 0)) / 2 ** 20;
+  const diskMB =
+    (stored([...ref, ...posRef], refCheckpoints) +
+      (e.specimen ? stored([...spec, ...posSpec], checkpoints) : 0)) /
+    2 ** 20;
 
   const training =
     trainingSeconds(e.reference, e.networks.reference) +
@@ -130,12 +177,15 @@ export function estimateExperiment(
     (captureFlops(e.networks.reference, refCheckpoints) +
       (e.specimen ? captureFlops(e.networks.specimen, checkpoints) : 0)) /
       TRAIN_FLOPS_PER_S +
-    baselineSeconds(ref, spec, linalg);
-  const tensor = tensorSeconds(ref, spec, checkpoints, linalg);
+    baselineSeconds(ref, spec, linalg) +
+    (posRef.length > 0 ? baselineSeconds(posRef, posSpec, linalg) : 0);
+  const tensor =
+    tensorSeconds(ref, spec, checkpoints, linalg) +
+    (posRef.length > 0 ? tensorSeconds(posRef, posSpec, checkpoints, linalg) : 0);
   return {
     cells,
     checkpoints,
-    representation: widest(ref, spec),
+    representation: widest([...ref, ...posRef], [...spec, ...posSpec]),
     memoryMB: round(memoryMB),
     diskMB: round(diskMB),
     seconds: {

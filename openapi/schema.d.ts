@@ -336,7 +336,7 @@ export interface paths {
                   };
                 };
                 similarity?: {
-                  /** @description How conv layers become [samples, features]: default 'positions' (positions as samples) when every layer of both networks is convolutional, else 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened); 'pool' is for trained networks only */
+                  /** @description How conv layers become [samples, features], in every pair. Default: 'positions' (positions as samples, on the common grid of the conv layers) when every layer of both networks is convolutional; else per pair: 'positions' for conv-vs-conv pairs, 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened) for pairs with a dense layer or the input. 'pool' is for trained networks only */
                   convMode?: 'positions' | 'mean' | 'flatten' | 'pool';
                   /** @description Rank tolerance relative to the largest singular value (default 1e-10) */
                   epsilon?: number;
@@ -438,7 +438,7 @@ export interface paths {
                 /** @description Probe examples: the first axis of every uploaded array */
                 samples: number;
                 similarity?: {
-                  /** @description How conv layers become [samples, features]: default 'positions' (positions as samples) when every layer of both networks is convolutional, else 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened); 'pool' is for trained networks only */
+                  /** @description How conv layers become [samples, features], in every pair. Default: 'positions' (positions as samples, on the common grid of the conv layers) when every layer of both networks is convolutional; else per pair: 'positions' for conv-vs-conv pairs, 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened) for pairs with a dense layer or the input. 'pool' is for trained networks only */
                   convMode?: 'positions' | 'mean' | 'flatten' | 'pool';
                   /** @description Rank tolerance relative to the largest singular value (default 1e-10) */
                   epsilon?: number;

@@ -20,6 +20,7 @@ import {
   cellScore,
   type Exclusion,
   factsOf,
+  isInput,
   MARGIN,
   marginBetween,
   nullNearOne,
@@ -121,6 +122,52 @@ function unjudgedReference(data: FigureData, ctx: AnalysisContext): Map<number, 
   return out;
 }
 
+/**
+ * The input as a candidate final layer, left out when resembling it is true by construction for the
+ * followed layer (null when it stays a candidate; needs the layer facts):
+ * - its representation is a conv reduction of the image (pooled regions, mean colours): a few smooth
+ *   averages of the pixels — the image's low spatial frequencies, most of its variance — which every
+ *   layer of a barely trained network passes on, so the input would win the early checkpoints whatever
+ *   the layer has learnt;
+ * - it has no more directions (kept rank, else width) than the followed layer: a layer at least as
+ *   wide as the input is, early in training, close to an invertible function of it (rho ~ 1 by
+ *   construction, a narrower layer lies in a wider one's span).
+ */
+export function inputByConstruction(
+  data: FigureData,
+  ctx: AnalysisContext,
+  followed: string,
+): Exclusion | null {
+  const i = data.refLayers.findIndex(isInput);
+  if (i < 0 || followed === data.refLayers[i]) return null;
+  const input = factsOf(ctx, 'reference', data.refLayers[i]!);
+  if (!input) return null;
+  const name = input.name;
+  if (input.reduction && input.reduction !== 'none') {
+    return {
+      code: 'structural-input',
+      layer: name,
+      reason: `${name} is left out as a candidate: its representation is a conv reduction of the image ('${input.reduction}', ${input.width} features), smooth averages of the pixels that any barely trained layer reproduces, so it would be the most similar layer early in training by construction`,
+    };
+  }
+  const own = factsOf(ctx, 'specimen', followed);
+  const directions =
+    input.rank !== undefined && input.rank > 0 ? Math.min(input.rank, input.width) : input.width;
+  const width = own
+    ? own.rank !== undefined && own.rank > 0
+      ? Math.min(own.rank, own.width)
+      : own.width
+    : 0;
+  if (own && directions > 0 && directions <= width) {
+    return {
+      code: 'structural-input',
+      layer: name,
+      reason: `${name} is left out as a candidate: it has ${directions} directions, no more than ${followed}'s ${width}, and a layer at least as wide as the input is close to an invertible function of it early in training (rho near 1 by construction)`,
+    };
+  }
+  return null;
+}
+
 export interface CrawlOptions {
   /** final layers left out as candidates (default ['logits']; the followed layer is never left out) */
   exclude?: string[];
@@ -153,6 +200,11 @@ export function analyseCrawl(
         reason: `${name} is left out as a candidate (the paper finds the logit layer behaves differently; with its few features it resembles any layer that predicts the output)`,
       });
     }
+  }
+  const structural = inputByConstruction(data, ctx, layer);
+  if (structural) {
+    const i = data.refLayers.indexOf(structural.layer as string);
+    if (!leftOut.has(i)) leftOut.set(i, structural);
   }
   excluded.push(...leftOut.values());
   const last = finalPosition(data);
@@ -245,7 +297,7 @@ export function analyseCrawl(
   const undecided = early.length - below - notBelow;
   // lower final layers that could not be judged: a 'no-crawl' would be decided without them
   const lowerLeftOut = [...leftOut.entries()]
-    .filter(([i, e]) => i < depth && e.code !== 'excluded')
+    .filter(([i, e]) => i < depth && e.code !== 'excluded' && e.code !== 'structural-input')
     .map(([, e]) => `${e.code}: ${e.reason}`);
   for (const name of nearOne) {
     if (data.refLayers.indexOf(name) < depth) lowerLeftOut.push(`null-near-one: ${name}'s null is near 1`);
@@ -333,8 +385,8 @@ export function convergenceOf(
 export function layerFactsFrom(
   data: FigureData,
   declared: {
-    reference: Array<{ name: string; width: number; samples: number }>;
-    specimen: Array<{ name: string; width: number; samples: number }>;
+    reference: Array<{ name: string; width: number; samples: number; reduction?: string }>;
+    specimen: Array<{ name: string; width: number; samples: number; reduction?: string }>;
   },
 ): { reference: LayerFacts[]; specimen: LayerFacts[] } {
   const lastT = data.checkpoints.at(-1)?.index;
@@ -364,6 +416,7 @@ export function layerFactsFrom(
         width: d?.width ?? 0,
         samples: d?.samples ?? 0,
         ...(rank !== undefined && { rank }),
+        ...(d?.reduction !== undefined && { reduction: d.reduction }),
       };
     });
   return {

@@ -18,6 +18,8 @@ export interface DeclaredLayer {
   /** features of its representation (0: not known yet, e.g. an upload before its arrays arrive) */
   features: number;
   samples: number;
+  /** the conv reduction of its representation ('none' or absent: not reduced) */
+  reduction?: string | null;
 }
 
 /** The verdicts' context from the experiment's layers (declared sizes, kept ranks) and whether Net_S = Net_R. */
@@ -29,7 +31,12 @@ export function analysisContext(
   const side = (network: 'reference' | 'specimen') =>
     layers
       .filter((l) => l.network === network && l.features > 0)
-      .map((l) => ({ name: l.name, width: l.features, samples: l.samples }));
+      .map((l) => ({
+        name: l.name,
+        width: l.features,
+        samples: l.samples,
+        ...(l.reduction && l.reduction !== 'none' && { reduction: l.reduction }),
+      }));
   const facts = layerFactsFrom(data, { reference: side('reference'), specimen: side('specimen') });
   const known = (list: typeof facts.reference) => list.filter((l) => l.width > 0);
   return { layers: { reference: known(facts.reference), specimen: known(facts.specimen) }, sameNetwork };

@@ -42,6 +42,8 @@ export interface LayerFacts {
   samples: number;
   /** rank kept by CCA (known after the run; undefined before it) */
   rank?: number;
+  /** how a conv-shaped layer became a matrix ('pool', 'mean', …; absent or 'none': not reduced) */
+  reduction?: string;
 }
 
 /**

@@ -1,14 +1,19 @@
 // Turns a conv layer's activations [n, h, w, c] into a 2-D representation [samples, features]:
-//   positions  every spatial position of every example is a sample → [n*h*w, c], subsampled
-//              deterministically to maxSamples rows (the paper's treatment of conv layers)
+//   positions  every spatial position of every example is a sample → [n*gh*gw, c], subsampled
+//              deterministically to maxSamples rows (the paper's treatment of conv layers). The
+//              positions are those of a common grid gh x gw (positionsGrid: the coarsest grid of the
+//              layers compared; a finer layer is average-pooled to it first), so two layers of
+//              different spatial sizes keep the same rows: row r is the same example and the same
+//              region of the image in both. Conv-vs-conv pairs of every trained conv net use it.
 //   mean       global average pooling over positions → [n, c]
 //   flatten    one sample per example, every (position, channel) a feature → [n, h*w*c]
 //   pool       one sample per example: average-pooled to a gh x gw grid of regions, then flattened →
 //              [n, gh*gw*c]; the grid is the finest whose features stay within the sample budget
-//              (poolGrid). The default for networks that mix conv and dense layers (every trained
-//              conv net: its logits are dense), where positions cannot be samples: the input image
-//              keeps its layout (e.g. CIFAR-10 [32,32,3] → 18x18x3 = 972 features for 10,000 examples)
-//              instead of collapsing to its 3 mean colours.
+//              (poolGrid). The default, in networks that mix conv and dense layers (every trained conv
+//              net: its logits are dense), for the pairs with a dense layer or the input, where
+//              positions cannot be samples: the input image keeps its layout (e.g. CIFAR-10 [32,32,3]
+//              → 18x18x3 = 972 features for 10,000 examples) instead of collapsing to its 3 mean
+//              colours. Conv-vs-conv pairs of such networks use 'positions' (core/spec/experiment.ts).
 // Output is row-major. Inputs are never mutated.
 import { deriveSeed, sampleIndices } from '../data/random.ts';
 import type { ConvMode } from '../spec/run.ts';
@@ -38,6 +43,17 @@ export function poolGrid(
   return [Math.min(g, h), Math.min(g, w)];
 }
 
+/**
+ * The common grid of 'positions' representations: the coarsest spatial size among the layers [h, w, c]
+ * that take part (each dimension's minimum), so every layer can be pooled to it and the (example,
+ * position) rows of any two of them correspond. Undefined when no layer is given.
+ */
+export function positionsGrid(shapes: Array<readonly number[]>): [number, number] | undefined {
+  const conv = shapes.filter((s) => s.length === 3);
+  if (conv.length === 0) return undefined;
+  return [Math.min(...conv.map((s) => s[0]!)), Math.min(...conv.map((s) => s[1]!))];
+}
+
 /** How a layer was reduced, in words: "average-pooled to 18×18 regions, flattened: 972 features". */
 export function describeReduction(
   mode: ConvMode,
@@ -46,8 +62,11 @@ export function describeReduction(
   grid?: [number, number],
 ): string {
   const [h, w, c] = shape;
-  if (mode === 'positions')
-    return `positions as samples: ${size.rows} (example, position) rows of ${h}×${w}, ${c} channels`;
+  if (mode === 'positions') {
+    const [gh, gw] = grid ?? [h, w];
+    const pooled = gh === h && gw === w ? '' : ` (average-pooled from ${h}×${w})`;
+    return `positions as samples on the ${gh}×${gw} grid${pooled}: ${size.rows} (example, position) rows, ${c} channels`;
+  }
   if (mode === 'mean') return `mean over the ${h}×${w} positions: ${c} channels`;
   if (mode === 'flatten') return `flattened: ${h}×${w}×${c} = ${size.cols} features`;
   const [gh, gw] = grid ?? [1, 1];
@@ -59,7 +78,10 @@ export interface ReduceConvOptions {
   maxSamples?: number;
   /** 'positions' only: seed of the row subsample. Default 0. */
   seed?: number;
-  /** 'pool' only: the grid [gh, gw] (from poolGrid over the whole probe set). Default 1 x 1. */
+  /**
+   * 'pool': the grid [gh, gw] (from poolGrid over the whole probe set), default 1 x 1. 'positions':
+   * the common grid whose positions are the samples (positionsGrid), default the layer's own h x w.
+   */
   grid?: [number, number];
 }
 
@@ -83,12 +105,18 @@ export function reducedConvSize(
   shape: [number, number, number, number],
   mode: ConvMode,
   maxSamples: number = DEFAULT_CONV_MAX_SAMPLES,
-  grid: [number, number] = [1, 1],
+  grid?: [number, number],
 ): { rows: number; cols: number } {
   const [n, h, w, c] = shape;
-  if (mode === 'positions') return { rows: Math.min(n * h * w, maxSamples), cols: c };
+  if (mode === 'positions') {
+    const [gh, gw] = grid ?? [h, w];
+    return { rows: Math.min(n * gh * gw, maxSamples), cols: c };
+  }
   if (mode === 'mean') return { rows: n, cols: c };
-  if (mode === 'pool') return { rows: n, cols: grid[0] * grid[1] * c };
+  if (mode === 'pool') {
+    const [gh, gw] = grid ?? [1, 1];
+    return { rows: n, cols: gh * gw * c };
+  }
   return { rows: n, cols: h * w * c };
 }
 
@@ -156,10 +184,16 @@ export function reduceConv(
     }
     return { data: out, rows: n, cols: c };
   }
-  const rows = positionSampleIndices(n, h, w, options.maxSamples, options.seed);
+  // positions: on the common grid (the layer pooled to it when finer), the same rows for every layer
+  const [gh, gw] = options.grid ?? [h, w];
+  if (!(gh >= 1 && gh <= h && gw >= 1 && gw <= w)) {
+    throw new RangeError(`reduceConv: positions grid [${gh},${gw}] does not fit ${h}x${w}`);
+  }
+  const source = gh === h && gw === w ? data : poolTo(data, shape, [gh, gw]);
+  const rows = positionSampleIndices(n, gh, gw, options.maxSamples, options.seed);
   const out = new Float32Array(rows.length * c);
   rows.forEach((row, r) => {
-    out.set(data.subarray(row * c, (row + 1) * c), r * c);
+    out.set(source.subarray(row * c, (row + 1) * c), r * c);
   });
   return { data: out, rows: rows.length, cols: c };
 }

@@ -3,6 +3,7 @@
 // worker validates job data again with normaliseExperimentSpec.
 import { createHash } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
+import { positionsGrid } from '../cca/conv.ts';
 import { DATASETS } from '../data/info.ts';
 import { describeNetwork, type NetworkDescription } from '../nets/describe.ts';
 import {
@@ -52,7 +53,7 @@ export const SimilaritySpecSchema = Type.Object(
         [Type.Literal('positions'), Type.Literal('mean'), Type.Literal('flatten'), Type.Literal('pool')],
         {
           description:
-            "How conv layers become [samples, features]: default 'positions' (positions as samples) when every layer of both networks is convolutional, else 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened); 'pool' is for trained networks only",
+            "How conv layers become [samples, features], in every pair. Default: 'positions' (positions as samples, on the common grid of the conv layers) when every layer of both networks is convolutional; else per pair: 'positions' for conv-vs-conv pairs, 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened) for pairs with a dense layer or the input. 'pool' is for trained networks only",
         },
       ),
     ),
@@ -78,7 +79,14 @@ export interface NormalisedSimilarity {
   methods: SimilarityMethod[];
   svccaThreshold: number;
   epsilon: number;
+  /** How conv layers are reduced in pairs with a dense layer (or in every pair, see convPairs). */
   convMode: ConvMode;
+  /**
+   * How conv-vs-conv pairs are reduced: 'positions' (positions as samples on the common grid of the
+   * conv layers: the paper's treatment) in a network mixing conv and dense layers whose convMode was
+   * not chosen; 'same' (convMode, like every other pair) otherwise.
+   */
+  convPairs: 'positions' | 'same';
 }
 
 export interface NormalisedExperiment {
@@ -102,6 +110,7 @@ export function normaliseSimilarity(s: SimilaritySpec, defaultConvMode: ConvMode
     svccaThreshold: s.svccaThreshold ?? 0.99,
     epsilon: s.epsilon ?? 1e-10,
     convMode: s.convMode ?? defaultConvMode,
+    convPairs: 'same',
   };
 }
 
@@ -131,8 +140,10 @@ export function normaliseExperimentSpec(spec: ExperimentSpec): NormalisedExperim
   const specNet = specimen ? describe(specimen, 'specimen.architecture') : refNet;
   // In 'positions' mode a conv layer has examples*h*w samples, a dense layer one per example: CCA
   // needs equal sample counts, so networks mixing both (every trained conv net: its logits are dense)
-  // default to 'pool' instead: each conv layer average-pooled to the finest grid that keeps 10
-  // examples per feature, flattened — the input image keeps its spatial layout (not its 3 mean colours).
+  // reduce per pair by default: conv-vs-conv pairs use positions as samples (on the common grid of the
+  // conv layers, so rows correspond), pairs with a dense layer or the input use 'pool' — each conv
+  // layer average-pooled to the finest grid that keeps 10 examples per feature, flattened, so the
+  // input image keeps its spatial layout (not its 3 mean colours).
   const layers = [...refNet.layers, ...specNet.layers];
   const mixed = layers.some((l) => l.shape.length === 3) && layers.some((l) => l.shape.length === 1);
   if (mixed && similarity.convMode === 'positions') {
@@ -143,6 +154,7 @@ export function normaliseExperimentSpec(spec: ExperimentSpec): NormalisedExperim
       );
     }
     similarity.convMode = 'pool';
+    similarity.convPairs = 'positions';
   }
   return {
     name: spec.name,
@@ -168,11 +180,26 @@ function prefixed<T>(prefix: string, fn: () => T): T {
 
 /** Capture options of an experiment (part of a run's artifact key). */
 export function captureOptions(e: NormalisedExperiment, limits: CaptureLimits): CaptureOptions {
-  return {
+  const capture: CaptureOptions = {
     convMode: e.similarity.convMode,
     maxFeatures: limits.representationFeatures,
     maxSamples: limits.convSamples,
   };
+  const grid = commonPositionsGrid(e);
+  if (grid) capture.positionsGrid = grid;
+  return capture;
+}
+
+/**
+ * The common grid of the experiment's positions-as-samples representations (both networks, so rows
+ * correspond across them): over every conv-shaped layer in 'positions' mode, over the conv layers
+ * but the input when conv-vs-conv pairs use positions; undefined when none do.
+ */
+export function commonPositionsGrid(e: NormalisedExperiment): [number, number] | undefined {
+  const layers = [...e.networks.reference.layers, ...e.networks.specimen.layers];
+  if (e.similarity.convMode === 'positions') return positionsGrid(layers.map((l) => l.shape));
+  if (e.similarity.convPairs !== 'positions') return undefined;
+  return positionsGrid(layers.filter((l) => l.kind !== 'input').map((l) => l.shape));
 }
 
 /** sha256 of the canonical JSON of a spec: equal bodies give equal hashes (idempotency). */

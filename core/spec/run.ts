@@ -192,6 +192,14 @@ export interface CaptureOptions {
   maxFeatures: number;
   /** Cap on samples (rows) in 'positions' mode; rows are subsampled deterministically. */
   maxSamples: number;
+  /**
+   * The common grid of positions-as-samples representations (core/cca/conv.ts positionsGrid): every
+   * layer's positions are pooled to it, so (example, position) rows correspond across layers. In
+   * 'positions' mode every conv-shaped layer uses it (absent: each layer its own grid, as recorded
+   * before it existed). In another mode it means conv-vs-conv pairs use positions as samples: every
+   * conv layer (not the input) also stores a positions representation on this grid.
+   */
+  positionsGrid?: [number, number];
 }
 
 export class SpecError extends Error {

@@ -1,6 +1,8 @@
 // Activation capture: runs the probe set through the network in batches and turns every recorded
 // layer into a [samples, features] matrix, reducing conv-shaped layers ([h, w, c]) by the conv mode
-// batch by batch, so a full [n, h, w, c] activation tensor is never held.
+// batch by batch, so a full [n, h, w, c] activation tensor is never held. With a common positions grid
+// (CaptureOptions.positionsGrid) outside 'positions' mode, every conv layer but the input also yields
+// its positions-as-samples matrix on that grid, for the conv-vs-conv pairs.
 import * as tf from '@tensorflow/tfjs';
 import { poolGrid, positionSampleIndices, reduceConv, reducedConvSize } from '../cca/conv.ts';
 import type { Dataset } from '../data/dataset.ts';
@@ -21,10 +23,25 @@ export class CaptureError extends Error {
 /** Seed of the 'positions' row subsample; fixed so every run and checkpoint keeps the same rows. */
 const POSITIONS_SEED = 0;
 
-/** The 'pool' grid of a conv-shaped layer over the whole probe set (any other mode: unused). */
+/** The grid of a conv-shaped layer: 'pool' over the whole probe set, 'positions' the common one. */
 function convGrid(layer: LayerInfo, probeExamples: number, capture: CaptureOptions): [number, number] {
   const [h, w, c] = layer.shape as [number, number, number];
+  if (capture.convMode === 'positions') return capture.positionsGrid ?? [h, w];
   return capture.convMode === 'pool' ? poolGrid([h, w, c], probeExamples, capture.maxFeatures) : [1, 1];
+}
+
+/**
+ * True when the layer also gets a positions-as-samples representation for conv-vs-conv pairs: a conv
+ * layer (not the input: its channels are colours, and 3 of them would stand for the image) of a
+ * capture with a common positions grid outside 'positions' mode.
+ */
+export function pairsUsePositions(layer: LayerInfo, capture: CaptureOptions): boolean {
+  return (
+    capture.positionsGrid !== undefined &&
+    capture.convMode !== 'positions' &&
+    layer.shape.length === 3 &&
+    layer.kind !== 'input'
+  );
 }
 
 /**
@@ -52,13 +69,31 @@ export function planCapture(
           (layer.shape.length === 3 ? ` (use convMode 'positions' or 'mean')` : ''),
       );
     }
-    return { name: layer.name, kind: layer.kind, features: size.cols, samples: size.rows };
+    const info: RepresentationInfo = {
+      name: layer.name,
+      kind: layer.kind,
+      features: size.cols,
+      samples: size.rows,
+    };
+    if (pairsUsePositions(layer, capture)) {
+      const [h, w, c] = layer.shape as [number, number, number];
+      const p = reducedConvSize(
+        [probeExamples, h, w, c],
+        'positions',
+        capture.maxSamples,
+        capture.positionsGrid,
+      );
+      info.positions = { samples: p.rows, features: p.cols };
+    }
+    return info;
   });
 }
 
 export interface CaptureResult {
   /** One row-major matrix per layer, in `layers` order: [samples, features]. */
   matrices: Float32Array[];
+  /** Per layer, its positions-as-samples matrix for conv-vs-conv pairs (RepresentationInfo.positions). */
+  positions: Array<Float32Array | undefined>;
   /** Mean cross-entropy and accuracy of the logits on the probe set. */
   loss: number;
   accuracy: number;
@@ -104,12 +139,20 @@ export async function captureRepresentations(
   const n = probe.count;
   const plan = planCapture(network.layers, n, capture);
   const matrices = plan.map((p) => new Float32Array(p.samples * p.features));
-  // 'positions' rows per conv-shaped layer, and how many have been filled so far.
-  const positionRows = network.layers.map((l) =>
-    l.shape.length === 3 && capture.convMode === 'positions'
-      ? positionSampleIndices(n, l.shape[0], l.shape[1], capture.maxSamples, POSITIONS_SEED)
-      : undefined,
+  const positions = plan.map((p) =>
+    p.positions ? new Float32Array(p.positions.samples * p.positions.features) : undefined,
   );
+  // Positions-as-samples rows per conv-shaped layer (its own matrix in 'positions' mode, else its pair
+  // matrix), on the layer's grid (the common one when set: then every layer keeps the same rows), and
+  // how many have been filled so far.
+  const positionsPlan = network.layers.map((l, li) => {
+    if (l.shape.length !== 3) return undefined;
+    const own = capture.convMode === 'positions';
+    if (!own && !positions[li]) return undefined;
+    const grid = own ? convGrid(l, n, capture) : capture.positionsGrid!;
+    const rows = positionSampleIndices(n, grid[0], grid[1], capture.maxSamples, POSITIONS_SEED);
+    return { grid, rows, target: own ? matrices[li]! : positions[li]! };
+  });
   const filled = new Array<number>(plan.length).fill(0);
   const [h, w, c] = probe.shape;
   const size = imageSize(probe);
@@ -131,20 +174,26 @@ export async function captureRepresentations(
           return;
         }
         const [lh, lw, lc] = layer.shape;
-        const rows = positionRows[li];
-        if (!rows) {
+        if (capture.convMode !== 'positions') {
           // mean, pool or flatten: one row per example (the pool grid is the whole probe set's)
           const grid = convGrid(layer, n, capture);
           target.set(reduceConv(values, [b, lh, lw, lc], capture.convMode, { grid }).data, start * cols);
-          return;
         }
-        // positions: copy the kept rows that fall in this batch (rows are sorted, example-major)
-        const firstRow = start * lh * lw;
-        const endRow = (start + b) * lh * lw;
+        const pos = positionsPlan[li];
+        if (!pos) return;
+        // positions: the batch pooled to the grid, then the kept rows that fall in this batch (rows
+        // are sorted, example-major over the grid's positions)
+        const [gh, gw] = pos.grid;
+        const pooled =
+          gh === lh && gw === lw
+            ? values
+            : reduceConv(values, [b, lh, lw, lc], 'pool', { grid: pos.grid }).data;
+        const firstRow = start * gh * gw;
+        const endRow = (start + b) * gh * gw;
         let r = filled[li];
-        while (r < rows.length && rows[r] < endRow) {
-          const local = rows[r] - firstRow;
-          target.set(values.subarray(local * lc, (local + 1) * lc), r * lc);
+        while (r < pos.rows.length && pos.rows[r] < endRow) {
+          const local = pos.rows[r] - firstRow;
+          pos.target.set(pooled.subarray(local * lc, (local + 1) * lc), r * lc);
           r++;
         }
         filled[li] = r;
@@ -161,5 +210,5 @@ export async function captureRepresentations(
     }
     await afterBatch(start + b);
   }
-  return { matrices, loss: lossSum / n, accuracy: correct / n };
+  return { matrices, positions, loss: lossSum / n, accuracy: correct / n };
 }

@@ -12,7 +12,13 @@ import { decodeArrays, encodeArrays } from '../nets/weights.ts';
 import type { CaptureOptions, NormalisedProbeSpec, NormalisedRunSpec } from '../spec/run.ts';
 import { captureRepresentations, planCapture, scoreLogits } from './capture.ts';
 import { createOptimizer } from './optimizer.ts';
-import type { CheckpointRecord, RepresentationInfo, RunArtifactStore, RunState } from './store.ts';
+import {
+  type CheckpointRecord,
+  positionsName,
+  type RepresentationInfo,
+  type RunArtifactStore,
+  type RunState,
+} from './store.ts';
 
 export interface TrainProgress {
   phase: 'training' | 'capturing';
@@ -283,6 +289,15 @@ export async function trainRun(input: TrainRunInput): Promise<RunResult> {
           rows: samples,
           cols: features,
         });
+        const pos = layers[i].positions;
+        const posData = captured.positions[i];
+        if (pos && posData) {
+          await store.saveRepresentation(index, positionsName(name), {
+            data: posData,
+            rows: pos.samples,
+            cols: pos.features,
+          });
+        }
       }
       await store.saveOptimizerState(index, encodeArrays(optimizer.getState()));
       state.checkpoints.push({

@@ -22,6 +22,16 @@ export interface RepresentationInfo {
   features: number;
   /** Rows of the stored matrix. */
   samples: number;
+  /**
+   * A conv layer's second representation for conv-vs-conv pairs: positions as samples on the common
+   * grid (stored under positionsName(name)). Absent for dense layers, the input and uploads.
+   */
+  positions?: { samples: number; features: number };
+}
+
+/** The artifact name of a layer's positions-as-samples representation (see RepresentationInfo.positions). */
+export function positionsName(layer: string): string {
+  return `${layer}--positions`;
 }
 
 /** Progress of a run, written last at each checkpoint: it is the commit point for resuming. */

@@ -47,7 +47,25 @@ describe('conv reduction per layer', () => {
     assert.equal(by.input.reduction, 'pool');
     assert.equal(by.input.features, 243);
     assert.match(by.input.reductionDetail ?? '', /32×32 to 9×9 regions/);
-    for (const name of ['conv1', 'conv2', 'conv3']) assert.equal(by[name].reduction, 'pool', name);
+    assert.match(by.input.reductionDetail ?? '', /in every pair: the input's channels are its colours/);
+    // conv layers: pooled with dense layers and the input, positions as samples with conv layers (on
+    // the common 8×8 grid of conv3, so rows correspond)
+    for (const name of ['conv1', 'conv2', 'conv3']) {
+      assert.equal(by[name].reduction, 'pool', name);
+      assert.match(
+        by[name].reductionDetail ?? '',
+        /^with conv layers: positions as samples on the 8×8 grid/,
+        name,
+      );
+      assert.match(by[name].reductionDetail ?? '', /; with dense layers and the input: average-pooled/, name);
+    }
+    const warnings = got.json().warnings as Array<{ code: string; layer?: string; message: string }>;
+    assert.ok(
+      warnings.some(
+        (w) => w.code === 'conv-reduction' && w.layer === 'conv3' && /positions as samples/.test(w.message),
+      ),
+      JSON.stringify(warnings),
+    );
     assert.equal(by.fc1.reduction, 'none');
     assert.equal(by.logits.reduction, 'none');
     for (const d of details) assert.equal(d.samples, 2500, d.name);

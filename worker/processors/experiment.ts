@@ -7,6 +7,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../../config/index.ts';
 import { untilAborted } from '../../core/abort.ts';
 import { baselineLayers } from '../../core/analysis/baseline.ts';
+import { convPairPasses, pairReductionSummary } from '../../core/analysis/conv-reduction.ts';
 import { experimentWarnings } from '../../core/analysis/crawl.ts';
 import { analysisContext } from '../../core/analysis/index.ts';
 import { adjustedScore } from '../../core/analysis/warnings.ts';
@@ -350,21 +351,23 @@ export async function processExperiment(
   const refInfo = (await ref.store.loadState())?.layers ?? [];
   const specInfo = (await spec.store.loadState())?.layers ?? [];
   const samples = refInfo[0]?.samples ?? fallbackSamples;
-  const random = baselineLayers(
-    samples,
-    refInfo.map((l) => l.features),
-    specInfo.map((l) => l.features),
-  );
+  // Conv-vs-conv pairs of a network mixing conv and dense layers use both layers' positions-as-samples
+  // representations (core/cca/conv.ts); every other pair the layers' own. Each pass computes its pairs.
+  const passes = convPairPasses(refInfo, specInfo);
   const baseline = refInfo.map(() => specInfo.map(() => ({ rho: 0, cka: null as number | null })));
-  for await (const cell of buildTensor({
-    refLayers: refInfo.map((l, i) => ({ name: l.name, load: random.ref[i] })),
-    specLayers: specInfo,
-    checkpoints: 1,
-    loadSpecimen: (j) => random.spec[j](),
-    options: { engine: ctx.gemm, methods: ['cca', 'cka'], epsilon: similarity.epsilon },
-    signal,
-  })) {
-    baseline[cell.refLayer][cell.specLayer] = { rho: cell.result.rho, cka: cell.result.cka };
+  for (const pass of passes) {
+    const random = baselineLayers(pass.samples, pass.refWidths, pass.specWidths);
+    for await (const cell of buildTensor({
+      refLayers: refInfo.map((l, i) => ({ name: l.name, load: random.ref[i] })),
+      specLayers: specInfo,
+      checkpoints: 1,
+      loadSpecimen: (j) => random.spec[j](),
+      skip: (i, j) => !pass.pair(i, j),
+      options: { engine: ctx.gemm, methods: ['cca', 'cka'], epsilon: similarity.epsilon },
+      signal,
+    })) {
+      baseline[cell.refLayer][cell.specLayer] = { rho: cell.result.rho, cka: cell.result.cka };
+    }
   }
   progress.report(TRAIN_SHARE + 0.02, 'random baseline computed', true);
 
@@ -389,24 +392,29 @@ export async function processExperiment(
     await writeCells(db, row.id, cells);
   };
   const methods = similarity.methods;
-  for await (const cell of buildTensor({
-    refLayers: ref.layers.map((l) => ({
-      name: l.name,
-      load: () => ref.store.loadRepresentation(lastRef, l.name),
-    })),
-    specLayers: spec.layers,
-    checkpoints: spec.checkpoints,
-    loadSpecimen: (j, t) => spec.store.loadRepresentation(t, spec.layers[j].name),
-    skip: (i, j, t) => have.has(`${i}/${j}/${t}`),
-    options: {
-      engine: ctx.gemm,
-      methods,
-      epsilon: similarity.epsilon,
-      svccaThreshold: similarity.svccaThreshold,
-    },
-    permutationNull: { seed: NULL_SEED },
-    signal,
-  })) {
+  const tensorCells = async function* () {
+    for (const pass of passes) {
+      yield* buildTensor({
+        refLayers: ref.layers.map((l) => ({
+          name: l.name,
+          load: () => ref.store.loadRepresentation(lastRef, pass.artifact(l.name)),
+        })),
+        specLayers: spec.layers,
+        checkpoints: spec.checkpoints,
+        loadSpecimen: (j, t) => spec.store.loadRepresentation(t, pass.artifact(spec.layers[j].name)),
+        skip: (i, j, t) => !pass.pair(i, j) || have.has(`${i}/${j}/${t}`),
+        options: {
+          engine: ctx.gemm,
+          methods,
+          epsilon: similarity.epsilon,
+          svccaThreshold: similarity.svccaThreshold,
+        },
+        permutationNull: { seed: NULL_SEED },
+        signal,
+      });
+    }
+  };
+  for await (const cell of tensorCells()) {
     const r = cell.result;
     batch.push({
       refLayer: cell.refLayer,
@@ -495,6 +503,8 @@ export async function processExperiment(
     warnings,
     /** each cell's null is a permutation null (the specimen's rows shuffled, seeded) */
     null: { kind: 'permutation', seed: NULL_SEED },
+    /** how the pairs were reduced: each pass's pairs, samples and (conv-vs-conv) reduction */
+    pairReductions: pairReductionSummary(passes, refInfo, specInfo),
   };
   await progress.flush();
   // Success is written only now, after every cell batch above has been committed.

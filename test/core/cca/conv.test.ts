@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../../config/index.ts';
-import { poolGrid, positionSampleIndices, reduceConv, reducedConvSize } from '../../../core/cca/conv.ts';
+import {
+  poolGrid,
+  positionSampleIndices,
+  positionsGrid,
+  reduceConv,
+  reducedConvSize,
+} from '../../../core/cca/conv.ts';
 import { estimateExperiment, representationShape } from '../../../core/estimate.ts';
-import { normaliseExperimentSpec } from '../../../core/spec/experiment.ts';
+import {
+  captureOptions,
+  commonPositionsGrid,
+  normaliseExperimentSpec,
+} from '../../../core/spec/experiment.ts';
 
 // acts: [n=2, h=2, w=3, c=2], value = 1000·example + 100·row + 10·col + channel
 const shape: [number, number, number, number] = [2, 2, 3, 2];
@@ -127,5 +137,102 @@ describe("'pool': conv layers of a network that mixes conv and dense layers", ()
         }),
       /similarity.convMode/,
     );
+  });
+});
+
+describe('positions as samples on a common grid (rows correspond across layers)', () => {
+  // Two conv layers of one network seen on the same 3 examples: fine [3, 8, 8, 2] and coarse
+  // [3, 4, 4, 2], where each coarse position is exactly the mean of the fine layer's 2 x 2 block above
+  // it (value = f(example, coarse position, channel) + a zero-mean within-block detail).
+  const n = 3;
+  const coarse = new Float32Array(n * 4 * 4 * 2);
+  const fine = new Float32Array(n * 8 * 8 * 2);
+  for (let e = 0; e < n; e++)
+    for (let y = 0; y < 8; y++)
+      for (let x = 0; x < 8; x++)
+        for (let c = 0; c < 2; c++) {
+          const base = 100 * e + 10 * (4 * Math.floor(y / 2) + Math.floor(x / 2)) + c;
+          const detail = ((y % 2) * 2 + (x % 2) - 1.5) * 0.25; // sums to 0 over each block
+          fine[((e * 8 + y) * 8 + x) * 2 + c] = base + detail;
+          coarse[((e * 4 + Math.floor(y / 2)) * 4 + Math.floor(x / 2)) * 2 + c] = base;
+        }
+
+  it('keeps the same (example, position) rows in layers of different spatial sizes', () => {
+    const grid = positionsGrid([
+      [8, 8, 2],
+      [4, 4, 2],
+      [10], // dense layers take no part
+    ]);
+    assert.deepEqual(grid, [4, 4]);
+    const options = { maxSamples: 20, seed: 5, grid };
+    const a = reduceConv(fine, [n, 8, 8, 2], 'positions', options);
+    const b = reduceConv(coarse, [n, 4, 4, 2], 'positions', options);
+    // before the common grid, the fine layer kept 20 of its 192 rows and the coarse one 20 of its 48:
+    // different examples and positions in the same row of the two matrices
+    assert.equal(a.rows, 20);
+    assert.equal(b.rows, 20);
+    assert.equal(a.cols, 2);
+    for (let i = 0; i < a.data.length; i++) assert.ok(Math.abs(a.data[i] - b.data[i]) < 1e-4, `value ${i}`);
+    assert.deepEqual(reducedConvSize([n, 8, 8, 2], 'positions', 20, [4, 4]), { rows: 20, cols: 2 });
+    assert.deepEqual(reducedConvSize([n, 8, 8, 2], 'positions', 1000, [4, 4]), { rows: 48, cols: 2 });
+    // without a grid each layer keeps its own positions (one layer alone)
+    assert.equal(reduceConv(fine, [n, 8, 8, 2], 'positions', { maxSamples: 1000 }).rows, 192);
+    assert.throws(() => reduceConv(coarse, [n, 4, 4, 2], 'positions', { grid: [8, 8] }), RangeError);
+  });
+
+  it('is the default for conv-vs-conv pairs of the CIFAR-10 conv net; the input keeps its pooled layout', () => {
+    const limits = loadConfig({}).limits;
+    const e = normaliseExperimentSpec({
+      name: 'cifar',
+      reference: { dataset: 'cifar10', architecture: { preset: 'cifar10-conv' } },
+      specimen: 'same',
+      probe: { examples: 2500 },
+    });
+    assert.equal(e.similarity.convMode, 'pool');
+    assert.equal(e.similarity.convPairs, 'positions');
+    const grid = commonPositionsGrid(e);
+    assert.deepEqual(grid, [8, 8], 'conv3 [8, 8, 64] is the coarsest conv layer');
+    assert.deepEqual(captureOptions(e, limits).positionsGrid, [8, 8]);
+    const byName = Object.fromEntries(
+      e.networks.reference.layers.map((l) => [
+        l.name,
+        representationShape(l, 2500, 'pool', limits.convSamples, limits.representationFeatures, grid),
+      ]),
+    );
+    assert.equal(byName.input.features, 243);
+    assert.equal(byName.input.positions, undefined, 'the input is never reduced to its 3 colours');
+    assert.match(byName.input.reductionDetail ?? '', /in every pair/);
+    for (const [name, c] of [
+      ['conv1', 32],
+      ['conv2', 64],
+      ['conv3', 64],
+    ] as const) {
+      assert.deepEqual(byName[name].positions, {
+        samples: Math.min(2500 * 64, limits.convSamples),
+        features: c,
+      });
+      assert.match(
+        byName[name].reductionDetail ?? '',
+        /^with conv layers: positions as samples on the 8×8 grid/,
+      );
+      assert.match(byName[name].reductionDetail ?? '', /with dense layers and the input: average-pooled/);
+    }
+    assert.equal(byName.fc1.positions, undefined);
+    // an explicit convMode applies to every pair
+    const chosen = normaliseExperimentSpec({
+      name: 'cifar',
+      reference: { dataset: 'cifar10', architecture: { preset: 'cifar10-conv' } },
+      specimen: 'same',
+      similarity: { convMode: 'mean' },
+    });
+    assert.equal(chosen.similarity.convPairs, 'same');
+    assert.equal(captureOptions(chosen, limits).positionsGrid, undefined);
+    // an MLP has no conv layer: its capture options (and so its run key) are unchanged
+    const mlp = normaliseExperimentSpec({
+      name: 'mlp',
+      reference: { dataset: 'mnist', architecture: { preset: 'mnist-fc' } },
+      specimen: 'same',
+    });
+    assert.equal('positionsGrid' in captureOptions(mlp, limits), false);
   });
 });

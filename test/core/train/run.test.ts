@@ -19,6 +19,7 @@ import {
 import { initBackend } from '../../../core/tf/backend.ts';
 import { CaptureError } from '../../../core/train/capture.ts';
 import { type TrainProgress, trainRun } from '../../../core/train/run.ts';
+import { positionsName } from '../../../core/train/store.ts';
 import { FsRunArtifactStore } from '../../../store/artifacts.ts';
 
 let root: string;
@@ -259,7 +260,7 @@ describe('trainRun', () => {
       if (convMode === 'pool') assert.deepEqual(grid, [2, 2]);
       const expected = reduceConv(conv2.dataSync() as Float32Array, [300, 14, 14, 6], convMode, {
         maxSamples: cap.maxSamples,
-        grid,
+        ...(convMode === 'pool' && { grid }),
       });
       conv2.dispose();
       model.dispose();
@@ -273,6 +274,58 @@ describe('trainRun', () => {
       });
       assert.ok(maxDiff < 1e-4, `${convMode}: max difference ${maxDiff}`);
     }
+  });
+
+  it('stores conv layers on a common positions grid for conv-vs-conv pairs: rows correspond, the input has none', async () => {
+    const spec = normaliseRunSpec({
+      dataset: 'mnist',
+      architecture: {
+        type: 'conv',
+        conv: [
+          { filters: 4, kernel: 3, pool: 2 },
+          { filters: 6, kernel: 3 },
+        ],
+        dense: [8],
+      },
+      training: { steps: 2, batchSize: 32, trainExamples: 128, seed: 4 },
+      checkpoints: { steps: [0, 2] },
+    });
+    // conv1 [28, 28, 4] and conv2 [14, 14, 6]: the common grid is 14 x 14
+    const cap: CaptureOptions = {
+      convMode: 'pool',
+      maxFeatures: 4000,
+      maxSamples: 3000,
+      positionsGrid: [14, 14],
+    };
+    const { store, promise } = run(spec, { cap });
+    const result = await promise;
+    const info = Object.fromEntries(result.layers.map((l) => [l.name, l]));
+    assert.equal(info.input.positions, undefined);
+    assert.equal(info.fc1.positions, undefined);
+    assert.deepEqual(info.conv1.positions, { samples: 3000, features: 4 });
+    assert.deepEqual(info.conv2.positions, { samples: 3000, features: 6 });
+    const { model } = buildNetwork(spec.architecture, [28, 28, 1], 10, 0);
+    model.setWeights(decodeArrays(await store.loadWeights(1)));
+    const probeSet = subset(test, probe.examples, probe.seed);
+    const [, conv1, conv2] = tf.tidy(() => model.forwardAll(tf.tensor4d(probeSet.images, [300, 28, 28, 1])));
+    const options = { maxSamples: 3000, grid: [14, 14] as [number, number] };
+    for (const [name, acts, shape] of [
+      ['conv1', conv1!, [300, 28, 28, 4]],
+      ['conv2', conv2!, [300, 14, 14, 6]],
+    ] as const) {
+      const expected = reduceConv(acts.dataSync() as Float32Array, [...shape], 'positions', options);
+      const stored = await store.loadRepresentation(1, positionsName(name));
+      assert.equal(stored.rows, 3000);
+      let maxDiff = 0;
+      expected.data.forEach((v, i) => {
+        maxDiff = Math.max(maxDiff, Math.abs(v - stored.data[i]));
+      });
+      assert.ok(maxDiff < 1e-4, `${name}: max difference ${maxDiff}`);
+      // the pooled representation is stored as before
+      assert.equal((await store.loadRepresentation(1, name)).rows, 300);
+    }
+    tf.dispose([conv1!, conv2!]);
+    model.dispose();
   });
 
   it('refuses a representation larger than maxFeatures before training', async () => {

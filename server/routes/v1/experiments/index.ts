@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { declaredWarnings } from '../../../../core/analysis/index.ts';
 import { checkLimits, estimateExperiment, representationShape } from '../../../../core/estimate.ts';
 import {
+  commonPositionsGrid,
   type ExperimentSpec,
   ExperimentSpecSchema,
   type NormalisedExperiment,
@@ -184,6 +185,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
             normalised.similarity.convMode,
             config.limits.convSamples,
             config.limits.representationFeatures,
+            commonPositionsGrid(normalised),
           );
           return {
             network,
