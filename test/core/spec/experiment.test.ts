@@ -48,6 +48,7 @@ describe('experiment spec normalisation', () => {
       svccaThreshold: 0.99,
       epsilon: 1e-10,
       convMode: 'positions',
+      convPairs: 'same',
     });
     assert.equal(n.reference.training.steps, 8);
     // Net_S = Net_R: one network description serves both sides
@@ -103,7 +104,7 @@ describe('experiment spec normalisation', () => {
     specError(() => normaliseExperimentSpec(spec({ probe: { examples: 20_000 } })), 'probe.examples');
   });
 
-  it("chooses 'pool' for conv nets with dense layers, and refuses 'positions' for them", () => {
+  it("chooses 'pool' with positions for conv-vs-conv pairs for conv nets with dense layers, and refuses 'positions' for all pairs", () => {
     const conv: RunSpec = { dataset: 'cifar10', architecture: { preset: 'cifar10-conv' } };
     assert.equal(normaliseExperimentSpec(spec({ reference: conv })).similarity.convMode, 'pool');
     assert.equal(
@@ -115,12 +116,15 @@ describe('experiment spec normalisation', () => {
       () => normaliseExperimentSpec(spec({ reference: conv, similarity: { convMode: 'positions' } })),
       'similarity.convMode',
     );
-    // capture options carry the conv mode and the configured limits (part of a run's key)
+    // capture options carry the conv mode, the configured limits and the common positions grid of
+    // the conv-vs-conv pairs (conv3's 8×8) (part of a run's key)
     const n = normaliseExperimentSpec(spec({ reference: conv }));
+    assert.equal(n.similarity.convPairs, 'positions');
     assert.deepEqual(captureOptions(n, { representationFeatures: 4096, convSamples: 10_000 }), {
       convMode: 'pool',
       maxFeatures: 4096,
       maxSamples: 10_000,
+      positionsGrid: [8, 8],
     });
   });
 

@@ -48,6 +48,7 @@ describe('upload spec normalisation', () => {
       svccaThreshold: 0.99,
       epsilon: 1e-10,
       convMode: 'mean',
+      convPairs: 'same',
     });
   });
 
