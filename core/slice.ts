@@ -3,6 +3,19 @@
 // A slice names each layer and checkpoint at most once (a repeated index would multiply the answer
 // without adding information: 600 repeats on three axes are 216 million cells).
 
+/** What a slice can read from each cell (GET …/tensor?measure=; GET /v1/meta lists them). */
+export const SLICE_MEASURES = [
+  'rho',
+  'mean',
+  'svcca',
+  'pwcca',
+  'cka',
+  'rho_null',
+  'rho_adjusted',
+  'coefficients',
+] as const;
+export type SliceMeasure = (typeof SLICE_MEASURES)[number];
+
 export class SliceError extends Error {
   constructor(
     readonly status: 400 | 422,

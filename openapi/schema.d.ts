@@ -242,7 +242,10 @@ export interface paths {
      */
     post: {
       parameters: {
-        query?: never;
+        query?: {
+          /** @description true: validate and estimate only (200 DryRun): the same checks and errors as a real submission, nothing stored or queued */
+          dryRun?: boolean;
+        };
         header?: {
           'idempotency-key'?: string;
         };
@@ -463,6 +466,24 @@ export interface paths {
         };
       };
       responses: {
+        /** @description POST /v1/experiments?dryRun=true: validated and estimated; nothing stored or queued */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {boolean} */
+              dryRun: true;
+              /** @description the estimate a real submission answers with */
+              estimate: unknown;
+              /** @description the spec normalised as the service would run it: defaults filled, presets expanded, checkpoint steps explicit */
+              spec: unknown;
+              /** @description the warnings a real submission would get (e.g. few-samples) */
+              warnings: components['schemas']['AnalysisWarning'][];
+            };
+          };
+        };
         /** @description Default Response */
         201: {
           headers: {
@@ -1300,6 +1321,8 @@ export interface paths {
                 /** @description 'crawl': most checkpoints in the first third of training resemble a lower final layer, with evidence */
                 verdict: 'crawl' | 'no-crawl' | 'inconclusive';
               };
+              /** @description the specimen layer the crawl follows when ?layer= is not given: the last one below 'logits' (else the last) */
+              defaultTopLayer: string | null;
               warnings: components['schemas']['AnalysisWarning'][];
             };
           };
@@ -3307,6 +3330,305 @@ export interface paths {
         };
       };
     };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/meta': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The service's lists: statuses, terminal statuses, Figure 1's fractions, slice measures
+     * @description Needs a key or a live share token (?share=TOKEN).
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description Figure 1's default fractions of training (GET …/figures/heatmaps.svg) */
+              figureFractions: number[];
+              /** @description the measures a slice can read (GET …/tensor?measure=) */
+              measures: string[];
+              /** @description every experiment status, in lifecycle order */
+              statuses: string[];
+              /** @description statuses an experiment never leaves */
+              terminalStatuses: string[];
+            };
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/presets': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The named architectures (architecture.preset) with their layers and default schedules */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              presets: {
+                /** @description the data set the preset is built for (a spec must name it) */
+                dataset: string;
+                defaults: {
+                  /** @description the checkpoint schedule */
+                  checkpoints: {
+                    [key: string]: unknown;
+                  };
+                  probe: {
+                    examples: number;
+                    seed: number;
+                    split: string;
+                  };
+                  /** @description the preset's training settings (a spec's own fields win) */
+                  training: {
+                    [key: string]: unknown;
+                  };
+                };
+                description: string;
+                /** @description a complete experiment spec using the preset (Net_S = Net_R), valid as a POST body */
+                example: {
+                  [key: string]: unknown;
+                };
+                /** @description the recorded layers, bottom to top */
+                layers: {
+                  /** @description values per example (h × w × channels for conv layers) */
+                  features: number;
+                  /** @description 'input', 'dense', 'conv' or 'logits' */
+                  kind: string;
+                  name: string;
+                }[];
+                /** @description the value of architecture.preset */
+                name: string;
+              }[];
+            };
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['Error'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;

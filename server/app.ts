@@ -16,6 +16,7 @@ import { healthRoutes } from './routes/health.ts';
 import { experimentRoutes } from './routes/v1/experiments/index.ts';
 import { figureRoutes } from './routes/v1/experiments/results-figures.ts';
 import { keyRoutes } from './routes/v1/keys.ts';
+import { metaRoutes } from './routes/v1/meta.ts';
 import { webRoutes } from './routes/web.ts';
 import { ErrorSchema, HttpError } from './schemas/error.ts';
 import { ExperimentSchema, WarningSchema } from './schemas/experiment.ts';
@@ -114,6 +115,7 @@ export async function buildApp(
     await experimentRoutes(v1, deps);
     await figureRoutes(v1, deps);
     await keyRoutes(v1, deps);
+    await metaRoutes(v1);
   });
   return app;
 }

@@ -1,9 +1,15 @@
 // Experiment rows: the source of truth for status, progress, layers and cells.
+import { ACTIVE_STATUSES, type EXPERIMENT_STATUSES, TERMINAL_STATUSES } from '../core/status.ts';
 import type { Db, ExperimentStatus, Prisma } from './db.ts';
 
-export const TERMINAL: readonly ExperimentStatus[] = ['succeeded', 'failed', 'canceled'];
+// core/status.ts and the database enum name the same statuses (a compile error otherwise)
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const statusesMatch: Same<ExperimentStatus, (typeof EXPERIMENT_STATUSES)[number]> = true;
+void statusesMatch;
+
+export const TERMINAL: readonly ExperimentStatus[] = TERMINAL_STATUSES;
 /** States a worker owns (the reconciler re-enqueues them). */
-export const ACTIVE: readonly ExperimentStatus[] = ['queued', 'training', 'capturing', 'computing'];
+export const ACTIVE: readonly ExperimentStatus[] = ACTIVE_STATUSES;
 /** An experiment on uploaded activations before POST …/complete: not queued, no worker involved. */
 export const AWAITING: ExperimentStatus = 'awaiting_representations';
 const ORDER: readonly ExperimentStatus[] = [

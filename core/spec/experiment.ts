@@ -171,7 +171,12 @@ function prefixed<T>(prefix: string, fn: () => T): T {
     return fn();
   } catch (err) {
     if (err instanceof SpecError && prefix && !err.field.startsWith(prefix)) {
-      throw new SpecError(`${prefix}.${err.field}`, err.message.replace(`${err.field}: `, ''));
+      throw new SpecError(
+        `${prefix}.${err.field}`,
+        err.message.replace(`${err.field}: `, ''),
+        err.code,
+        err.fields.map((f) => `${prefix}.${f}`),
+      );
     }
     if (err instanceof RangeError) throw new SpecError(prefix || 'spec', err.message);
     throw err;

@@ -203,13 +203,18 @@ export interface CaptureOptions {
 }
 
 export class SpecError extends Error {
-  readonly code = 'INVALID_SPEC';
+  /** INVALID_SPEC, or a more specific stable code (PRESET_DATASET_CONFLICT). */
+  readonly code: string;
   /** JSON path of the offending field, e.g. 'training.steps'. */
   readonly field: string;
-  constructor(field: string, message: string) {
+  /** Every field involved when the problem is a conflict between fields (field is the first). */
+  readonly fields: string[];
+  constructor(field: string, message: string, code = 'INVALID_SPEC', fields: string[] = [field]) {
     super(`${field}: ${message}`);
     this.name = 'SpecError';
     this.field = field;
+    this.code = code;
+    this.fields = fields;
   }
 }
 
@@ -296,6 +301,15 @@ export function normaliseRunSpec(spec: RunSpec): NormalisedRunSpec {
   const presetName: PresetName | undefined =
     'preset' in spec.architecture ? spec.architecture.preset : undefined;
   const preset = presetName ? PRESETS[presetName] : undefined;
+  if (preset && preset.dataset !== spec.dataset) {
+    throw new SpecError(
+      'dataset',
+      `"${spec.dataset}" conflicts with architecture.preset "${presetName}", which is built for ${preset.dataset}; ` +
+        `set dataset to "${preset.dataset}" or give an architecture instead of the preset`,
+      'PRESET_DATASET_CONFLICT',
+      ['dataset', 'architecture.preset'],
+    );
+  }
   const t = { ...preset?.training, ...spec.training };
   if (spec.training?.epochs !== undefined && spec.training?.steps !== undefined) {
     throw new SpecError('training', 'give epochs or steps, not both');

@@ -5,26 +5,26 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { TEXT_MESSAGE, TEXT_PATTERN } from '../../core/spec/text.ts';
 import { isDbUnavailable } from '../../store/db.ts';
 import { type ErrorBody, HttpError } from '../schemas/error.ts';
+import { describeValidation } from '../validation.ts';
 import { applySecurityHeaders, type RateLimitHook, securityHeaderLines } from './security.ts';
 
-function validationField(err: FastifyError): string | undefined {
-  const first = err.validation?.[0];
-  if (!first) return undefined;
-  const path = (first.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
-  const missing = (first.params as { missingProperty?: string } | undefined)?.missingProperty;
-  const field = [err.validationContext, path, missing].filter(Boolean).join('.');
-  return field || undefined;
+/** The schema the failed part of the request was validated against (for unknown-property hints). */
+function validatedSchema(request: FastifyRequest, context: string | undefined): unknown {
+  const schema = request.routeOptions.schema as Record<string, unknown> | undefined;
+  return context && schema ? schema[context] : undefined;
 }
 
-function validationMessage(err: FastifyError): string {
-  const first = err.validation?.[0];
-  if (first?.keyword === 'pattern' && (first.params as { pattern?: string }).pattern === TEXT_PATTERN) {
-    return TEXT_MESSAGE;
-  }
-  return first?.message ?? 'invalid';
+/** Ajv's errors without what they may carry of the request or the schema (verbose fields). */
+function plainErrors(errors: NonNullable<FastifyError['validation']>) {
+  return errors.slice(0, 10).map(({ instancePath, schemaPath, keyword, params, message }) => ({
+    instancePath,
+    schemaPath,
+    keyword,
+    params,
+    message,
+  }));
 }
 
 /**
@@ -44,12 +44,17 @@ export function registerErrorHandling(app: FastifyInstance, rateLimit: () => Rat
       body = { statusCode: err.statusCode, code: err.code, message: err.message };
       if (err.details !== undefined) body.details = err.details;
     } else if (err.validation) {
-      const field = validationField(err);
+      const described = describeValidation(
+        err.validation,
+        err.validationContext,
+        validatedSchema(request, err.validationContext),
+      );
+      const field = described?.field || undefined;
       body = {
         statusCode: 400,
         code: 'INVALID_REQUEST',
-        message: field ? `${field}: ${validationMessage(err)}` : err.message,
-        details: { field, errors: err.validation.slice(0, 10) },
+        message: described && field ? `${field}: ${described.message}` : err.message,
+        details: { field, errors: plainErrors(err.validation) },
       };
     } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       const code = err.code?.startsWith('FST_ERR_CTP_BODY_TOO_LARGE')

@@ -54,6 +54,10 @@ export async function registerOpenapi(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'health', description: 'liveness and readiness' },
         { name: 'experiments', description: 'submit, follow and read CCA experiments' },
+        {
+          name: 'meta',
+          description: "the service's presets and lists (statuses, figure fractions, measures)",
+        },
       ],
       components: {
         securitySchemes: {

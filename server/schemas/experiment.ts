@@ -1,17 +1,9 @@
 // Response schemas of the experiments resource.
 import { type Static, Type } from '@sinclair/typebox';
+import { EXPERIMENT_STATUSES } from '../../core/status.ts';
 
 export const ExperimentStatusSchema = Type.Union(
-  [
-    'awaiting_representations',
-    'queued',
-    'training',
-    'capturing',
-    'computing',
-    'succeeded',
-    'failed',
-    'canceled',
-  ].map((s) => Type.Literal(s)),
+  EXPERIMENT_STATUSES.map((s) => Type.Literal(s)),
   {
     description:
       'queued → training → capturing → computing → succeeded | failed | canceled; experiments on uploaded ' +
@@ -116,3 +108,18 @@ export const SubmittedSchema = Type.Object({
   }),
   links: Type.Record(Type.String(), Type.String()),
 });
+
+export const DryRunSchema = Type.Object(
+  {
+    dryRun: Type.Literal(true),
+    spec: Type.Unknown({
+      description:
+        'the spec normalised as the service would run it: defaults filled, presets expanded, checkpoint steps explicit',
+    }),
+    estimate: Type.Unknown({ description: 'the estimate a real submission answers with' }),
+    warnings: Type.Array(Type.Ref('AnalysisWarning'), {
+      description: 'the warnings a real submission would get (e.g. few-samples)',
+    }),
+  },
+  { description: 'POST /v1/experiments?dryRun=true: validated and estimated; nothing stored or queued' },
+);

@@ -25,7 +25,7 @@ describe('generated OpenAPI client end to end', () => {
       body: tinySpec() as paths['/v1/experiments']['post']['requestBody']['content']['application/json'],
     });
     assert.equal(submitted.response.status, 202, JSON.stringify(submitted.error));
-    assert.ok(submitted.data);
+    assert.ok(submitted.data && 'id' in submitted.data, 'a submission, not a dry run');
     const id = submitted.data.id;
     assert.match(id, /^[0-9a-f-]{36}$/);
 

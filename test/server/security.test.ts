@@ -31,7 +31,11 @@ const TEAM_ROUTES = new Set([
   'HEAD /v1/keys',
   'POST /v1/keys',
   'DELETE /v1/keys/:keyId',
+  'GET /v1/presets',
+  'HEAD /v1/presets',
 ]);
+/** Routes without an :id that a key or a live share token may read (the service's rules, no team data). */
+const PUBLIC_READS = new Set(['GET /v1/meta', 'HEAD /v1/meta']);
 /** GET routes of one experiment that a share token may not call (they are about the team's keys). */
 const KEY_ONLY_READS = new Set(['GET /v1/experiments/:id/shares', 'HEAD /v1/experiments/:id/shares']);
 
@@ -120,8 +124,9 @@ describe('API security', () => {
     ])
       assert.ok(routes.includes(expected), `${expected} in ${routes.join(', ')}`);
     for (const r of v1Routes()) {
-      const known = r.url.includes(':id') || TEAM_ROUTES.has(`${r.method} ${r.url}`);
-      assert.ok(known, `${r.method} ${r.url}: add its authorisation expectations to this test`);
+      const label = `${r.method} ${r.url}`;
+      const known = r.url.includes(':id') || TEAM_ROUTES.has(label) || PUBLIC_READS.has(label);
+      assert.ok(known, `${label}: add its authorisation expectations to this test`);
     }
   });
 
@@ -168,6 +173,10 @@ describe('API security', () => {
       const label = `${r.method} ${r.url}`;
       if (KEY_ONLY_READS.has(label)) {
         assert.equal(own.statusCode, 401, `${label} with a share token: ${own.body}`);
+      } else if (PUBLIC_READS.has(label)) {
+        assert.equal(own.statusCode, 200, `${label} with a live share token: ${own.body}`);
+        const bogus = await call(r.method, `${r.url}?share=not-a-token`);
+        assert.equal(bogus.statusCode, 401, `${label} with an unknown share token: ${bogus.body}`);
       } else if (r.method === 'GET' || r.method === 'HEAD') {
         if (r.url.includes(':id')) {
           assert.ok(

@@ -4,17 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
 import { declaredWarnings } from '../../../../core/analysis/index.ts';
-import { checkLimits, estimateExperiment, representationShape } from '../../../../core/estimate.ts';
-import {
-  commonPositionsGrid,
-  type ExperimentSpec,
-  ExperimentSpecSchema,
-  type NormalisedExperiment,
-  normaliseExperimentSpec,
-  specHash,
-} from '../../../../core/spec/experiment.ts';
-import { SpecError } from '../../../../core/spec/run.ts';
-import { TEXT_MESSAGE, TEXT_PATTERN } from '../../../../core/spec/text.ts';
+import { type ExperimentSpec, ExperimentSpecSchema, specHash } from '../../../../core/spec/experiment.ts';
 import { isUploadSpec, UploadExperimentSpecSchema } from '../../../../core/spec/upload.ts';
 import { hashSecret } from '../../../../store/auth.ts';
 import { Prisma } from '../../../../store/db.ts';
@@ -31,14 +21,16 @@ import { pingRedis, withTimeout } from '../../../../store/redis.ts';
 import { collectRun } from '../../../../store/runs.ts';
 import { experimentHead, readableExperiment } from '../../../access.ts';
 import type { RouteDeps } from '../../../app.ts';
-import { decompositionEngine } from '../../../engine.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import {
+  DryRunSchema,
   ExperimentListSchema,
   ExperimentStatusSchema,
   SubmittedSchema,
 } from '../../../schemas/experiment.ts';
+import { planTrained, planUpload } from '../../../submission.ts';
+import { describeTypeBoxError } from '../../../validation.ts';
 import { experimentInclude, experimentView, links } from '../../../views.ts';
 import { EventStreams } from './events.ts';
 import { resultRoutes } from './results.ts';
@@ -106,8 +98,17 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
         headers: Type.Object({
           'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
         }),
+        querystring: Type.Object({
+          dryRun: Type.Optional(
+            Type.Boolean({
+              description:
+                'true: validate and estimate only (200 DryRun): the same checks and errors as a real ' +
+                'submission, nothing stored or queued',
+            }),
+          ),
+        }),
         body: Type.Union([inline(ExperimentSpecSchema), UploadExperimentSpecSchema]),
-        response: { 201: SubmittedSchema, 202: SubmittedSchema, ...errorResponses },
+        response: { 200: DryRunSchema, 201: SubmittedSchema, 202: SubmittedSchema, ...errorResponses },
       },
       // An upload spec is checked against its own schema first, so a mistake in it is reported
       // against that schema rather than the trained spec's.
@@ -115,9 +116,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
         if (!isUploadSpec(request.body)) return;
         const first = uploadSpecCheck.Errors(request.body).First();
         if (!first) return;
-        const field = ['body', ...first.path.split('/').filter(Boolean)].join('.');
-        const message =
-          (first.schema as { pattern?: string }).pattern === TEXT_PATTERN ? TEXT_MESSAGE : first.message;
+        const { field, message } = describeTypeBoxError(first, 'body');
         throw new HttpError(400, 'INVALID_REQUEST', `${field}: ${message}`, {
           field,
           errors: [{ instancePath: first.path, message }],
@@ -127,32 +126,29 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
     async (request, reply) => {
       const principal = principalOf(request);
       const body = request.body;
-      if (isUploadSpec(body)) {
+      const plan = isUploadSpec(body)
+        ? planUpload(body, config)
+        : planTrained(body as ExperimentSpec, config);
+      if (request.query.dryRun) {
+        return reply.status(200).send({
+          dryRun: true as const,
+          spec: plan.normalised,
+          estimate: plan.estimate,
+          warnings: plan.warnings,
+        });
+      }
+      if (plan.kind === 'upload') {
+        const hash = specHash(plan.spec);
         return createUploadExperiment(
           deps,
           request,
           reply,
-          body,
-          (teamId, key) => idempotent(teamId, key, specHash(body)),
-          specHash(body),
+          plan,
+          (teamId, key) => idempotent(teamId, key, hash),
+          hash,
         );
       }
-      const spec = body as ExperimentSpec;
-      let normalised: NormalisedExperiment;
-      try {
-        normalised = normaliseExperimentSpec(spec);
-      } catch (err) {
-        if (err instanceof SpecError) {
-          throw new HttpError(400, 'INVALID_SPEC', err.message, { field: err.field });
-        }
-        throw err;
-      }
-      const estimate = estimateExperiment(normalised, config.limits, decompositionEngine(config));
-      const violations = checkLimits(normalised, estimate, config.limits);
-      if (violations.length > 0) {
-        const first = violations[0];
-        throw new HttpError(422, first.code, first.message, { field: first.field, violations, estimate });
-      }
+      const { spec, estimate, warnings } = plan;
       const hash = specHash(spec);
       const idempotencyKey = request.headers['idempotency-key'];
       if (idempotencyKey) {
@@ -177,27 +173,6 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
           'the work queue (Redis) is unreachable; try again shortly',
         );
       }
-      const layerRows = (network: 'reference' | 'specimen') =>
-        normalised.networks[network].layers.map((l, index) => {
-          const shape = representationShape(
-            l,
-            normalised.probe.examples,
-            normalised.similarity.convMode,
-            config.limits.convSamples,
-            config.limits.representationFeatures,
-            commonPositionsGrid(normalised),
-          );
-          return {
-            network,
-            index,
-            name: l.name,
-            kind: l.kind,
-            features: shape.features,
-            samples: shape.samples,
-            reduction: shape.reduction,
-            reductionDetail: shape.reductionDetail,
-          };
-        });
       let created: { id: string; status: string };
       try {
         created = await createWithinTeamLimit(db, principal.teamId, config.limits.activeExperiments, {
@@ -208,7 +183,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
           estimate: estimate as unknown as Prisma.InputJsonValue,
           checkpointCount: estimate.checkpoints,
           message: 'waiting for a worker',
-          layers: { create: [...layerRows('reference'), ...layerRows('specimen')] },
+          layers: { create: plan.layers },
         });
       } catch (err) {
         // two identical idempotent requests raced: the other one created it
@@ -244,8 +219,6 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
         // The row is the truth: the workers' reconciler enqueues it when Redis answers again.
         request.log.warn({ err, experimentId: created.id }, 'enqueue failed; the reconciler will retry');
       }
-      // estimate-time warnings: e.g. 256 probe examples cannot judge a 784-wide input
-      const warnings = declaredWarnings([...layerRows('reference'), ...layerRows('specimen')]);
       return reply.status(202).send({
         id: created.id,
         status: created.status as never,

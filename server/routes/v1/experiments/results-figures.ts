@@ -103,6 +103,10 @@ const AnalysisSchema = Type.Object(
         lastCheckpointCounted: Type.Boolean(),
       }),
     }),
+    defaultTopLayer: Type.Union([Type.String(), Type.Null()], {
+      description:
+        "the specimen layer the crawl follows when ?layer= is not given: the last one below 'logits' (else the last)",
+    }),
     crawl: Type.Object({
       layer: Type.String({ description: 'the specimen layer followed through training' }),
       steps: Type.Array(
@@ -460,7 +464,11 @@ export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
         threshold: request.query.threshold ?? DEFAULT_THRESHOLD,
         layer,
       });
-      return { ...analysis, warnings: notes.warnings };
+      return {
+        ...analysis,
+        defaultTopLayer: defaultTopLayer(data.specLayers) ?? null,
+        warnings: notes.warnings,
+      };
     },
   );
 }

@@ -7,8 +7,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeNpy } from '../../../../core/npy.ts';
 import {
   planSlice,
+  SLICE_MEASURES,
   type SliceCheckpoint,
   SliceError,
+  type SliceMeasure,
   selectCheckpoints,
   selectLayers,
 } from '../../../../core/slice.ts';
@@ -22,17 +24,8 @@ import type { ExperimentRow } from '../../../views.ts';
 
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 const tags = ['results'];
-const MEASURES = [
-  'rho',
-  'mean',
-  'svcca',
-  'pwcca',
-  'cka',
-  'rho_null',
-  'rho_adjusted',
-  'coefficients',
-] as const;
-type Measure = (typeof MEASURES)[number];
+const MEASURES = SLICE_MEASURES;
+type Measure = SliceMeasure;
 /** The Cell column of each scalar measure. */
 const COLUMN = {
   rho: 'rho',

@@ -11,16 +11,14 @@ import type { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkTensorLimits, checkUploadLimits, estimateTensor } from '../../../../core/estimate.ts';
+import { checkTensorLimits, estimateTensor } from '../../../../core/estimate.ts';
 import { IngestError, RepresentationIngest } from '../../../../core/ingest.ts';
-import { SpecError } from '../../../../core/spec/run.ts';
 import {
   isUploadSpec,
   type NormalisedUpload,
   normaliseUploadSpec,
   requiredRepresentations,
   resolveUploadCheckpoint,
-  type UploadExperimentSpec,
   type UploadNetwork,
 } from '../../../../core/spec/upload.ts';
 import type { RunState } from '../../../../core/train/store.ts';
@@ -40,6 +38,7 @@ import type { RouteDeps } from '../../../app.ts';
 import { decompositionEngine } from '../../../engine.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
+import type { Submission } from '../../../submission.ts';
 import { experimentInclude, experimentView, uploadLinks } from '../../../views.ts';
 
 const tags = ['experiments'];
@@ -50,7 +49,7 @@ export async function createUploadExperiment(
   deps: RouteDeps,
   request: FastifyRequest,
   reply: FastifyReply,
-  spec: UploadExperimentSpec,
+  plan: Submission & { kind: 'upload' },
   idempotent: (
     teamId: string,
     key: string,
@@ -59,26 +58,8 @@ export async function createUploadExperiment(
 ) {
   const { db, config } = deps;
   const principal = principalOf(request);
-  let u: NormalisedUpload;
-  try {
-    u = normaliseUploadSpec(spec);
-  } catch (err) {
-    if (err instanceof SpecError) throw new HttpError(400, 'INVALID_SPEC', err.message, { field: err.field });
-    throw err;
-  }
+  const { spec, normalised: u, estimate } = plan;
   const n = u.checkpoints.length;
-  const estimate = {
-    cells: u.layers.reference.length * u.layers.specimen.length * n,
-    checkpoints: n,
-    samples: u.samples,
-    representations: requiredRepresentations(u).length,
-    note: 'memory and time are estimated from the uploaded shapes at POST …/complete',
-  };
-  const violations = checkUploadLimits(estimate, config.limits);
-  if (violations.length > 0) {
-    const first = violations[0];
-    throw new HttpError(422, first.code, first.message, { field: first.field, violations, estimate });
-  }
   const created = (e: { id: string; status: string; estimate: unknown }) =>
     reply
       .status(201)

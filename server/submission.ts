@@ -1,0 +1,154 @@
+// What a POST /v1/experiments body becomes before anything is stored: the spec normalised, its
+// estimate, its limit check, its dataset check and the warnings known at submission. The real POST
+// and its dry run (?dryRun=true) both start here, so they refuse the same bodies with the same codes.
+import type { Config } from '../config/index.ts';
+import { declaredWarnings } from '../core/analysis/index.ts';
+import type { AnalysisWarning } from '../core/analysis/warnings.ts';
+import { datasetAvailability } from '../core/data/load.ts';
+import {
+  checkLimits,
+  checkUploadLimits,
+  type Estimate,
+  estimateExperiment,
+  type LimitViolation,
+  representationShape,
+} from '../core/estimate.ts';
+import {
+  commonPositionsGrid,
+  type ExperimentSpec,
+  type NormalisedExperiment,
+  normaliseExperimentSpec,
+} from '../core/spec/experiment.ts';
+import { SpecError } from '../core/spec/run.ts';
+import {
+  type NormalisedUpload,
+  normaliseUploadSpec,
+  requiredRepresentations,
+  type UploadExperimentSpec,
+} from '../core/spec/upload.ts';
+import { decompositionEngine } from './engine.ts';
+import { HttpError } from './schemas/error.ts';
+
+export interface LayerRow {
+  network: 'reference' | 'specimen';
+  index: number;
+  name: string;
+  kind: string;
+  features: number;
+  samples: number;
+  reduction: string;
+  reductionDetail: string | null;
+}
+
+export type UploadEstimate = {
+  cells: number;
+  checkpoints: number;
+  samples: number;
+  representations: number;
+  note: string;
+};
+
+export type Submission =
+  | {
+      kind: 'trained';
+      spec: ExperimentSpec;
+      normalised: NormalisedExperiment;
+      estimate: Estimate;
+      layers: LayerRow[];
+      warnings: AnalysisWarning[];
+    }
+  | {
+      kind: 'upload';
+      spec: UploadExperimentSpec;
+      normalised: NormalisedUpload;
+      estimate: UploadEstimate;
+      /** layer widths are known only once the arrays arrive: warnings come with POST …/complete */
+      warnings: AnalysisWarning[];
+    };
+
+/** Normalises and checks a trained spec; HttpError 400 (spec) or 422 (limits, dataset). */
+export function planTrained(spec: ExperimentSpec, config: Config): Submission & { kind: 'trained' } {
+  const normalised = specOrBadRequest(() => normaliseExperimentSpec(spec));
+  const estimate = estimateExperiment(normalised, config.limits, decompositionEngine(config));
+  refuseViolations(checkLimits(normalised, estimate, config.limits), estimate);
+  checkDataset(normalised, config);
+  const grid = commonPositionsGrid(normalised);
+  const layers = (['reference', 'specimen'] as const).flatMap((network) =>
+    normalised.networks[network].layers.map((l, index): LayerRow => {
+      const shape = representationShape(
+        l,
+        normalised.probe.examples,
+        normalised.similarity.convMode,
+        config.limits.convSamples,
+        config.limits.representationFeatures,
+        grid,
+      );
+      return {
+        network,
+        index,
+        name: l.name,
+        kind: l.kind,
+        features: shape.features,
+        samples: shape.samples,
+        reduction: shape.reduction,
+        reductionDetail: shape.reductionDetail,
+      };
+    }),
+  );
+  // estimate-time warnings: e.g. 256 probe examples cannot judge a 784-wide input
+  return { kind: 'trained', spec, normalised, estimate, layers, warnings: declaredWarnings(layers) };
+}
+
+/** Normalises and checks an upload spec; HttpError 400 (spec) or 422 (limits). */
+export function planUpload(spec: UploadExperimentSpec, config: Config): Submission & { kind: 'upload' } {
+  const normalised = specOrBadRequest(() => normaliseUploadSpec(spec));
+  const n = normalised.checkpoints.length;
+  const estimate: UploadEstimate = {
+    cells: normalised.layers.reference.length * normalised.layers.specimen.length * n,
+    checkpoints: n,
+    samples: normalised.samples,
+    representations: requiredRepresentations(normalised).length,
+    note: 'memory and time are estimated from the uploaded shapes at POST …/complete',
+  };
+  refuseViolations(checkUploadLimits(estimate, config.limits), estimate);
+  return { kind: 'upload', spec, normalised, estimate, warnings: [] };
+}
+
+function specOrBadRequest<T>(normalise: () => T): T {
+  try {
+    return normalise();
+  } catch (err) {
+    if (err instanceof SpecError) {
+      throw new HttpError(400, err.code, err.message, {
+        field: err.field,
+        ...(err.fields.length > 1 ? { fields: err.fields } : {}),
+      });
+    }
+    throw err;
+  }
+}
+
+function refuseViolations(violations: LimitViolation[], estimate: unknown): void {
+  if (violations.length === 0) return;
+  const first = violations[0];
+  throw new HttpError(422, first.code, first.message, { field: first.field, violations, estimate });
+}
+
+/** 422 DATASET_UNAVAILABLE when the files of the experiment's data set are not on this machine. */
+function checkDataset(e: NormalisedExperiment, config: Config): void {
+  const dataset = e.reference.dataset;
+  const { available, searched } = datasetAvailability(dataset, {
+    cacheDir: config.artifactDir,
+    sharedDir: config.sharedDir,
+    cifarDir: config.cifarDir,
+  });
+  if (available) return;
+  throw new HttpError(
+    422,
+    'DATASET_UNAVAILABLE',
+    `the ${dataset} data set is not available on this server: set CIFAR_DIR to the official binary ` +
+      'version (data_batch_1.bin … test_batch.bin) or SHARED_DIR to a directory holding ' +
+      `datasets/cifar-10-jpg.tar.gz, then restart the service; looked at ${searched.join(', ')}`,
+    { field: 'reference.dataset', dataset, env: ['CIFAR_DIR', 'SHARED_DIR'], searched },
+  );
+}
