@@ -33,6 +33,16 @@ function propertyPath(e: SchemaError): string[] {
   return named === undefined ? own : [...own, named];
 }
 
+/**
+ * A request part that is a union of alternatives (the POST body: a trained or an upload spec) is
+ * explained by its first alternative's errors; a route that wants another alternative reported
+ * checks it first (the upload spec, in preValidation).
+ */
+function firstAlternative<E extends SchemaError>(errors: readonly E[]): readonly E[] {
+  const first = errors.filter((e) => /^#\/(anyOf|oneOf)\/0\//.test(e.schemaPath ?? ''));
+  return first.length > 0 ? first : errors;
+}
+
 /** Lower is more telling, among errors about the same property. */
 function rank(e: SchemaError): number {
   if (e.keyword === 'const' || e.keyword === 'enum') return 2;
@@ -122,6 +132,8 @@ function allowedConstants(errors: readonly SchemaError[], e: SchemaError): unkno
   return values;
 }
 
+const article = (type: string) => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
+
 const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
 
 /**
@@ -130,20 +142,31 @@ const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
  * names an unknown property could have meant).
  */
 export function describeValidation(
-  errors: readonly SchemaError[],
+  all: readonly SchemaError[],
   context: string | undefined,
   schema?: unknown,
 ): Described | undefined {
+  const errors = firstAlternative(all);
   const e = bestError(errors);
   if (!e) return undefined;
   const field = [context, ...propertyPath(e)].filter(Boolean).join('.');
   let message = e.message ?? 'invalid';
   if (e.keyword === 'additionalProperties') {
     message = unknownPropertyMessage(String(e.params?.['additionalProperty']), allowedProperties(schema, e));
-  } else if (e.keyword === 'const' || e.keyword === 'enum') {
-    const values = allowedConstants(errors, e);
-    message =
-      values.length === 1 ? `must be ${show(values[0])}` : `must be one of ${values.map(show).join(', ')}`;
+  } else if (e.keyword === 'const' || e.keyword === 'enum' || e.keyword === 'type') {
+    // a union of literals (and perhaps other types) at this place: every alternative, once
+    const here = errors.filter((o) => o.instancePath === e.instancePath);
+    const values = allowedConstants(here, e).map((v) => JSON.stringify(v));
+    const types = here.filter((o) => o.keyword === 'type').map((o) => article(String(o.params?.['type'])));
+    const words = e.keyword === 'enum' ? values : [...values, ...types];
+    if (e.keyword !== 'type' || values.length > 0) {
+      message =
+        words.length === 1
+          ? `must be ${words[0]}`
+          : e.keyword !== 'type' && types.length === 0
+            ? `must be one of ${allowedConstants(here, e).map(show).join(', ')}`
+            : `must be ${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+    }
   } else if (e.keyword === 'pattern' && e.params?.['pattern'] === TEXT_PATTERN) {
     message = TEXT_MESSAGE;
   }

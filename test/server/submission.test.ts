@@ -275,7 +275,9 @@ describe('dry runs, presets, meta and submission checks', () => {
     assert.equal(measure.json().message, `querystring.measure: must be one of ${SLICE_MEASURES.join(', ')}`);
     await seeded.cleanup();
 
-    // a union of a literal and an object: the object's own mistake is the one reported
+    // a union of a literal and an object: both alternatives in words; the object's own mistake
+    const other = await post(tinySpec({ specimen: 'other' }));
+    assert.equal(other.json().message, 'body.specimen: must be "same" or an object');
     const specimen = await post(tinySpec({ specimen: { ...spec.reference, epochz: 1 } }));
     assert.equal(specimen.statusCode, 400, specimen.body);
     assert.match(specimen.json().message, /^body\.specimen\.epochz: unknown property/);
