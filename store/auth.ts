@@ -48,6 +48,39 @@ export async function createKey(
   return { keyId: row.id, key };
 }
 
+/** A key as an operator sees it: never the secret nor its hash, only the prefix that names it. */
+export interface KeyListing {
+  id: string;
+  team: string;
+  name: string;
+  prefix: string;
+  role: 'admin' | 'member';
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** Every key (of one team when `teamName` is given), oldest first; throws when the team is unknown. */
+export async function listKeys(db: Db, teamName?: string): Promise<KeyListing[]> {
+  if (teamName !== undefined && !(await db.team.findUnique({ where: { name: teamName } })))
+    throw new Error(`no team named ${JSON.stringify(teamName)}`);
+  const rows = await db.apiKey.findMany({
+    where: teamName === undefined ? {} : { team: { name: teamName } },
+    select: {
+      id: true,
+      name: true,
+      prefix: true,
+      role: true,
+      createdAt: true,
+      lastUsedAt: true,
+      revokedAt: true,
+      team: { select: { name: true } },
+    },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+  });
+  return rows.map(({ team, ...k }) => ({ ...k, team: team.name }));
+}
+
 /** Mints a key for a team given its id (the HTTP route); returns the key once, and its row. */
 export async function createTeamKey(
   db: Db,

@@ -1,8 +1,12 @@
 // API commands of `repdyn` (REPDYN_URL, default http://127.0.0.1:8080; REPDYN_API_KEY):
-//   submit SPEC.json [--wait] · status ID · watch ID · list [--status S] · cancel ID
+//   submit SPEC.json [--wait] · estimate SPEC.json · status ID · watch ID · cancel ID · delete ID
+//   list [--status S] [--limit N] [--cursor C] [--all]
 //   slice ID [--ref …] [--spec …] [--checkpoint …] [--measure …] --format npy|csv|json -o FILE
 //   figures ID -o DIR · share ID · shares ID · unshare ID SHARE_ID
-// Failures exit non-zero with the server's error code and message.
+// `--json` on any command prints JSON on stdout (one document; `watch --json`: one line per change)
+// and nothing else there; hints and warnings go to stderr.
+// Exit codes: 0 done (watch: succeeded), 1 a server error or a failed experiment, 2 a usage error,
+// 3 `watch` saw the experiment canceled (or deleted).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -52,30 +56,106 @@ async function call(path: string, init: RequestInit = {}): Promise<Response> {
 
 const json = async (path: string, init?: RequestInit): Promise<Json> => (await call(path, init)).json();
 
+const TERMINAL = ['succeeded', 'failed', 'canceled'];
+
 function bar(e: Json): string {
   const f = e.progress.fraction as number;
   const width = 30;
-  const eta = e.progress.etaSeconds != null ? ` ETA ${Math.round(e.progress.etaSeconds)}s` : '';
+  const eta =
+    e.progress.etaSeconds != null && !TERMINAL.includes(e.status)
+      ? ` ETA ${Math.round(e.progress.etaSeconds)}s`
+      : '';
   return `${'█'.repeat(Math.round(f * width)).padEnd(width, '░')} ${(f * 100).toFixed(0).padStart(3)}% ${String(e.status).padEnd(9)} ${String(e.progress.message).slice(0, 50)}${eta}`;
 }
 
-async function watch(id: string): Promise<number> {
-  const tty = process.stdout.isTTY;
+/** The experiment, or null once it is gone (deleted while watched). */
+async function getOrGone(id: string): Promise<Json | null> {
+  try {
+    return await json(`/v1/experiments/${id}`);
+  } catch (err) {
+    if (err instanceof CliError && /^404 EXPERIMENT_NOT_FOUND/.test(err.message)) return null;
+    throw err;
+  }
+}
+
+/**
+ * Follows an experiment until a terminal status and ends there: succeeded exits 0, failed 1,
+ * canceled (or deleted while watched) 3. With `asJson`, one JSON line per change, nothing else.
+ */
+async function watch(id: string, asJson = false): Promise<number> {
+  const tty = process.stdout.isTTY && !asJson;
   let last = '';
+  let seen = false;
   for (;;) {
-    const e = await json(`/v1/experiments/${id}`);
-    const line = bar(e);
-    if (tty) process.stdout.write(`\r${line.padEnd(110)}`);
-    else if (line !== last) console.log(line);
-    last = line;
-    if (['succeeded', 'failed', 'canceled'].includes(e.status)) {
+    const e = await (seen ? getOrGone(id) : json(`/v1/experiments/${id}`));
+    if (e === null) {
       if (tty) process.stdout.write('\n');
-      if (e.status === 'failed') throw new CliError(`failed ${e.error?.code}: ${e.error?.message}`);
-      if (e.status === 'canceled') throw new CliError('canceled');
+      if (asJson) console.log(JSON.stringify({ id, status: 'deleted' }));
+      else console.error(`repdyn watch: experiment ${id} was deleted`);
+      return 3;
+    }
+    seen = true;
+    const terminal = TERMINAL.includes(e.status);
+    if (asJson) {
+      const line = JSON.stringify({ id: e.id, status: e.status, progress: e.progress, error: e.error });
+      if (line !== last) console.log(line);
+      last = line;
+    } else {
+      const line = bar(e);
+      if (tty) process.stdout.write(`\r${line.padEnd(110)}`);
+      else if (line !== last) console.log(line);
+      last = line;
+    }
+    if (terminal) {
+      if (tty) process.stdout.write('\n');
+      if (e.status === 'failed') {
+        if (!asJson) console.error(`repdyn watch: failed ${e.error?.code}: ${e.error?.message}`);
+        return 1;
+      }
+      if (e.status === 'canceled') {
+        if (!asJson) console.error('repdyn watch: canceled');
+        return 3;
+      }
       return 0;
     }
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+function readSpec(file: string): string {
+  try {
+    return JSON.stringify(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`, 2);
+  }
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 200)
+    throw new CliError(`${flag} must be an integer from 1 to 200 (got ${JSON.stringify(value)})`, 2);
+  return n;
+}
+
+function listLine(e: Json): string {
+  return `${e.id}  ${String(e.status).padEnd(9)} ${(e.progress.fraction * 100).toFixed(0).padStart(3)}%  ${e.name}`;
+}
+
+/** The estimate in a few lines (seconds and megabytes as the server computed them). */
+function describeEstimate(est: Json): string[] {
+  if (!est || typeof est !== 'object') return [`estimate: ${JSON.stringify(est)}`];
+  const s = est.seconds ?? {};
+  const lines = [
+    `time     ~${Math.round(s.total ?? 0)} s (training ${Math.round(s.training ?? 0)} s, capture ${Math.round(s.capture ?? 0)} s, tensor ${Math.round(s.tensor ?? 0)} s)`,
+    `memory   ~${Math.round(est.memoryMB ?? 0)} MB, disk ~${Math.round(est.diskMB ?? 0)} MB`,
+    `tensor   ${est.cells} cells over ${est.checkpoints} checkpoints`,
+  ];
+  if (est.representation)
+    lines.push(
+      `largest  representation ${est.representation.maxSamples} samples x ${est.representation.maxFeatures} features`,
+    );
+  return lines;
 }
 
 /** The experiment's warnings, one line each on stderr (stdout stays the JSON or the id). */
@@ -85,8 +165,20 @@ function printWarnings(warnings: unknown): void {
     console.error(`warning: ${w.code}: ${w.message}`);
 }
 
+type Options = NonNullable<Parameters<typeof parseArgs>[0]>;
+
+/** parseArgs, with an unknown or malformed option reported as a usage error (exit 2). */
+function parseOrExplain<T extends Options>(command: string | undefined, config: T) {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    console.error(`repdyn ${command}: ${(err as Error).message}; see \`repdyn help\``);
+    return null;
+  }
+}
+
 export async function run(argv: string[], command?: string): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const parsed = parseOrExplain(command, {
     args: argv,
     allowPositionals: true,
     options: {
@@ -98,8 +190,16 @@ export async function run(argv: string[], command?: string): Promise<number> {
       measure: { type: 'string' },
       format: { type: 'string' },
       output: { type: 'string', short: 'o' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+      all: { type: 'boolean' },
+      json: { type: 'boolean' },
     },
   });
+  if (!parsed) return 2;
+  const { values, positionals } = parsed;
+  const asJson = values.json === true;
+  const print = (doc: unknown) => console.log(JSON.stringify(doc, null, 2));
   const [arg] = positionals;
   const need = (what: string) => {
     if (!arg) throw new CliError(`${command}: missing ${what}`, 2);
@@ -108,38 +208,65 @@ export async function run(argv: string[], command?: string): Promise<number> {
   try {
     switch (command) {
       case 'submit': {
-        const file = need('SPEC.json');
-        let body: string;
-        try {
-          body = JSON.stringify(JSON.parse(readFileSync(file, 'utf8')));
-        } catch (err) {
-          throw new CliError(`${file}: ${(err as Error).message}`, 2);
-        }
+        const body = readSpec(need('SPEC.json'));
         const sub = await json('/v1/experiments', { method: 'POST', body });
-        console.log(sub.id);
+        if (asJson) print(sub);
+        else console.log(sub.id);
         printWarnings(sub.warnings);
-        return values.wait ? watch(sub.id) : 0;
+        return values.wait ? watch(sub.id, asJson) : 0;
+      }
+      case 'estimate': {
+        const body = readSpec(need('SPEC.json'));
+        const dry = await json('/v1/experiments?dryRun=true', { method: 'POST', body });
+        if (asJson) print(dry);
+        else for (const line of describeEstimate(dry.estimate)) console.log(line);
+        printWarnings(dry.warnings);
+        return 0;
       }
       case 'status': {
         const e = await json(`/v1/experiments/${need('ID')}`);
-        console.log(JSON.stringify(e, null, 2));
-        printWarnings(e.warnings);
+        print(e);
+        if (!asJson) printWarnings(e.warnings);
         return 0;
       }
       case 'watch':
-        return watch(need('ID'));
+        return watch(need('ID'), asJson);
       case 'list': {
-        const q = values.status ? `?status=${encodeURIComponent(values.status)}` : '';
-        const page = await json(`/v1/experiments${q}`);
-        for (const e of page.items)
-          console.log(
-            `${e.id}  ${String(e.status).padEnd(9)} ${(e.progress.fraction * 100).toFixed(0).padStart(3)}%  ${e.name}`,
+        const limit = positiveInt(values.limit, '--limit');
+        if (values.all && values.cursor) throw new CliError('--all starts at the newest; drop --cursor', 2);
+        const items: Json[] = [];
+        let cursor = values.cursor;
+        let next: string | null = null;
+        for (;;) {
+          const q = new URLSearchParams();
+          if (values.status) q.set('status', values.status);
+          q.set('limit', String(limit ?? (values.all ? 200 : 50)));
+          if (cursor) q.set('cursor', cursor);
+          const page = await json(`/v1/experiments?${q}`);
+          if (!asJson) for (const e of page.items) console.log(listLine(e));
+          items.push(...page.items);
+          next = page.nextCursor;
+          if (!values.all || !next) break;
+          cursor = next;
+        }
+        if (asJson) print({ items, nextCursor: next });
+        else if (next)
+          console.error(
+            `more: repdyn list --cursor ${next}${values.limit ? ` --limit ${values.limit}` : ''}${values.status ? ` --status ${values.status}` : ''} (or --all)`,
           );
         return 0;
       }
       case 'cancel': {
         const e = await json(`/v1/experiments/${need('ID')}/cancel`, { method: 'POST' });
-        console.log(e.status);
+        if (asJson) print(e);
+        else console.log(e.status);
+        return 0;
+      }
+      case 'delete': {
+        const id = need('ID');
+        await call(`/v1/experiments/${id}`, { method: 'DELETE' });
+        if (asJson) print({ id, deleted: true });
+        else console.log('deleted');
         return 0;
       }
       case 'slice': {
@@ -154,13 +281,15 @@ export async function run(argv: string[], command?: string): Promise<number> {
         if (values.checkpoint) q.set('checkpoint', values.checkpoint);
         const res = await call(`/v1/experiments/${id}/tensor?${q}`);
         writeFileSync(values.output, Buffer.from(await res.arrayBuffer()));
-        console.log(`wrote ${values.output}`);
+        if (asJson) print({ files: [values.output] });
+        else console.log(`wrote ${values.output}`);
         return 0;
       }
       case 'figures': {
         const id = need('ID');
         if (!values.output) throw new CliError('figures: -o DIR is required', 2);
         mkdirSync(values.output, { recursive: true });
+        const files: string[] = [];
         for (const [path, file] of [
           ['heatmaps.svg?fractions=0,0.03,0.5,0.99', 'figure1-heatmaps.svg'],
           ['convergence.svg', 'figure2-convergence.svg'],
@@ -168,19 +297,23 @@ export async function run(argv: string[], command?: string): Promise<number> {
         ]) {
           const res = await call(`/v1/experiments/${id}/figures/${path}`);
           writeFileSync(join(values.output, file), Buffer.from(await res.arrayBuffer()));
-          console.log(`wrote ${join(values.output, file)}`);
+          files.push(join(values.output, file));
+          if (!asJson) console.log(`wrote ${join(values.output, file)}`);
         }
+        if (asJson) print({ files });
         return 0;
       }
       case 'share': {
         const s = await json(`/v1/experiments/${need('ID')}/shares`, { method: 'POST' });
         const { base } = endpoint();
-        console.log(`${base}${s.pageUrl}`);
+        if (asJson) print({ ...s, url: `${base}${s.pageUrl}` });
+        else console.log(`${base}${s.pageUrl}`);
         return 0;
       }
       case 'shares': {
         const page = await json(`/v1/experiments/${need('ID')}/shares`);
-        for (const s of page.items) console.log(`${s.id}  ${s.createdAt}  key ${s.keyId ?? '-'}`);
+        if (asJson) print(page);
+        else for (const s of page.items) console.log(`${s.id}  ${s.createdAt}  key ${s.keyId ?? '-'}`);
         return 0;
       }
       case 'unshare': {
@@ -189,7 +322,8 @@ export async function run(argv: string[], command?: string): Promise<number> {
         await call(`/v1/experiments/${need('ID')}/shares/${encodeURIComponent(shareId)}`, {
           method: 'DELETE',
         });
-        console.log('revoked');
+        if (asJson) print({ id: shareId, revoked: true });
+        else console.log('revoked');
         return 0;
       }
       default:

@@ -1,5 +1,6 @@
-// The `repdyn` API commands against the real API and worker: submit --wait, list, status, slice,
-// figures, share, and non-zero exits carrying the server's error code.
+// The `repdyn` API commands against the real API and worker: submit --wait, list (pages, --all,
+// --json), status, watch to every terminal status, slice, figures, share, delete, and non-zero exits
+// carrying the server's error code.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeNpy } from '../../core/npy.ts';
-import { repoRoot } from '../helpers/env.ts';
+import { repoRoot, waitFor } from '../helpers/env.ts';
 import { type Service, startService, tinySpec } from '../helpers/service.ts';
 
 function repdyn(
@@ -93,6 +94,101 @@ describe('repdyn API commands', () => {
     assert.equal(unshare.code, 0, unshare.err);
     const gone = await fetch(`${svc.base}/v1/experiments/${id}?share=${m[1]}`);
     assert.equal(gone.status, 404, 'a revoked link reads nothing');
+  });
+
+  it('lists page by page with --limit/--cursor, all at once with --all, and as JSON', async () => {
+    const team = await svc.newTeam();
+    const teamEnv = { ...env, REPDYN_API_KEY: team.key };
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await svc.request('/v1/experiments', {
+        method: 'POST',
+        key: team.key,
+        body: JSON.stringify(tinySpec({ name: `page-${i}` })),
+      });
+      assert.equal(res.status, 202);
+      const id = ((await res.json()) as { id: string }).id;
+      ids.push(id);
+      // queued experiments would hold the worker: cancel them (they stay listed)
+      assert.equal(
+        (await svc.request(`/v1/experiments/${id}/cancel`, { method: 'POST', key: team.key })).status,
+        202,
+      );
+    }
+    const newestFirst = [...ids].reverse();
+
+    const first = await repdyn(['list', '--limit', '2'], teamEnv);
+    assert.equal(first.code, 0, first.err);
+    const firstIds = first.out
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[0]);
+    assert.deepEqual(firstIds, newestFirst.slice(0, 2));
+    const more = /--cursor (\S+)/.exec(first.err);
+    assert.ok(more, `a hint to the next page on stderr: ${first.err}`);
+
+    const second = await repdyn(['list', '--limit', '2', '--cursor', more[1], '--json'], teamEnv);
+    assert.equal(second.code, 0, second.err);
+    const page = JSON.parse(second.out);
+    assert.deepEqual(
+      page.items.map((e: { id: string }) => e.id),
+      newestFirst.slice(2),
+    );
+    assert.equal(page.nextCursor, null);
+
+    const all = await repdyn(['list', '--all', '--limit', '1', '--json'], teamEnv);
+    assert.equal(all.code, 0, all.err);
+    assert.deepEqual(
+      JSON.parse(all.out).items.map((e: { id: string }) => e.id),
+      newestFirst,
+    );
+
+    const refused = await repdyn(['list', '--limit', '0'], teamEnv);
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /--limit must be an integer from 1 to 200/);
+    const unknown = await repdyn(['list', '--bogus'], teamEnv);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /Unknown option '--bogus'/);
+  });
+
+  it('watch ends on a cancel without an ETA (exit 3), and delete removes the experiment', async () => {
+    const spec = tinySpec({ name: 'cli-cancel' });
+    spec.reference.training.epochs = 40;
+    spec.reference.training.trainExamples = 4096;
+    const res = await svc.request('/v1/experiments', { method: 'POST', body: JSON.stringify(spec) });
+    assert.equal(res.status, 202);
+    const { id } = (await res.json()) as { id: string };
+    const watching = repdyn(['watch', id], env);
+    await waitFor(
+      async () => {
+        const e = (await (await svc.request(`/v1/experiments/${id}`)).json()) as {
+          status: string;
+          progress: { etaSeconds: number | null };
+        };
+        return e.status === 'training' && e.progress.etaSeconds !== null;
+      },
+      { timeoutMs: 60_000, what: 'training with an ETA' },
+    );
+    const cancel = await repdyn(['cancel', id], env);
+    assert.equal(cancel.code, 0, cancel.err);
+    const watched = await watching;
+    assert.equal(watched.code, 3, watched.err);
+    const last = watched.out.trim().split('\n').at(-1) ?? '';
+    assert.match(last, /canceled/);
+    assert.doesNotMatch(last, /ETA/);
+    assert.match(watched.err, /canceled/);
+
+    const json = await repdyn(['watch', id, '--json'], env);
+    assert.equal(json.code, 3);
+    assert.equal(JSON.parse(json.out.trim()).status, 'canceled', 'one JSON line, nothing else');
+
+    const del = await repdyn(['delete', id], env);
+    assert.equal(del.code, 0, del.err);
+    assert.equal(del.out.trim(), 'deleted');
+    assert.equal((await svc.request(`/v1/experiments/${id}`)).status, 404);
+    const again = await repdyn(['delete', id], env);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /404 EXPERIMENT_NOT_FOUND/);
   });
 
   it('exits non-zero with the server error code', async () => {
