@@ -184,7 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
           : undefined,
     },
     sharedDir: resolve(repoRoot, str(env, 'SHARED_DIR', '../shared')),
-    cifarDir: env['CIFAR_DIR'] ? resolve(env['CIFAR_DIR']) : undefined,
+    cifarDir: env['CIFAR_DIR'] ? resolve(repoRoot, env['CIFAR_DIR']) : undefined,
     host: str(env, 'HOST', '127.0.0.1'),
     port: int(env, 'PORT', 8080, 0, 65535),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

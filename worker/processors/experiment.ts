@@ -83,20 +83,28 @@ const NULL_SEED = 0;
 const CELL_FLUSH_MS = 1_000;
 const datasetCache = new Map<string, Promise<Dataset>>();
 
+/** A data set, loaded once per process; a first decode (CIFAR-10 JPEGs) reports "preparing dataset …". */
 function dataset(
   ctx: PipelineContext,
   name: NormalisedRunSpec['dataset'],
   split: 'train' | 'test',
+  onProgress?: (message: string) => void,
 ): Promise<Dataset> {
   const key = `${name}/${split}`;
   let hit = datasetCache.get(key);
   if (!hit) {
     if (datasetCache.size >= 4) datasetCache.delete(datasetCache.keys().next().value as string);
-    hit = loadDataset(name, split, {
-      cacheDir: ctx.config.artifactDir,
-      sharedDir: ctx.config.sharedDir,
-      cifarDir: ctx.config.cifarDir,
-    });
+    hit = loadDataset(
+      name,
+      split,
+      {
+        cacheDir: ctx.config.artifactDir,
+        sharedDir: ctx.config.sharedDir,
+        cifarDir: ctx.config.cifarDir,
+        settingNames: { cifarDir: 'CIFAR_DIR', sharedDir: 'SHARED_DIR' },
+      },
+      { onProgress: (p) => onProgress?.(p.message) },
+    );
     hit.catch(() => datasetCache.delete(key));
     datasetCache.set(key, hit);
   }
@@ -203,8 +211,12 @@ async function trainLeasedRun(
   await ctx.db.run.update({ where: { id: runId }, data: { status: 'running' } });
   try {
     // (a cancel during the first load is honoured at once; the load finishes into the cache)
+    const preparing = (message: string) => onProgress(0, message);
     const [train, probe] = await untilAborted(
-      Promise.all([dataset(ctx, run.dataset, 'train'), dataset(ctx, run.dataset, e.probe.split)]),
+      Promise.all([
+        dataset(ctx, run.dataset, 'train', preparing),
+        dataset(ctx, run.dataset, e.probe.split, preparing),
+      ]),
       signal,
     );
     const result = await trainRun({

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -106,8 +106,34 @@ describe('loadDataset', () => {
     }
     await writeFile(join(shared, 'datasets', 'cifar-10-jpg.tar.gz'), gzipSync(tar(files.reverse())));
     const cacheDir = join(dir, 'cache');
-    const d = await loadDataset('cifar10', 'train', { cacheDir, sharedDir: shared });
+    const progress: Array<{ done: number; total: number; message: string }> = [];
+    // both splits at once (as a worker asks): one decode serves both
+    const [d, t] = await Promise.all([
+      loadDataset(
+        'cifar10',
+        'train',
+        { cacheDir, sharedDir: shared },
+        { onProgress: (p) => progress.push(p) },
+      ),
+      loadDataset(
+        'cifar10',
+        'test',
+        { cacheDir, sharedDir: shared },
+        { onProgress: (p) => progress.push(p) },
+      ),
+    ]);
     assert.equal(d.count, 10);
+    assert.equal(t.count, 10);
+    assert.deepEqual(
+      progress.map((p) => p.done),
+      [0, 10, 20],
+      'one decode, reported from 0 to all 20 images',
+    );
+    assert.match(progress.at(-1)?.message ?? '', /^preparing dataset: decoding CIFAR-10 \(20\/20 images/);
+    const cached = (await readdir(join(cacheDir, 'datasets'))).sort();
+    assert.equal(cached.length, 2, String(cached));
+    assert.match(cached[0], /^cifar10-[0-9a-f]{16}-test\.bin$/);
+    assert.equal(cached[1], cached[0].replace('-test.bin', '-train.bin'));
     assert.deepEqual([...d.labels], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const { mean, std } = DATASETS.cifar10;
     const green = d.images[9 * 3072 + 1] * std[1] + mean[1];
@@ -135,12 +161,17 @@ describe('loadDataset', () => {
         cacheDir: join(dir, 'empty-cache'),
         cifarDir: nowhere,
         sharedDir: nowhere,
+        settingNames: { cifarDir: 'CIFAR_DIR', sharedDir: 'SHARED_DIR' },
       }),
       (e: unknown) => {
         assert.ok(e instanceof DatasetError && e.code === 'DATASET_MISSING');
         assert.match(e.message, /nowhere\/test_batch\.bin/);
         assert.match(e.message, /cifar-10-jpg\.tar\.gz/);
-        assert.match(e.message, /To provide it/);
+        assert.match(
+          e.message,
+          /To provide it: set CIFAR_DIR to .* or SHARED_DIR to a directory holding datasets\//,
+        );
+        assert.doesNotMatch(e.message, /cifarDir|sharedDir/);
         return true;
       },
     );
