@@ -2,7 +2,9 @@
 // the paper's MNIST setting (mnist-fc, Net_S = Net_R, log-spaced checkpoints; reduced to finish in
 // minutes on 2 cores), show live progress, then print each layer's rho to its final version at
 // about 0 %, 3 %, 50 % and 99 % of training and the bottom-up verdict. Writes ./demo-output/, with
-// report.md: each of the paper's claims, the numbers measured, the null and whether it holds.
+// report.md: each of the paper's claims, the numbers measured, the null and whether it holds. At the
+// end it prints a share link to the experiment's page (served by `npm start`) and the command that
+// makes a key for the demo's team.
 // `npm run demo -- --cifar` runs the paper's second setting instead, the CIFAR-10 conv net (reduced
 // to finish in under 30 minutes on 2 cores). Ctrl-C stops everything cleanly.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -138,7 +140,9 @@ async function main(): Promise<void> {
     const f = exp['progress'].fraction as number;
     const width = 30;
     const bar = '█'.repeat(Math.round(f * width)).padEnd(width, '░');
-    const eta = exp['progress'].etaSeconds != null ? ` ETA ${Math.round(exp['progress'].etaSeconds)}s` : '';
+    const done = ['succeeded', 'failed', 'canceled'].includes(exp['status']);
+    const eta =
+      exp['progress'].etaSeconds != null && !done ? ` ETA ${Math.round(exp['progress'].etaSeconds)}s` : '';
     process.stdout.write(
       `\r${bar} ${(f * 100).toFixed(0).padStart(3)}% ${exp['status'].padEnd(9)} ${String(exp['progress'].message).slice(0, 60).padEnd(60)}${eta}   `,
     );
@@ -256,6 +260,9 @@ async function main(): Promise<void> {
     reductions,
   });
   writeFileSync(join(OUT, 'report.md'), `${report.markdown}\n`);
+  // A read-only link for the page: the demo's own API stops with it, so the link names the service
+  // `npm start` runs (PORT, default 8080) on the same database, where the token stays valid.
+  const share = await api(`/v1/experiments/${id}/shares`, { method: 'POST' });
   await db.$disconnect();
   console.log("\nthe paper's claims in this run (demo-output/report.md):");
   for (const c of report.claims)
@@ -266,6 +273,12 @@ async function main(): Promise<void> {
     `\nwrote ${OUT}/: report.md, figure1-heatmaps.svg, figure2-convergence.svg, figure3-crawl.svg, rho.npy [refLayer, specLayer, checkpoint], experiment.json`,
   );
   console.log(`demo finished in ${seconds.toFixed(0)} s`);
+  console.log(
+    `\nopen it in the page (start the service first with \`npm start\`; no key needed):\n  http://127.0.0.1:${config.port}${share['pageUrl']}`,
+  );
+  console.log(
+    `a key for the demo's team (to submit, cancel or delete from the page or the CLI):\n  npx repdyn admin create-key --team ${team} --role admin`,
+  );
   shutdown(0);
 }
 
