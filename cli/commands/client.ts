@@ -217,7 +217,15 @@ export async function run(argv: string[], command?: string): Promise<number> {
       }
       case 'estimate': {
         const body = readSpec(need('SPEC.json'));
-        const dry = await json('/v1/experiments?dryRun=true', { method: 'POST', body });
+        const res = await call('/v1/experiments?dryRun=true', { method: 'POST', body });
+        const dry = (await res.json()) as Json;
+        if (res.status !== 200 || dry.dryRun !== true) {
+          // a server from before dry runs queued it: take it back
+          if (dry.id) await call(`/v1/experiments/${dry.id}`, { method: 'DELETE' }).catch(() => undefined);
+          throw new CliError(
+            `the API at ${endpoint().base} does not support dry runs (POST /v1/experiments?dryRun=true answered ${res.status}); update it`,
+          );
+        }
         if (asJson) print(dry);
         else for (const line of describeEstimate(dry.estimate)) console.log(line);
         printWarnings(dry.warnings);
