@@ -31,7 +31,8 @@ extern void openblas_set_num_threads(int);
 extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 
-enum op { OP_GEMM_TN, OP_GEMM_NN, OP_SYRK, OP_EIG, OP_EIGVALS, OP_CHOLINV, OP_SVDVALS, OP_SVD, OP_COLSTATS, OP_CENTRE };
+enum op { OP_GEMM_TN, OP_GEMM_NN, OP_SYRK, OP_EIG, OP_EIGVALS, OP_CHOLINV, OP_SVDVALS, OP_SVD, OP_COLSTATS, OP_CENTRE,
+          OP_GRAMEIG, OP_GRAMEIGVALS };
 
 typedef struct {
   enum op op;
@@ -70,6 +71,28 @@ static void pack_desc(const double *w, const double *v, int n, double *out, int 
   for (int i = 0; i < n; i++) memcpy(out + n + (size_t)i * n, v + (size_t)(n - 1 - i) * n, sizeof(double) * n);
 }
 
+// dsyevd of the symmetric a [n, n] (column-major, triangle `uplo` read; overwritten), packed
+// descending into out (values, then the eigenvectors as rows when `vectors`).
+static void sym_eig(job_t *j, double *a, int n, const char *uplo, int vectors) {
+  int info = 0, lwork = -1, liwork = -1, iw = 0;
+  if (n == 0) return;
+  double wq = 0;
+  const char *jobz = vectors ? "V" : "N";
+  double *w = malloc(sizeof(double) * n);
+  dsyevd_(jobz, uplo, &n, a, &n, w, &wq, &lwork, &iw, &liwork, &info, 1, 1);
+  lwork = (int)wq + 1;
+  liwork = iw > 1 ? iw : 1;
+  double *work = malloc(sizeof(double) * lwork);
+  int *iwork = malloc(sizeof(int) * liwork);
+  if (!w || !work || !iwork) j->error = "out of memory";
+  else {
+    dsyevd_(jobz, uplo, &n, a, &n, w, work, &lwork, iwork, &liwork, &info, 1, 1);
+    if (info != 0) { j->error = "dsyevd failed"; j->info = info; }
+    else pack_desc(w, a, n, j->out, vectors);
+  }
+  free(w); free(work); free(iwork);
+}
+
 static void execute(napi_env env, void *data) {
   (void)env;
   job_t *j = (job_t *)data;
@@ -100,24 +123,22 @@ static void execute(napi_env env, void *data) {
       break;
     }
     case OP_EIG:
-    case OP_EIGVALS: {
-      int n = j->n, vectors = j->op == OP_EIG, info = 0, lwork = -1, liwork = -1, iw = 0;
-      if (n == 0) break;
-      double wq = 0;
-      const char *jobz = vectors ? "V" : "N";
-      double *w = malloc(sizeof(double) * n);
-      dsyevd_(jobz, "L", &n, j->a, &n, w, &wq, &lwork, &iw, &liwork, &info, 1, 1);
-      lwork = (int)wq + 1;
-      liwork = iw > 1 ? iw : 1;
-      double *work = malloc(sizeof(double) * lwork);
-      int *iwork = malloc(sizeof(int) * liwork);
-      if (!w || !work || !iwork) j->error = "out of memory";
-      else {
-        dsyevd_(jobz, "L", &n, j->a, &n, w, work, &lwork, iwork, &liwork, &info, 1, 1);
-        if (info != 0) { j->error = "dsyevd failed"; j->info = info; }
-        else pack_desc(w, j->a, n, j->out, vectors);
-      }
-      free(w); free(work); free(iwork);
+    case OP_EIGVALS:
+      sym_eig(j, j->a, j->n, "L", j->op == OP_EIG);
+      break;
+    case OP_GRAMEIG:
+    case OP_GRAMEIGVALS: {
+      // b [p, q] row-major (= column-major b^T [q, p], ld q): the Gram of its smaller side, b b^T
+      // [p, p] when p <= q else b^T b [q, q], then its eigendecomposition as OP_EIG/OP_EIGVALS.
+      int p = j->m, q = j->n, small = imin(p, q);
+      if (small == 0) break;
+      double *g = malloc(sizeof(double) * (size_t)small * small);
+      if (!g) { j->error = "out of memory"; break; }
+      int ldb = q;
+      if (p <= q) dsyrk_("U", "T", &small, &q, &one, j->a, &ldb, &zero, g, &small, 1, 1);
+      else dsyrk_("U", "N", &small, &p, &one, j->a, &ldb, &zero, g, &small, 1, 1);
+      sym_eig(j, g, small, "U", j->op == OP_GRAMEIG);
+      free(g);
       break;
     }
     case OP_CHOLINV: {
@@ -371,6 +392,24 @@ static napi_value js_cholinv(napi_env env, napi_callback_info info) { return cop
 static napi_value js_svdvals(napi_env env, napi_callback_info info) { return copied(env, info, OP_SVDVALS); }
 static napi_value js_svd(napi_env env, napi_callback_info info) { return copied(env, info, OP_SVD); }
 
+// gramEig(b, p, q, vectors: boolean): eigen-decomposition of the Gram of b [p, p or q, q] (smaller side).
+static napi_value js_grameig(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) return fail(env, NULL, "gramEig(b, p, q, vectors)");
+  bool vectors;
+  CHECK(env, napi_get_value_bool(env, argv[3], &vectors));
+  job_t *j = new_job(vectors ? OP_GRAMEIG : OP_GRAMEIGVALS);
+  size_t lb;
+  if (!j || !int_arg(env, argv[1], &j->m) || !int_arg(env, argv[2], &j->n)) return fail(env, j, "bad shape");
+  if (!(j->a = f64_arg(env, argv[0], &lb, &j->ref_a))) return fail(env, j, "bad argument");
+  if (lb != (size_t)j->m * j->n) return fail(env, j, "gramEig: size does not match the shape");
+  size_t small = (size_t)imin(j->m, j->n);
+  j->out_len = vectors ? small + small * small : small;
+  return queue(env, j);
+}
+
 // Float32Array or Float64Array argument of exactly `want` values (kept alive by j->ref_a).
 static int raw_arg(napi_env env, napi_value v, size_t want, job_t *j) {
   napi_typedarray_type type;
@@ -469,6 +508,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"cholinv", NULL, js_cholinv, NULL, NULL, NULL, napi_default, NULL},
       {"svdvals", NULL, js_svdvals, NULL, NULL, NULL, napi_default, NULL},
       {"svd", NULL, js_svd, NULL, NULL, NULL, napi_default, NULL},
+      {"gramEig", NULL, js_grameig, NULL, NULL, NULL, napi_default, NULL},
       {"colstats", NULL, js_colstats, NULL, NULL, NULL, napi_default, NULL},
       {"centre", NULL, js_centre, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},

@@ -3,16 +3,36 @@
 // (methods cca + cka; SVCCA/PWCCA would add per-pair decompositions). Activations are seeded and
 // synthetic: the input has ~15% constant pixels, hidden layers are ReLU, the last layer linear;
 // specimen layers at checkpoint t mix the final activations with fixed noise (the input layer is the
-// same at every checkpoint). Prints one JSON line; CCA_BENCH_FULL_ONLY=1 runs only the full spectra;
-// GEMM_ENGINE=blas|onnx|js picks the engine (default auto: blas when the native addon loads).
-import { availableParallelism } from 'node:os';
+// same at every checkpoint).
+//
+// Prints one JSON line: the full run's seconds, CPU seconds and peak memory, where its time went phase
+// by phase (core/cca/profile.ts: wall seconds, thread seconds, share of the thread seconds), and the
+// throughput of its pair products against a dgemm of the same size measured in the same run.
+//
+//   CCA_BENCH_FULL_ONLY=1   skip the rho-only run (seconds_rho_only is then null)
+//   CCA_BENCH_CHECKPOINTS=k only the first k checkpoints (e.g. for the slow JS fallback)
+//   GEMM_ENGINE=blas|onnx|js picks the engine (default auto: blas when the native addon loads)
+//   --vs-svcca[=PAIRS]      then google/svcca's get_cca_similarity (a re-implementation,
+//                           scripts/svcca-reference.py, numpy with the machine's OpenBLAS pins unset)
+//                           on the same tensor: every pair, or PAIRS pairs spread over it with the time
+//                           extrapolated to all; adds svcca_seconds and the ratio to the line.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildTensor, type GemmPreference, getGemmEngine, type Matrix2D } from '../core/cca/index.ts';
+import { PhaseProfile } from '../core/cca/profile.ts';
 import { gaussian } from '../core/cca/similarity.ts';
+import { encodeNpy } from '../core/npy.ts';
 
 const SAMPLES = 10_000;
 const WIDTHS = [784, 500, 500, 500, 10];
-const CHECKPOINTS = 20;
+const CHECKPOINTS = Number(process.env.CCA_BENCH_CHECKPOINTS ?? 20);
+const vsArg = process.argv.slice(2).find((a) => a.startsWith('--vs-svcca'));
+const svccaPairs = vsArg?.includes('=') ? Number(vsArg.split('=')[1]) : null;
 
+const loadBefore = loadavg()[0]!;
 const engine = await getGemmEngine((process.env.GEMM_ENGINE as GemmPreference | undefined) ?? 'auto');
 
 /** Forward pass of a random 784-500-500-500-10 ReLU network on seeded inputs: acts [SAMPLES, width]. */
@@ -37,6 +57,7 @@ async function referenceActivations(): Promise<Matrix2D[]> {
 
 const refs = await referenceActivations();
 const noise = refs.map((r, l) => gaussian(r.data.length, 100 + l));
+/** Specimen layer j at checkpoint t (scripts/svcca-reference.py builds the same). */
 function specimen(j: number, t: number): Matrix2D {
   if (j === 0) return refs[0]!;
   const ref = refs[j]!.data as Float64Array;
@@ -52,54 +73,151 @@ function specimen(j: number, t: number): Matrix2D {
   return { data, rows: SAMPLES, cols: refs[j]!.cols };
 }
 
-async function run(spectrum: 'full' | 'rho'): Promise<{ pairs: number; seconds: number; cpu: number }> {
+interface Run {
+  pairs: number;
+  seconds: number;
+  cpu: number;
+  profile: PhaseProfile;
+  /** Ranks of the reference layers (from the cells). */
+  refRanks: number[];
+}
+
+async function run(spectrum: 'full' | 'rho'): Promise<Run> {
+  const profile = new PhaseProfile();
   const start = performance.now();
   const cpu = process.cpuUsage();
   let pairs = 0;
+  const refRanks: number[] = [];
+  let batch: object[] = [];
   for await (const cell of buildTensor({
     refLayers: refs.map((m, i) => ({ name: `ref${i}`, load: async () => m })),
     specLayers: refs.map((_, j) => ({ name: `spec${j}` })),
     checkpoints: CHECKPOINTS,
     loadSpecimen: async (j, t) => specimen(j, t),
     options: { engine, methods: ['cca', 'cka'], spectrum },
+    profile,
   })) {
+    // "writing": what the worker does with a cell before its database write, in batches of 25 rows
+    const begin = PhaseProfile.now();
     if (!(cell.result.rho >= 0)) throw new Error('bad cell');
+    refRanks[cell.refLayer] = cell.result.ranks[0];
+    const r = cell.result;
+    batch.push({ ...cell, result: undefined, rho: r.rho, mean: r.mean, cka: r.cka, cca: Array.from(r.cca) });
+    if (batch.length === 25) {
+      JSON.stringify(batch);
+      batch = [];
+    }
     pairs++;
+    profile.record('writing', begin, PhaseProfile.now());
   }
   const used = process.cpuUsage(cpu);
-  return { pairs, seconds: (performance.now() - start) / 1000, cpu: (used.user + used.system) / 1e6 };
+  return {
+    pairs,
+    seconds: (performance.now() - start) / 1000,
+    cpu: (used.user + used.system) / 1e6,
+    profile,
+    refRanks,
+  };
 }
 
 /**
- * Throughput of [10000, 500]^T [10000, 500] products. The blas engine runs one single-threaded product
- * per core, so it gets as many at a time as it has cores; onnxruntime threads each product itself.
+ * GFLOP/s of the tensor's big product, M = QT Yc with QT [R, SAMPLES] (R = the reference ranks
+ * stacked) and Yc [SAMPLES, 500], run the way the builder runs it: `parallel` single-threaded calls at
+ * once on the blas engine (one at a time on the others).
  */
-async function gemmRate(): Promise<number> {
-  const a = { data: gaussian(SAMPLES * 500, 7), rows: SAMPLES, cols: 500 };
+async function gemmRate(rows: number): Promise<{ gflops: number; parallel: number }> {
+  const a = { data: gaussian(rows * SAMPLES, 7), rows, cols: SAMPLES };
   const b = { data: gaussian(SAMPLES * 500, 8), rows: SAMPLES, cols: 500 };
-  const parallel = engine.name === 'blas' ? availableParallelism() : 1;
-  const round = () => Promise.all(Array.from({ length: parallel }, () => engine.matmulTN(a, b)));
+  const parallel = engine.parallel ?? 1;
+  const round = () => Promise.all(Array.from({ length: parallel }, () => engine.matmul(a, b)));
   await round();
   const start = performance.now();
-  for (let i = 0; i < 3; i++) await round();
-  return (3 * parallel * 2 * SAMPLES * 500 * 500) / ((performance.now() - start) / 1000) / 1e9;
+  const rounds = 2;
+  for (let i = 0; i < rounds; i++) await round();
+  const seconds = (performance.now() - start) / 1000;
+  return { gflops: (rounds * parallel * 2 * rows * SAMPLES * 500) / seconds / 1e9, parallel };
 }
 
-// CCA_BENCH_FULL_ONLY=1 skips the rho-only run (seconds_rho_only is then null).
+/** Pair-product multiply-adds x 2 of the tensor: sum over specimen representations of 2 R dy (SAMPLES + ry). */
+function pairProductFlops(refRanks: number[], specRanks: number[], specLive: number[]): number {
+  const r = refRanks.reduce((s, v) => s + v, 0);
+  let flops = 0;
+  for (let j = 0; j < specRanks.length; j++) flops += 2 * r * specLive[j]! * (SAMPLES + specRanks[j]!);
+  return flops * CHECKPOINTS;
+}
+
 const full = await run('full');
 const rhoOnly = process.env.CCA_BENCH_FULL_ONLY === '1' ? null : await run('rho');
-const gflops = await gemmRate();
+const refRanks = full.refRanks;
+// Specimen layers have the reference's shapes; their live columns and ranks equal the reference's here
+// (the input is the same, the others are full rank), so the reference ranks stand for both.
+const flops = pairProductFlops(refRanks, refRanks, refRanks);
+const rate = await gemmRate(refRanks.reduce((s, v) => s + v, 0));
 await engine.dispose();
-console.log(
-  JSON.stringify({
-    pairs: full.pairs,
-    seconds: Number(full.seconds.toFixed(2)),
-    seconds_rho_only: rhoOnly ? Number(rhoOnly.seconds.toFixed(2)) : null,
-    // CPU seconds (all threads) of the full run: with a loaded machine, cpu_seconds / cores bounds the
-    // idle wall time from below.
-    cpu_seconds: Number(full.cpu.toFixed(2)),
-    gemm_gflops: Number(gflops.toFixed(1)),
-    gemm_engine: engine.name,
-    linalg_engine: engine.linalg,
-  }),
-);
+const phases = full.profile.summary();
+const productThreadSeconds = phases.pair_products.thread_s;
+const perThread = productThreadSeconds > 0 ? flops / productThreadSeconds / 1e9 : 0;
+const result: Record<string, unknown> = {
+  pairs: full.pairs,
+  seconds: Number(full.seconds.toFixed(2)),
+  seconds_rho_only: rhoOnly ? Number(rhoOnly.seconds.toFixed(2)) : null,
+  // CPU seconds (all threads) of the full run: with a loaded machine, cpu_seconds / cores bounds the
+  // idle wall time from below.
+  cpu_seconds: Number(full.cpu.toFixed(2)),
+  peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  phases,
+  gemm: {
+    pair_product_tflop: Number((flops / 1e12).toFixed(3)),
+    // per thread: the products' flops over their thread seconds, against the same-size dgemm's rate
+    // per thread (parallel calls at once)
+    pair_products_gflops_per_thread: Number(perThread.toFixed(1)),
+    dgemm_same_size_gflops: Number(rate.gflops.toFixed(1)),
+    dgemm_same_size_gflops_per_thread: Number((rate.gflops / rate.parallel).toFixed(1)),
+    efficiency: Number((perThread / (rate.gflops / rate.parallel)).toFixed(3)),
+  },
+  gemm_engine: engine.name,
+  linalg_engine: engine.linalg,
+  checkpoints: CHECKPOINTS,
+  cores: availableParallelism(),
+  load_avg_before: Number(loadBefore.toFixed(2)),
+  load_avg_after: Number(loadavg()[0]!.toFixed(2)),
+};
+
+if (vsArg) Object.assign(result, compareWithSvcca());
+console.log(JSON.stringify(result));
+
+/**
+ * Writes the reference activations and the noise as .npy files and times svcca's get_cca_similarity
+ * on the same 500 pairs (scripts/svcca-reference.py builds the specimen representations the same way).
+ */
+function compareWithSvcca(): Record<string, unknown> {
+  const dir = mkdtempSync(join(tmpdir(), 'repdyn-svcca-'));
+  try {
+    for (const [l, r] of refs.entries()) {
+      writeFileSync(join(dir, `ref${l}.npy`), encodeNpy(r.data as Float64Array, [r.rows, r.cols]));
+      if (l > 0) writeFileSync(join(dir, `noise${l}.npy`), encodeNpy(noise[l]!, [r.rows, r.cols]));
+    }
+    const script = fileURLToPath(new URL('./svcca-reference.py', import.meta.url));
+    const env = { ...process.env };
+    delete env.OPENBLAS_CORETYPE; // numpy on its best kernels (the machines pin these for other tools)
+    delete env.OPENBLAS_L2_SIZE;
+    const args = [script, dir, String(CHECKPOINTS), ...(svccaPairs ? [String(svccaPairs)] : [])];
+    const py = spawnSync('python3', args, { env, encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (py.status !== 0) throw new Error(`svcca-reference.py failed: ${py.stderr}`);
+    const svcca = JSON.parse(py.stdout.trim().split('\n').at(-1)!) as {
+      pairs_timed: number;
+      seconds_timed: number;
+      seconds_all_pairs: number;
+      numpy: string;
+    };
+    return {
+      svcca: svcca,
+      svcca_seconds: svcca.seconds_all_pairs,
+      svcca_extrapolated: svcca.pairs_timed < full.pairs,
+      ratio: Number((svcca.seconds_all_pairs / full.seconds).toFixed(2)),
+      load_avg_after_svcca: Number(loadavg()[0]!.toFixed(2)),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -24,8 +24,15 @@ export interface GemmEngine {
   matmul(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
   /** a^T a (symmetric, both triangles), when the engine has a cheaper way than matmulTN(a, a). */
   gram?(a: Matrix2D): Promise<Float64Array>;
+  /**
+   * Calls the engine runs at the same time (each single-threaded), when it runs a fixed number; callers
+   * that keep no more than this many in flight never wait inside the engine.
+   */
+  readonly parallel?: number;
   /** decompose() of linalg.ts (same packed results), when the engine has its own decompositions. */
   decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
+  /** similarity.ts's SpectrumRequest (smaller-side Gram of a, then its eigendecomposition) in one call. */
+  gramEig?(a: Matrix2D, vectors: boolean): Promise<Float64Array>;
   /** columnStats() / centreColumns() of similarity.ts, bit for bit, when the engine has them. */
   columnStats?(a: Matrix2D): Promise<Float64Array>;
   centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array): Promise<Float64Array>;
@@ -80,12 +87,14 @@ export async function getGemmEngine(
 // --- OpenBLAS / LAPACK (native addon) ----------------------------------------------------------------
 
 function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEngine {
-  const run = limiter(options.threads ?? availableParallelism());
+  const parallel = options.threads ?? availableParallelism();
+  const run = limiter(parallel);
   // A native call costs ~20 us; smaller products stay in JS.
   const minWork = options.minWork ?? 1 << 15;
   return {
     name: 'blas',
     linalg: 'lapack',
+    parallel,
     async matmulTN(a, b) {
       if (a.rows !== b.rows) throw new Error(`matmulTN: ${a.rows}x${a.cols}^T times ${b.rows}x${b.cols}`);
       if (a.rows * a.cols * b.cols < minWork) return jsMatmulTN(a, b);
@@ -101,6 +110,7 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
       return run(() => lib.syrk(asFloat64(a), a.rows, a.cols));
     },
     decompose: (kind, a, n) => run(() => lib[kind](a, n)),
+    gramEig: (a, vectors) => run(() => lib.gramEig(asFloat64(a), a.rows, a.cols, vectors)),
     columnStats: (a) => run(() => lib.colstats(a.data, a.rows, a.cols)),
     centreColumns: (a, keep, mean) => run(() => lib.centre(a.data, a.rows, a.cols, keep, mean)),
     async dispose() {},

@@ -306,14 +306,6 @@ export function choleskyInverse(g: Float64Array, n: number): Float64Array | null
   return x;
 }
 
-/**
- * Plain-JS source of the decompositions (symEig, choleskyInverse and their helpers) for worker
- * threads: the functions' own (transpiled) text, so a worker needs no TypeScript loader.
- */
-export function decompositionSource(): string {
-  return [decompose, symEig, tred2, tql2, choleskyInverse].map((f) => f.toString()).join('\n');
-}
-
 export type DecompositionKind = 'eig' | 'eigvals' | 'cholinv';
 
 /**

@@ -29,6 +29,11 @@ export interface NativeLinalg {
   eigvals(a: Float64Array, n: number): Promise<Float64Array>;
   /** R^-1 for a = R^T R (R upper), row-major [n, n]; empty when a is not positive definite. */
   cholinv(a: Float64Array, n: number): Promise<Float64Array>;
+  /**
+   * b [p, q]: the eigendecomposition of the Gram of its smaller side (b b^T when p <= q, else b^T b;
+   * dsyrk then dsyevd), packed as eig()/eigvals() (vectors or not).
+   */
+  gramEig(b: Float64Array, p: number, q: number, vectors: boolean): Promise<Float64Array>;
   /** Singular values of a [m, n], descending (dgesdd). */
   svdvals(a: Float64Array, m: number, n: number): Promise<Float64Array>;
   /** dgesdd of a [m, n], r = min(m, n): values [r], then U [m, r] and Vt [r, n], row-major. */

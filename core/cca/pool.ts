@@ -1,11 +1,13 @@
-// Worker threads for the JS decompositions of the tensor builder (per-pair eigenvalues, Cholesky
-// whitening of specimen layers), so that they run concurrently with the products, which
-// onnxruntime-node computes on the calling (main) thread. The workers run linalg.ts's own functions
-// (their transpiled text); where a worker cannot start or fails, the work is done in place, with the
-// same code.
+// Worker threads for the JS decompositions of the tensor builder (per-pair spectra, eigendecompositions
+// and Cholesky whitening of representations), so that they run concurrently with the products, which
+// onnxruntime-node computes on the calling (main) thread. Each worker runs decompose-worker.ts, which
+// imports linalg.ts like any module (from the sources through decompose-worker-entry.mjs, which
+// registers tsx in the worker; a build runs decompose-worker.js). Where a worker cannot start or
+// fails, the work is done in place, with the same code.
 
 import { Worker } from 'node:worker_threads';
-import { type DecompositionKind, decompose, decompositionSource } from './linalg.ts';
+import type { DecompositionReply } from './decompose-worker.ts';
+import { type DecompositionKind, decompose } from './linalg.ts';
 
 export interface DecompositionPool {
   /** decompose(kind, a, n) on a worker thread; a is copied, never modified. */
@@ -13,24 +15,11 @@ export interface DecompositionPool {
   close(): Promise<void>;
 }
 
-function workerSource(): string {
-  return `
-const { parentPort } = require('node:worker_threads');
-${decompositionSource()}
-parentPort.on('message', ({ id, op, a, n }) => {
-  try {
-    const m = new Float64Array(a);
-    const out = decompose(op, m, n);
-    parentPort.postMessage({ id, out }, [out.buffer]);
-  } catch (err) {
-    parentPort.postMessage({ id, error: String((err && err.message) || err) });
-  }
-});
-// Self-test: every function the worker needs is there.
-const check = decompose('eig', new Float64Array([2, 1, 1, 2]), 2);
-const inv = decompose('cholinv', new Float64Array([4, 0, 0, 1]), 2);
-parentPort.postMessage({ ready: Math.abs(check[0] - 3) < 1e-12 && inv[0] === 0.5 });
-`;
+/** A worker thread running decompose-worker (from the sources through tsx, or built). */
+function newWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./decompose-worker.js', import.meta.url));
+  const module = new URL('./decompose-worker.ts', import.meta.url).href;
+  return new Worker(new URL('./decompose-worker-entry.mjs', import.meta.url), { workerData: { module } });
 }
 
 interface Pending {
@@ -67,12 +56,12 @@ interface Counted {
 async function startWorker(): Promise<Counted | null> {
   let worker: Worker;
   try {
-    worker = new Worker(workerSource(), { eval: true });
+    worker = newWorker();
   } catch {
     return null;
   }
   const ok = await new Promise<boolean>((resolve) => {
-    worker.once('message', (m: { ready?: boolean }) => resolve(m.ready === true));
+    worker.once('message', (m: DecompositionReply) => resolve('ready' in m && m.ready));
     worker.once('error', () => resolve(false));
     worker.once('exit', () => resolve(false));
   });
@@ -89,12 +78,13 @@ async function startWorker(): Promise<Counted | null> {
     for (const p of pending.values()) p.reject(err);
     pending.clear();
   };
-  worker.on('message', (m: { id: number; out?: Float64Array; error?: string }) => {
+  worker.on('message', (m: DecompositionReply) => {
+    if (!('id' in m)) return;
     const p = pending.get(m.id);
     if (!p) return;
     pending.delete(m.id);
-    if (m.out) p.resolve(m.out);
-    else p.reject(new Error(m.error ?? 'decomposition worker failed'));
+    if ('out' in m) p.resolve(m.out);
+    else p.reject(new Error(m.error));
   });
   worker.on('error', (err) => failAll(err));
   worker.on('exit', () => failAll(new Error('decomposition worker exited')));

@@ -99,8 +99,30 @@ export interface DecompositionRequest {
 export type CentringRequest =
   | { kind: 'colstats'; a: Matrix2D }
   | { kind: 'centre'; a: Matrix2D; keep: Int32Array; mean: Float64Array };
-export type StepRequest = ProductRequest | DecompositionRequest | CentringRequest;
+/**
+ * The eigendecomposition of the Gram matrix of a [p, q]'s smaller side (a a^T [p, p] when p <= q, else
+ * a^T a [q, q]), packed as decompose()'s 'eig' (vectors) or 'eigvals': the squared singular values of a
+ * (and its singular vectors on the smaller side). One engine call where the engine fuses it (native:
+ * dsyrk + dsyevd), else a Gram product and a decomposition (gramEigSteps).
+ */
+export interface SpectrumRequest {
+  kind: 'gramEig';
+  a: Matrix2D;
+  vectors: boolean;
+}
+export type StepRequest = ProductRequest | DecompositionRequest | CentringRequest | SpectrumRequest;
+export type StepKind = StepRequest['kind'];
 export type Steps<T> = Generator<StepRequest, T, Float64Array>;
+
+/** SpectrumRequest as two steps: the smaller side's Gram (a product) and its decomposition. */
+export function* gramEigSteps(a: Matrix2D, vectors: boolean): Steps<Float64Array> {
+  const { rows: p, cols: q } = a;
+  const small = Math.min(p, q);
+  const side = p <= q ? mat(transpose(a.data as Float64Array, p, q), q, p) : a; // Gram = side^T side
+  const gram = yield { kind: 'gram', a: side, b: side };
+  symmetrise(gram, small);
+  return yield { kind: vectors ? 'eig' : 'eigvals', a: mat(gram, small, small) };
+}
 
 export function runSync<T>(steps: Steps<T>): T {
   let step = steps.next();
@@ -111,6 +133,7 @@ export function runSync<T>(steps: Steps<T>): T {
     else if (r.kind === 'nn') out = jsMatmul(r.a, r.b);
     else if (r.kind === 'colstats') out = columnStats(r.a);
     else if (r.kind === 'centre') out = centreColumns(r.a, r.keep, r.mean);
+    else if (r.kind === 'gramEig') out = runSync(gramEigSteps(r.a, r.vectors));
     else out = decompose(r.kind, r.a.data as Float64Array, r.a.rows);
     step = steps.next(out);
   }
@@ -124,14 +147,28 @@ export interface ProductEngine {
   gram?(a: Matrix2D): Promise<Float64Array>;
   /** decompose() elsewhere (e.g. on a worker thread); computed in place when absent. */
   decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
+  /** A SpectrumRequest in one call; gramEigSteps() on this engine when absent. */
+  gramEig?(a: Matrix2D, vectors: boolean): Promise<Float64Array>;
   /** columnStats() / centreColumns() elsewhere, bit for bit; computed in place when absent. */
   columnStats?(a: Matrix2D): Promise<Float64Array>;
   centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array): Promise<Float64Array>;
 }
 
-export async function runAsync<T>(steps: Steps<T>, engine: ProductEngine): Promise<T> {
+/**
+ * Runs the steps on `engine`. `observe`, when given, hears how long each synchronous stretch of the
+ * algorithm took on this thread (seconds), with the kind of the step whose result it processed
+ * ('start' before the first step).
+ */
+export async function runAsync<T>(
+  steps: Steps<T>,
+  engine: ProductEngine,
+  observe?: (after: StepKind | 'start', seconds: number) => void,
+): Promise<T> {
+  let t0 = observe ? performance.now() : 0;
   let step = steps.next();
+  let last: StepKind | 'start' = 'start';
   while (!step.done) {
+    if (observe) observe(last, (performance.now() - t0) / 1000);
     const r = step.value;
     let out: Float64Array;
     if (r.kind === 'tn') out = await engine.matmulTN(r.a, r.b);
@@ -143,12 +180,19 @@ export async function runAsync<T>(steps: Steps<T>, engine: ProductEngine): Promi
         ? await engine.centreColumns(r.a, r.keep, r.mean)
         : centreColumns(r.a, r.keep, r.mean);
     } else if (r.kind === 'nn') out = await engine.matmul(r.a, r.b);
-    else {
+    else if (r.kind === 'gramEig') {
+      out = engine.gramEig
+        ? await engine.gramEig(r.a, r.vectors)
+        : await runAsync(gramEigSteps(r.a, r.vectors), engine, observe);
+    } else {
       const a = r.a.data as Float64Array;
       out = engine.decompose ? await engine.decompose(r.kind, a, r.a.rows) : decompose(r.kind, a, r.a.rows);
     }
+    last = r.kind;
+    if (observe) t0 = performance.now();
     step = steps.next(out);
   }
+  if (observe) observe(last, (performance.now() - t0) / 1000);
   return step.value;
 }
 
@@ -571,13 +615,10 @@ interface Spectrum {
   vectors?: Float64Array;
 }
 
-/** Singular values of b [p, q] via the eigenvalues of the smaller Gram (b b^T or b^T b, a product step). */
+/** Singular values of b [p, q] via the eigenvalues of the smaller Gram (b b^T or b^T b). */
 function* singularValues(b: Float64Array, p: number, q: number, wantVectors: boolean): Steps<Spectrum> {
   const small = Math.min(p, q);
-  const side = p <= q ? mat(transpose(b, p, q), q, p) : mat(b, p, q); // Gram = side^T side [small, small]
-  const gram = yield { kind: 'gram', a: side, b: side };
-  symmetrise(gram, small);
-  const packed = yield { kind: wantVectors ? 'eig' : 'eigvals', a: mat(gram, small, small) };
+  const packed = yield { kind: 'gramEig', a: mat(b, p, q), vectors: wantVectors };
   const values = packed.slice(0, small);
   const vectors = wantVectors ? packed.subarray(small) : undefined;
   for (let i = 0; i < small; i++) values[i] = Math.min(1, Math.sqrt(Math.max(0, values[i]!)));
@@ -666,16 +707,18 @@ function sphereMeanAbs(k: number): number {
   return c;
 }
 
-/** All measures for one pair; x must have been prepared as role 'x' and y as role 'y'. */
-export function* pairSteps(
+/**
+ * The checks and warnings of a pair (x prepared as role 'x', y as role 'y'), and its whole result when
+ * a side has rank 0 (every measure 0, no product needed).
+ */
+export function pairPreamble(
   x: PreparedRepresentation,
   y: PreparedRepresentation,
   opts: ResolvedOptions,
-): Steps<SimilarityResult> {
+): { warnings: string[]; trivial: SimilarityResult | null } {
   if (x.samples !== y.samples) {
     throw new SimilarityError('SAMPLE_MISMATCH', `x has ${x.samples} samples but y has ${y.samples}`);
   }
-  if (!x.basis || !y.centred) throw new Error('pairSteps: x needs its basis and y its centred data');
   const rx = x.rank;
   const ry = y.rank;
   const warnings: string[] = [];
@@ -686,11 +729,13 @@ export function* pairSteps(
         'neurons, with fewer even unrelated layers look similar (compare with randomBaseline)',
     );
   }
-  if (rx === 0 || ry === 0) {
-    const which = rx === 0 && ry === 0 ? 'x and y are' : rx === 0 ? 'x is' : 'y is';
-    warnings.push(`constant-layer: ${which} constant over the samples (rank 0); all measures are 0`);
-    const m = opts.methods;
-    return {
+  if (rx > 0 && ry > 0) return { warnings, trivial: null };
+  const which = rx === 0 && ry === 0 ? 'x and y are' : rx === 0 ? 'x is' : 'y is';
+  warnings.push(`constant-layer: ${which} constant over the samples (rank 0); all measures are 0`);
+  const m = opts.methods;
+  return {
+    warnings,
+    trivial: {
       cca: new Float64Array(0),
       rho: 0,
       mean: 0,
@@ -699,20 +744,50 @@ export function* pairSteps(
       cka: m.has('cka') ? 0 : null,
       ranks: [rx, ry],
       warnings,
-    };
-  }
+    },
+  };
+}
 
+/** rho = ||B||_F / sqrt(min(rx, ry)) of B = Qx^T Qy [rx, ry] (no decomposition), at most 1. */
+export function rhoFromProduct(b: Float64Array, rx: number, ry: number): number {
+  return Math.min(1, frobenius(b) / Math.sqrt(Math.min(rx, ry)));
+}
+
+/** All measures for one pair; x must have been prepared as role 'x' and y as role 'y'. */
+export function* pairSteps(
+  x: PreparedRepresentation,
+  y: PreparedRepresentation,
+  opts: ResolvedOptions,
+): Steps<SimilarityResult> {
+  if (!x.basis || !y.centred) throw new Error('pairSteps: x needs its basis and y its centred data');
+  const { warnings, trivial } = pairPreamble(x, y, opts);
+  if (trivial) return trivial;
   const n = x.samples;
   // M = Qx^T Yc [rx, dy]; B = M Wy = Qx^T Qy [rx, ry]
-  const mxy = yield { kind: 'tn', a: mat(x.basis, n, rx), b: mat(y.centred, n, y.live) };
-  const b = yield { kind: 'nn', a: mat(mxy, rx, y.live), b: mat(y.whitening, y.live, ry) };
+  const mxy = yield { kind: 'tn', a: mat(x.basis, n, x.rank), b: mat(y.centred, n, y.live) };
+  const b = yield { kind: 'nn', a: mat(mxy, x.rank, y.live), b: mat(y.whitening, y.live, y.rank) };
+  return yield* pairMeasures(x, y, mxy, b, warnings, opts);
+}
 
+/**
+ * The measures of a pair from its two products: mxy = M = Qx^T Yc [rx, y.live] and b = B = M Wy =
+ * Qx^T Qy [rx, ry] (both only read; they may be views into larger arrays). Per-pair work: the spectrum
+ * of B (one Gram of its smaller side and its eigenvalues), SVCCA's block, PWCCA's weights, CKA's sum.
+ */
+export function* pairMeasures(
+  x: PreparedRepresentation,
+  y: PreparedRepresentation,
+  mxy: Float64Array,
+  b: Float64Array,
+  warnings: string[],
+  opts: ResolvedOptions,
+): Steps<SimilarityResult> {
+  const rx = x.rank;
+  const ry = y.rank;
   const wantPw = opts.methods.has('pwcca');
   const full = opts.spectrum === 'full' ? yield* singularValues(b, rx, ry, wantPw) : null;
   const cca = full?.values ?? new Float64Array(0);
-  const { rho, mean } = full
-    ? summary(cca)
-    : { rho: Math.min(1, frobenius(b) / Math.sqrt(Math.min(rx, ry))), mean: Number.NaN };
+  const { rho, mean } = full ? summary(cca) : { rho: rhoFromProduct(b, rx, ry), mean: Number.NaN };
 
   let svcca: SvccaResult | null = null;
   if (opts.methods.has('svcca')) {
@@ -798,7 +873,7 @@ export function* nullPairSteps(
   const n = x.samples;
   const mxy = yield { kind: 'tn', a: mat(x.basis, n, rx), b: mat(permutedCentred, n, y.live) };
   const b = yield { kind: 'nn', a: mat(mxy, rx, y.live), b: mat(y.whitening, y.live, ry) };
-  return Math.min(1, frobenius(b) / Math.sqrt(Math.min(rx, ry)));
+  return rhoFromProduct(b, rx, ry);
 }
 
 function checkPair(x: Matrix2D, y: Matrix2D): void {

@@ -2,29 +2,39 @@
 // converged network) against every specimen layer at every checkpoint.
 //
 // Work is shared across pairs: each reference layer is prepared once (centring, rank, orthonormal
-// basis [n, r], per-side quantities) and kept; each specimen representation is loaded and prepared
-// once per checkpoint and paired with every reference layer, then dropped. A few cells are computed
-// concurrently: the products run on the GEMM engine (on this thread) while the JS decompositions run on
-// worker threads (pool.ts). Memory: the prepared reference layers plus at most two specimen
-// representations (the current one and, while its last cells finish, the next).
+// basis Qx [n, rx], per-side quantities), and the bases of all reference layers are stacked, transposed,
+// into one matrix QT [R = sum rx, n]. Each specimen representation is loaded and prepared once per
+// checkpoint, then paired with every reference layer at once: one product M = QT Yc [R, dy] (the
+// tensor's big product: the rows of reference layer i are its Qx_i^T Yc) and one B = M Wy [R, ry] (rows
+// of i: Qx_i^T Qy). What is left per pair is small: the spectrum of its block of B (the Gram of the
+// block's smaller side and its eigenvalues, one engine call), CKA from its block of M, SVCCA/PWCCA.
+// A few specimen representations are in flight at once, so that their products, decompositions and
+// spectra keep every engine thread busy. Memory: the prepared reference layers and QT, plus at most
+// SPECIMENS_IN_FLIGHT specimen representations with their M and B.
 
 import { availableParallelism } from 'node:os';
 import { untilAborted } from '../abort.ts';
 import { type GemmEngine, getGemmEngine, jsEngine } from './gemm.ts';
-import type { DecompositionKind } from './linalg.ts';
+import { type DecompositionKind, decompose as decomposeHere } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
+import { limiter } from './native.ts';
 import { startDecompositionPool } from './pool.ts';
+import { type Phase, PhaseProfile } from './profile.ts';
 import {
-  nullPairSteps,
-  type PreparedRepresentation,
+  centreColumns,
+  columnStats,
   type ProductEngine,
-  pairSteps,
+  pairMeasures,
+  pairPreamble,
   permuteRows,
   prepareSteps,
+  type Role,
   resolveOptions,
+  rhoFromProduct,
   runAsync,
   type SimilarityOptions,
   type SimilarityResult,
+  type StepKind,
   seededPermutation,
 } from './similarity.ts';
 
@@ -51,6 +61,8 @@ export interface TensorBuilderInput {
    */
   permutationNull?: { seed: number };
   signal?: AbortSignal;
+  /** Records where the time goes, phase by phase (profile.ts); the consumer records 'writing' itself. */
+  profile?: PhaseProfile;
 }
 
 /** The permutation seed of specimen layer j at checkpoint t (stable across attempts and versions). */
@@ -73,8 +85,29 @@ export interface TensorCell {
 
 /** Worker threads for the JS decompositions (2 measured best on 2 cores next to onnxruntime's 2 threads). */
 const WORKERS = Math.max(2, Math.min(4, availableParallelism()));
-/** Cells computed concurrently (their products overlap with the JS decompositions of the others). */
-const IN_FLIGHT = 2 * WORKERS + 2;
+
+/** Phase of each step of a representation's preparation (see profile.ts). */
+const preparePhase = (kind: StepKind | 'start'): Phase =>
+  kind === 'start' || kind === 'colstats' || kind === 'centre'
+    ? 'centring'
+    : kind === 'gram'
+      ? 'gram'
+      : 'decompositions';
+
+/** qt rows [offset, offset + rows) <- basis^T, basis [n, rows] row-major; blocked for the caches. */
+function transposeInto(qt: Float64Array, offset: number, basis: Float64Array, n: number, rows: number): void {
+  const B = 64;
+  for (let s0 = 0; s0 < n; s0 += B) {
+    const s1 = Math.min(n, s0 + B);
+    for (let q0 = 0; q0 < rows; q0 += B) {
+      const q1 = Math.min(rows, q0 + B);
+      for (let s = s0; s < s1; s++) {
+        const src = s * rows;
+        for (let q = q0; q < q1; q++) qt[(offset + q) * n + s] = basis[src + q]!;
+      }
+    }
+  }
+}
 
 /**
  * Yields the cells checkpoint by checkpoint, specimen layer by specimen layer, reference layer by
@@ -82,7 +115,7 @@ const IN_FLIGHT = 2 * WORKERS + 2;
  * at the next load or product.
  */
 export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<TensorCell> {
-  const { refLayers, specLayers, checkpoints, loadSpecimen, skip, signal, permutationNull } = input;
+  const { refLayers, specLayers, checkpoints, loadSpecimen, skip, signal, permutationNull, profile } = input;
   const { engine: enginePref = 'auto', precision = 'float64', ...similarityOptions } = input.options ?? {};
   if (precision !== 'float64') throw new Error(`buildTensor: precision '${precision}' is not supported`);
   const opts = resolveOptions(similarityOptions);
@@ -98,37 +131,60 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
   // start) where the products run elsewhere than in JS on this thread.
   const worker = engine.name === 'js' || engine.decompose ? null : await startDecompositionPool(WORKERS);
   const decompose = engine.decompose?.bind(engine) ?? worker?.decompose;
+  // An engine with a fixed number of threads gets at most that many calls from here, so that a call's
+  // recorded time is its run time, not its wait for a thread.
+  const slots = engine.parallel ? limiter(engine.parallel) : <T>(task: () => Promise<T>) => task();
   // Every engine call ends (for the builder) the moment the signal aborts: a cancel or a graceful stop
   // is noticed within milliseconds even while one large product or decomposition runs for minutes on
   // the engine's threads; that call finishes in the background and its result is dropped.
   const running = new Set<Promise<unknown>>();
-  const call = <T>(task: () => Promise<T>): Promise<T> => {
+  const call = <T>(phase: Phase, task: () => Promise<T>): Promise<T> => {
     signal?.throwIfAborted();
-    const p = task();
+    const p = slots(() => {
+      signal?.throwIfAborted(); // aborted while waiting for a thread: never started
+      return profile ? profile.time(phase, task) : task();
+    });
     running.add(p);
     const forget = () => running.delete(p);
     p.then(forget, forget);
     return signal ? untilAborted(p, signal) : p;
   };
-  const abortable: ProductEngine = {
-    matmulTN: (a: Matrix2D, b: Matrix2D) => call(() => engine.matmulTN(a, b)),
-    matmul: (a: Matrix2D, b: Matrix2D) => call(() => engine.matmul(a, b)),
-    gram: (a: Matrix2D) => call(() => (engine.gram ? engine.gram(a) : engine.matmulTN(a, a))),
-    ...(engine.columnStats && {
-      columnStats: (a: Matrix2D) => call(() => engine.columnStats!(a)),
+  const engineFor = (phaseOf: (kind: StepKind) => Phase): ProductEngine => ({
+    matmulTN: (a: Matrix2D, b: Matrix2D) => call(phaseOf('tn'), () => engine.matmulTN(a, b)),
+    matmul: (a: Matrix2D, b: Matrix2D) => call(phaseOf('nn'), () => engine.matmul(a, b)),
+    gram: (a: Matrix2D) =>
+      call(phaseOf('gram'), () => (engine.gram ? engine.gram(a) : engine.matmulTN(a, a))),
+    // (in place, on this thread, where the engine has none: timed all the same)
+    columnStats: (a: Matrix2D) =>
+      call(phaseOf('colstats'), async () => (engine.columnStats ? engine.columnStats(a) : columnStats(a))),
+    centreColumns: (a: Matrix2D, keep: Int32Array, mean: Float64Array) =>
+      call(phaseOf('centre'), async () =>
+        engine.centreColumns ? engine.centreColumns(a, keep, mean) : centreColumns(a, keep, mean),
+      ),
+    decompose: (kind: DecompositionKind, a: Float64Array, n: number) =>
+      call(phaseOf(kind), async () => (decompose ? decompose(kind, a, n) : decomposeHere(kind, a, n))),
+    ...(engine.gramEig && {
+      gramEig: (a: Matrix2D, vectors: boolean) => call(phaseOf('gramEig'), () => engine.gramEig!(a, vectors)),
     }),
-    ...(engine.centreColumns && {
-      centreColumns: (a: Matrix2D, keep: Int32Array, mean: Float64Array) =>
-        call(() => engine.centreColumns!(a, keep, mean)),
-    }),
-    ...(decompose && {
-      decompose: (kind: DecompositionKind, a: Float64Array, n: number) => call(() => decompose(kind, a, n)),
-    }),
-  };
-  const inflight: Array<Promise<TensorCell>> = [];
+  });
+  /** JS stretches of the algorithm on this thread, recorded under the phase of the step they follow. */
+  const observer = (phaseOf: (kind: StepKind | 'start') => Phase) =>
+    profile
+      ? (after: StepKind | 'start', seconds: number) => {
+          const end = PhaseProfile.now();
+          profile.record(phaseOf(after), end - seconds, end);
+        }
+      : undefined;
+  const prepare = (m: Matrix2D, label: string, role: Role) =>
+    runAsync(prepareSteps(m, label, role, opts), engineFor(preparePhase), observer(preparePhase));
+  const load = <T>(task: () => Promise<T>) => (profile ? profile.time('loading', task) : task());
+  const spectraEngine = engineFor(() => 'spectra');
+  const spectraObserver = observer(() => 'spectra');
+
+  const inflight: Array<Promise<TensorCell[]>> = [];
   try {
     const wanted = (i: number, j: number, t: number) => !skip?.(i, j, t);
-    // Reference layers, prepared concurrently (their decompositions run on the worker threads).
+    // Reference layers, prepared concurrently.
     const settled = await Promise.allSettled(
       refLayers.map(async (layer, i) => {
         let needed = false;
@@ -138,7 +194,7 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
         if (!needed) return null;
         signal?.throwIfAborted();
         const label = `reference layer '${layer.name}'`;
-        return runAsync(prepareSteps(await layer.load(), label, 'x', opts), abortable);
+        return prepare(await load(layer.load), label, 'x');
       }),
     );
     // (all settled first: none may still use the engine when a failure ends the builder)
@@ -146,46 +202,108 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       if (r.status === 'rejected') throw r.reason;
       return r.value;
     });
-    // Cells in yield order; each specimen representation is prepared (lazily, once) by its first cell.
-    const cells = function* () {
+    // QT [R, n]: the transposed bases of the reference layers with rank > 0, stacked; offset[i] is the
+    // first row of layer i (-1: not in the stack). Each basis is dropped once copied.
+    const offset = refs.map(() => -1);
+    let rows = 0;
+    for (const [i, ref] of refs.entries()) {
+      if (ref && ref.rank > 0) {
+        offset[i] = rows;
+        rows += ref.rank;
+      }
+    }
+    const n = refs.find((r) => r !== null)?.samples ?? 0;
+    const qt = new Float64Array(rows * n);
+    if (rows > 0) {
+      const start = PhaseProfile.now();
+      for (const [i, ref] of refs.entries()) {
+        if (offset[i]! < 0 || !ref) continue;
+        transposeInto(qt, offset[i]!, ref.basis!, n, ref.rank);
+        ref.basis = null;
+      }
+      profile?.record('decompositions', start, PhaseProfile.now());
+    }
+
+    /** Every wanted cell of specimen layer j at checkpoint t, in reference-layer order. */
+    const specimenCells = async (j: number, t: number, todo: number[]): Promise<TensorCell[]> => {
+      signal?.throwIfAborted();
+      const label = `specimen layer '${specLayers[j]!.name}' at checkpoint ${t}`;
+      const y = await prepare(await load(() => loadSpecimen(j, t)), label, 'y');
+      const preambles = todo.map((i) => pairPreamble(refs[i]!, y, opts));
+      // The big products, one per run of consecutive stacked layers (one for all, unless cells are
+      // skipped): M = QT[run] Yc [rows, dy], B = M Wy [rows, ry], and the same for the null with the
+      // rows of Yc permuted.
+      const m = new Map<number, Float64Array>();
+      const b = new Map<number, Float64Array>();
+      const nullB = new Map<number, Float64Array>();
+      const runs: Array<{ first: number; rows: number; layers: number[] }> = [];
+      for (const [k, i] of todo.entries()) {
+        if (preambles[k]!.trivial) continue;
+        const last = runs.at(-1);
+        if (last && last.first + last.rows === offset[i]) {
+          last.rows += refs[i]!.rank;
+          last.layers.push(i);
+        } else runs.push({ first: offset[i]!, rows: refs[i]!.rank, layers: [i] });
+      }
+      const yc = mat(y.centred!, n, y.live);
+      const wy = mat(y.whitening, y.live, y.rank);
+      const products = async (
+        phase: Phase,
+        data: Matrix2D,
+        into: Map<number, Float64Array>,
+        keepM: boolean,
+      ) =>
+        Promise.all(
+          runs.map(async (run) => {
+            const q = mat(qt.subarray(run.first * n, (run.first + run.rows) * n), run.rows, n);
+            const mRun = await call(phase, () => engine.matmul(q, data));
+            const bRun = await call(phase, () => engine.matmul(mat(mRun, run.rows, y.live), wy));
+            for (const i of run.layers) {
+              const from = offset[i]! - run.first;
+              const to = from + refs[i]!.rank;
+              into.set(i, bRun.subarray(from * y.rank, to * y.rank));
+              if (keepM) m.set(i, mRun.subarray(from * y.live, to * y.live));
+            }
+          }),
+        );
+      const permuted = async () => {
+        if (!permutationNull || runs.length === 0) return;
+        const start = PhaseProfile.now();
+        const perm = seededPermutation(n, nullSeed(permutationNull.seed, j, t));
+        const shuffled = mat(permuteRows(y.centred!, n, y.live, perm), n, y.live);
+        profile?.record('null', start, PhaseProfile.now());
+        await products('null', shuffled, nullB, false);
+      };
+      await Promise.all([products('pair_products', yc, b, true), permuted()]);
+      y.centred = null; // every product that needs it is done
+      return Promise.all(
+        todo.map(async (i, k): Promise<TensorCell> => {
+          const { warnings, trivial } = preambles[k]!;
+          const x = refs[i]!;
+          const result =
+            trivial ??
+            (await runAsync(
+              pairMeasures(x, y, m.get(i)!, b.get(i)!, warnings, opts),
+              spectraEngine,
+              spectraObserver,
+            ));
+          const cell: TensorCell = { refLayer: i, specLayer: j, checkpoint: t, result };
+          if (permutationNull) cell.null = trivial ? 0 : rhoFromProduct(nullB.get(i)!, x.rank, y.rank);
+          return cell;
+        }),
+      );
+    };
+
+    // Specimen representations in yield order, a few in flight.
+    const groups = function* () {
       for (let t = 0; t < checkpoints; t++) {
         for (let j = 0; j < specLayers.length; j++) {
           const todo = refs.flatMap((ref, i) => (ref && wanted(i, j, t) ? [i] : []));
-          if (todo.length === 0) continue;
-          let spec: Promise<{ y: PreparedRepresentation; permuted: Float64Array | null }> | undefined;
-          const prepared = () => {
-            spec ??= (async () => {
-              signal?.throwIfAborted();
-              const label = `specimen layer '${specLayers[j]!.name}' at checkpoint ${t}`;
-              const y = await runAsync(prepareSteps(await loadSpecimen(j, t), label, 'y', opts), abortable);
-              const permuted =
-                permutationNull && y.centred
-                  ? permuteRows(
-                      y.centred,
-                      y.samples,
-                      y.live,
-                      seededPermutation(y.samples, nullSeed(permutationNull.seed, j, t)),
-                    )
-                  : null;
-              return { y, permuted };
-            })();
-            return spec;
-          };
-          for (const i of todo) {
-            yield async (): Promise<TensorCell> => {
-              const { y, permuted } = await prepared();
-              const result = await runAsync(pairSteps(refs[i]!, y, opts), abortable);
-              const cell: TensorCell = { refLayer: i, specLayer: j, checkpoint: t, result };
-              if (permuted) cell.null = await runAsync(nullPairSteps(refs[i]!, y, permuted), abortable);
-              return cell;
-            };
-          }
+          if (todo.length > 0) yield () => specimenCells(j, t, todo);
         }
       }
     };
-    // A few cells in flight: while one cell's decompositions run in JS, the next cell's products (and
-    // the next specimen's loading and Gram matrix) run on the engine's threads.
-    const queue = cells();
+    const queue = groups();
     const start = () => {
       const next = queue.next();
       if (next.done) return false;
@@ -194,15 +312,18 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       inflight.push(p);
       return true;
     };
-    while (inflight.length < IN_FLIGHT && start()) {
+    const spread = (engine.parallel ?? 1) + 1;
+    while (inflight.length < spread && start()) {
       // fill the window
     }
     while (inflight.length > 0) {
-      const cell = await inflight[0]!;
+      const cells = await inflight[0]!;
       inflight.shift();
-      signal?.throwIfAborted();
       start();
-      yield cell;
+      for (const cell of cells) {
+        signal?.throwIfAborted();
+        yield cell;
+      }
     }
   } finally {
     await Promise.allSettled(inflight);
@@ -213,3 +334,5 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
     }
   }
 }
+
+const mat = (data: Float64Array, rows: number, cols: number): Matrix2D => ({ data, rows, cols });

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { getGemmEngine, jsEngine } from '../../../core/cca/index.ts';
 import { decompose, jsMatmul, jsMatmulTN, symEig } from '../../../core/cca/linalg.ts';
 import { limiter, loadNative } from '../../../core/cca/native.ts';
-import { centreColumns, columnStats, gaussian } from '../../../core/cca/similarity.ts';
+import { centreColumns, columnStats, gaussian, gramEigSteps, runSync } from '../../../core/cca/similarity.ts';
 
 const { lib, detail } = loadNative();
 
@@ -105,6 +105,38 @@ describe('native linear algebra', () => {
       for (let j = 0; j < 11; j++)
         for (let q = 0; q < 11; q++) rebuilt[i * 11 + j]! += u[i * 11 + q]! * full[q]! * vt[q * 11 + j]!;
     assert.ok(relErr(rebuilt, c.data) < 1e-12);
+  });
+
+  it("gramEig (the smaller side's Gram and its eigendecomposition) equals the JS steps (1e-9)", {
+    skip: !lib && detail,
+  }, async () => {
+    assert.ok(lib);
+    for (const [p, q] of [
+      [17, 9],
+      [9, 17],
+      [12, 12],
+      [1, 5],
+      [0, 4],
+    ] as const) {
+      const b = { data: gaussian(p * q, 30 + p), rows: p, cols: q };
+      const before = Float64Array.from(b.data);
+      const small = Math.min(p, q);
+      const values = await lib.gramEig(b.data, p, q, false);
+      assert.ok(relErr(values, runSync(gramEigSteps(b, false))) < 1e-9, `values ${p}x${q}`);
+      const packed = await lib.gramEig(b.data, p, q, true);
+      const js = runSync(gramEigSteps(b, true));
+      assert.equal(packed.length, small + small * small);
+      assert.ok(relErr(packed.subarray(0, small), js.subarray(0, small)) < 1e-9, `eig values ${p}x${q}`);
+      for (let i = 0; i < small; i++) {
+        const u = packed.subarray(small + i * small, small + (i + 1) * small);
+        const v = js.subarray(small + i * small, small + (i + 1) * small);
+        let dot = 0;
+        for (let k = 0; k < small; k++) dot += u[k]! * v[k]!;
+        assert.ok(Math.abs(Math.abs(dot) - 1) < 1e-7, `eigenvector ${i} of ${p}x${q}`);
+      }
+      assert.deepEqual(b.data, before, 'the input is never modified');
+    }
+    assert.throws(() => lib.gramEig(new Float64Array(5), 2, 3, false), /size/);
   });
 
   it('column statistics and centring equal the JS ones bit for bit (float32 and float64)', {

@@ -10,6 +10,7 @@ import {
   similarity,
   type TensorCell,
 } from '../../../core/cca/index.ts';
+import { PHASES, PhaseProfile } from '../../../core/cca/profile.ts';
 import { assertClose, loadedEngines, randomMatrix, related } from './helpers.ts';
 
 const n = 400;
@@ -113,6 +114,38 @@ describe('buildTensor', () => {
           assertClose(c.result.cka!, other.cka!, 1e-9, `${at}: cka`);
         }
       }
+    }
+  });
+
+  it('accounts for its time phase by phase (each engine, with the permutation null)', async () => {
+    engines ??= await loadedEngines();
+    for (const engine of ['js', ...engines] as const) {
+      const profile = new PhaseProfile();
+      let cells = 0;
+      for await (const cell of buildTensor({
+        refLayers: refs.map((m, i) => ({ name: `ref${i}`, load: async () => m })),
+        specLayers: refs.map((_, j) => ({ name: `spec${j}` })),
+        checkpoints: 2,
+        loadSpecimen: async (j, t) => specimen(j, t),
+        options: { engine },
+        permutationNull: { seed: 1 },
+        profile,
+      })) {
+        assert.ok(cell.null !== undefined);
+        cells++;
+      }
+      assert.equal(cells, 3 * 3 * 2);
+      const summary = profile.summary();
+      const name = typeof engine === 'string' ? engine : engine.name;
+      let shares = 0;
+      for (const phase of PHASES) {
+        const { wall_s, thread_s, share } = summary[phase];
+        // the consumer records 'writing' itself; every other phase ran
+        if (phase !== 'writing') assert.ok(thread_s > 0, `${name}: ${phase} recorded`);
+        assert.ok(wall_s <= thread_s + 1e-9, `${name}: ${phase} wall <= thread seconds`);
+        shares += share;
+      }
+      assertClose(shares, 1, 1e-3, `${name}: shares`);
     }
   });
 
