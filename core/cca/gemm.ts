@@ -110,7 +110,11 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
       return run(() => lib.syrk(asFloat64(a), a.rows, a.cols));
     },
     decompose: (kind, a, n) => run(() => lib[kind](a, n)),
-    gramEig: (a, vectors) => run(() => lib.gramEig(asFloat64(a), a.rows, a.cols, vectors)),
+    // (an addon built before gramEig existed lacks it: its Gram and decomposition then run as two calls)
+    ...(typeof lib.gramEig === 'function' && {
+      gramEig: (a: Matrix2D, vectors: boolean) =>
+        run(() => lib.gramEig(asFloat64(a), a.rows, a.cols, vectors)),
+    }),
     columnStats: (a) => run(() => lib.colstats(a.data, a.rows, a.cols)),
     centreColumns: (a, keep, mean) => run(() => lib.centre(a.data, a.rows, a.cols, keep, mean)),
     async dispose() {},

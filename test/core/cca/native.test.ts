@@ -111,6 +111,11 @@ describe('native linear algebra', () => {
     skip: !lib && detail,
   }, async () => {
     assert.ok(lib);
+    assert.equal(
+      typeof lib.gramEig,
+      'function',
+      'the addon predates gramEig: rebuild it (npm run build:native)',
+    );
     for (const [p, q] of [
       [17, 9],
       [9, 17],
