@@ -1,10 +1,12 @@
-// The researcher's web page: static files from web/ (no build step), served at / without auth (the
-// page is public; every data request it makes carries the API key or the share token). Only the files
-// present in web/ at start-up are served, by exact name, so no path from a URL ever reaches the disk.
-// Share links have the form /#/experiments/ID?share=TOKEN (see web/app.js).
+// The researcher's web page: static files from web/ (ES modules under web/js/, no build step), served at
+// / without auth (the page is public; every data request it makes carries the API key or the share
+// token). The allow-list is the page's files present under web/ at start-up with a served extension
+// (html, js, css, svg; so not web/tsconfig.json), each registered as its own route by exact path: no
+// path from a URL ever reaches the disk, so `..` or an encoded slash can only miss (404).
+// Share links have the form /#/experiments/ID?share=TOKEN (see web/js/router.js).
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { extname, join, posix, relative, sep } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { repoRoot } from '../../config/index.ts';
 
@@ -33,16 +35,24 @@ export function pageShareUrl(experimentId: string, token: string): string {
   return `/#/experiments/${experimentId}?share=${token}`;
 }
 
+/** The page's files under `dir`, as URL paths relative to it ('index.html', 'js/views/list.js', …). */
+export function pageFiles(dir: string = webDir): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && TYPES[extname(entry.name)] !== undefined)
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)).split(sep).join(posix.sep))
+    .filter((path) => path.split('/').every((part) => /^[\w.-]+$/.test(part) && !part.startsWith('.')))
+    .sort();
+}
+
 export async function webRoutes(app: FastifyInstance): Promise<void> {
-  const files = readdirSync(webDir).filter((name) => TYPES[extname(name)] !== undefined);
-  const send = async (reply: FastifyReply, name: string) => {
-    const body = await readFile(join(webDir, name));
-    reply.headers(SECURITY_HEADERS).header('cache-control', 'no-cache').type(TYPES[extname(name)]);
+  const send = async (reply: FastifyReply, path: string) => {
+    const body = await readFile(join(webDir, ...path.split('/')));
+    reply.headers(SECURITY_HEADERS).header('cache-control', 'no-cache').type(TYPES[extname(path)]);
     return reply.send(body);
   };
   app.get('/', { schema: { hide: true } }, (_request, reply) => send(reply, 'index.html'));
-  for (const name of files) {
-    if (name === 'index.html') continue;
-    app.get(`/${name}`, { schema: { hide: true } }, (_request, reply) => send(reply, name));
+  for (const path of pageFiles()) {
+    if (path === 'index.html') continue;
+    app.get(`/${path}`, { schema: { hide: true } }, (_request, reply) => send(reply, path));
   }
 }
