@@ -215,9 +215,9 @@ describe('web page in headless Chromium', () => {
     await page.getByRole('heading', { name: 'New experiment' }).waitFor();
     const { presets } = await getJson<{ presets: Preset[] }>(svc, '/v1/presets');
     const preset = page.getByLabel('Preset');
-    const offered = await preset.locator('option').evaluateAll((els) =>
-      els.map((el) => (el as unknown as { value: string }).value),
-    );
+    const offered = await preset
+      .locator('option')
+      .evaluateAll((els) => els.map((el) => (el as unknown as { value: string }).value));
     for (const p of presets) assert.ok(offered.includes(p.name), `preset ${p.name} offered`);
     assert.ok(offered.includes('mnist-fc') && offered.includes('cifar10-conv'));
     await preset.selectOption('mnist-fc');
@@ -397,7 +397,10 @@ describe('web page in headless Chromium', () => {
     const lines = readFileSync(csv.path, 'utf8').trim().split('\n');
     assert.match(lines[0], /^refLayer,specLayer,checkpoint,step,fraction,measure,value$/);
     assert.equal(lines.length, 1 + LAYERS.length * LAYERS.length);
-    const fc1fc2 = lines.find((l) => l.startsWith('fc1,fc2,0,'))?.split(',').at(-1);
+    const fc1fc2 = lines
+      .find((l) => l.startsWith('fc1,fc2,0,'))
+      ?.split(',')
+      .at(-1);
     assert.equal(Number(fc1fc2).toFixed(3), rho0.values[1][2]?.toFixed(3));
 
     // a click on a cell shows its sorted coefficient spectrum

@@ -121,7 +121,7 @@ export function confirmDialog(opts) {
       'dialog',
       { class: 'confirm', 'aria-labelledby': 'confirm-title', 'data-testid': 'confirm' },
       h('h2', { id: 'confirm-title' }, opts.title),
-      h('p', {}, opts.body),
+      h('p', { class: 'confirm-text' }, opts.body),
       h('div', { class: 'actions' }, keep, go),
     );
     /** @param {boolean} answer */

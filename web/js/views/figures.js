@@ -3,7 +3,6 @@
 // top layer until another layer is picked (the picker shows it once the analysis names it).
 import { call } from '../api.js';
 import { errorBox, h, loading } from '../dom.js';
-import { pct } from '../format.js';
 
 /**
  * @typedef {import('../types.js').Experiment} Experiment
@@ -87,7 +86,7 @@ export function renderFigures(e, m, analysis, share, signal, box) {
     figure(
       'figure1',
       'Figure 1 · similarity during training',
-      `rho at ${fractions.map((f) => pct(f).replace('%', ' %')).join(', ')} of training`,
+      `rho at ${fractions.map((f) => `${Number((f * 100).toPrecision(3))} %`).join(', ')} of training`,
       () => `${base}/heatmaps.svg?fractions=${fractions.join(',')}`,
       null,
     ),
