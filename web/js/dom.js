@@ -50,6 +50,14 @@ export function s(tag, attrs = {}, ...children) {
   return /** @type {SVGElement} */ (fill(document.createElementNS(SVG_NS, tag), attrs, children.flat()));
 }
 
+let headingFocusPending = false;
+
+/** After a route change, the next view's heading takes the focus (keyboard and screen-reader users
+ * start at the new content, not at the link they followed). */
+export function focusHeadingOnShow() {
+  headingFocusPending = true;
+}
+
 /** @param {...(Child|Child[])} children the new content of <main> */
 export function show(...children) {
   const main = /** @type {HTMLElement} */ (document.getElementById('main'));
@@ -58,6 +66,12 @@ export function show(...children) {
   for (const c of children.flat())
     if (c !== null && c !== undefined && c !== false) nodes.push(typeof c === 'number' ? String(c) : c);
   main.replaceChildren(...nodes);
+  const heading = headingFocusPending ? main.querySelector('h1') : null;
+  if (heading) {
+    headingFocusPending = false;
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+  }
 }
 
 /** A short note at the bottom of the window (role=status, so screen readers hear it). @param {string} text */

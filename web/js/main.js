@@ -1,7 +1,7 @@
 // repdyn web page: hash-routed ES modules, no build step (see router.js for the routes). This module
 // wires the routes to the views, the session box (key in use / shared link) and the colour theme.
 import { forgetKey, storedKey } from './api.js';
-import { h } from './dom.js';
+import { focusHeadingOnShow, h } from './dom.js';
 import { nextView, parseRoute } from './router.js';
 import { experimentView } from './views/experiment.js';
 import { listView } from './views/list.js';
@@ -16,6 +16,7 @@ function route() {
   const signal = nextView();
   const r = parseRoute();
   window.scrollTo(0, 0);
+  focusHeadingOnShow();
   document.title = 'repdyn';
   if (r.name === 'experiment' && r.share) {
     renderSession({ share: true });
