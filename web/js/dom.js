@@ -112,12 +112,13 @@ export const stat = (k, v) =>
  */
 export function field(text, control, hint) {
   if (!control.id) control.id = `f-${Math.random().toString(36).slice(2, 9)}`;
+  if (hint) control.setAttribute('aria-describedby', `${control.id}-hint`);
   return h(
     'div',
     { class: 'field' },
     h('label', { for: control.id }, text),
     control,
-    hint ? h('span', { class: 'hint' }, hint) : null,
+    hint ? h('span', { class: 'hint', id: `${control.id}-hint` }, hint) : null,
   );
 }
 

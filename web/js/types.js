@@ -17,26 +17,23 @@
  * @typedef {Paths['/v1/experiments/{id}/shares']['post']['responses'][201]['content']['application/json']} CreatedShare
  */
 
-// The contracts below are added by the API now (dry run, presets, meta, typed slices); until the
-// generated types carry them, these describe the documented answers.
+/**
+ * @typedef {AnalysisAnswer} Analysis the analysis, with the crawl's default top layer
+ * @typedef {Paths['/v1/meta']['get']['responses'][200]['content']['application/json']} Meta
+ * @typedef {Paths['/v1/presets']['get']['responses'][200]['content']['application/json']} PresetList
+ * @typedef {PresetList['presets'][number]} Preset
+ * @typedef {Paths['/v1/experiments']['post']['responses'][200]['content']['application/json']} DryRun
+ * @typedef {Paths['/v1/experiments']['post']['responses'][202]['content']['application/json']} Submitted
+ */
+
+// Not typed by the API yet (the schema says `unknown`): the estimate object and a JSON slice.
 
 /**
+ * @typedef {{ cells: number, checkpoints: number, memoryMB: number, diskMB: number,
+ *   seconds: { training: number, capture: number, tensor: number, total: number } }} Estimate
  * @typedef {{ shape: number[], axes: string[], measure: string,
  *   labels: { refLayer: string[], specLayer: string[], checkpoint: unknown },
  *   values: unknown, counts?: unknown }} Slice
- * @typedef {{ statuses: Status[], terminalStatuses: Status[], figureFractions: number[],
- *   measures: string[] }} Meta
- * @typedef {{ cells: number, checkpoints: number, memoryMB: number, diskMB: number,
- *   seconds: { training: number, capture: number, tensor: number, total: number } }} Estimate
- * @typedef {{ name: string, dataset: string, description: string,
- *   layers: Array<{ name: string, kind: string, features: number }>,
- *   defaults: { training: Record<string, unknown>, checkpoints: Record<string, unknown>,
- *     probe: Record<string, unknown> },
- *   example: Record<string, unknown> }} Preset
- * @typedef {{ presets: Preset[] }} PresetList
- * @typedef {AnalysisAnswer & { defaultTopLayer?: string }} Analysis the analysis with the crawl's default top layer
- * @typedef {{ dryRun: true, spec: unknown, estimate: Estimate, warnings: Warning[] }} DryRun
- * @typedef {{ id: string, status: Status, estimate: unknown, warnings?: Warning[] }} Submitted
  */
 
 export {};

@@ -76,7 +76,7 @@ export function estimatePanel() {
 
 /** @param {DryRun} answer */
 function describe(answer) {
-  const est = answer.estimate;
+  const est = /** @type {Estimate} */ (answer.estimate);
   const sec = est.seconds;
   return [
     h(

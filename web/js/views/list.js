@@ -9,13 +9,12 @@ import { pill, progressBar } from './progress.js';
 /**
  * @typedef {import('../types.js').Experiment} Experiment
  * @typedef {import('../types.js').ExperimentPage} ExperimentPage
- * @typedef {import('../types.js').Status} Status
  */
 
 /** Experiments fetched per page of the list. */
 const LIST_PAGE = 100;
 
-/** @param {Experiment} e @param {Status[]} terminal */
+/** @param {Experiment} e @param {string[]} terminal the terminal statuses (GET /v1/meta) */
 function listRow(e, terminal) {
   const open = () => {
     location.hash = experimentHref(e.id);
@@ -85,7 +84,7 @@ export async function listView(signal, onKeyRefused) {
     const items = [];
     /** @type {string|null} */
     let cursor = null;
-    /** @type {Status[]} */
+    /** @type {string[]} */
     let terminal;
     try {
       terminal = (await meta()).terminalStatuses;

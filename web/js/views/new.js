@@ -38,12 +38,8 @@ export async function newExperimentView(signal) {
   const sizeSelect = h(
     'select',
     { id: 'size', 'data-testid': 'size' },
-    h(
-      'option',
-      { value: 'small' },
-      `small: ${SMALL.epochs} epoch, ${SMALL.trainExamples} examples, ${SMALL.checkpoints} checkpoints`,
-    ),
-    h('option', { value: 'full' }, 'the preset’s own schedule'),
+    h('option', { value: 'small' }, 'small (quick look)'),
+    h('option', { value: 'full' }, 'the preset’s schedule'),
   );
   const about = h('div', { class: 'preset-about', 'data-testid': 'preset-about' });
   const nameInput = h('input', { type: 'text', id: 'name', required: true, maxlength: 200 });
@@ -171,7 +167,11 @@ export async function newExperimentView(signal) {
         'div',
         { class: 'panel-body form-grid' },
         field('Preset', presetSelect),
-        field('Size', sizeSelect),
+        field(
+          'Size',
+          sizeSelect,
+          `small: ${SMALL.epochs} epoch on ${SMALL.trainExamples} examples, ${SMALL.checkpoints} checkpoints, ${SMALL.probe} probe examples`,
+        ),
         about,
       ),
     ),
@@ -234,7 +234,12 @@ function describePreset(p) {
       'ol',
       { class: 'layer-chain', 'aria-label': `layers of ${p.name}` },
       ...p.layers.map((l) =>
-        h('li', {}, h('span', {}, l.name), h('span', { class: 'faint' }, ` ${l.kind} · ${l.features}`)),
+        h(
+          'li',
+          {},
+          h('span', {}, l.name),
+          h('span', { class: 'faint' }, ` ${l.kind === l.name ? '' : `${l.kind} · `}${l.features}`),
+        ),
       ),
     ),
   ];

@@ -7,7 +7,7 @@ import { eta, pct } from '../format.js';
  * @typedef {import('../sse.js').ProgressEvent} ProgressEvent
  */
 
-/** @param {Status} status */
+/** @param {string} status */
 export const statusLabel = (status) => (status === 'awaiting_representations' ? 'awaiting uploads' : status);
 
 /** @param {Status} status */
@@ -39,8 +39,8 @@ function setBar(bar, fraction) {
  * The live progress panel: the phases in order (from the API's status list, up to the terminal
  * ones), the overall bar, message, ETA and a connection note.
  * @param {ProgressEvent} first
- * @param {Status[]} statuses every status, in order (GET /v1/meta)
- * @param {Status[]} terminal the terminal ones
+ * @param {string[]} statuses every status, in order (GET /v1/meta)
+ * @param {string[]} terminal the terminal ones
  */
 export function liveProgress(first, statuses, terminal) {
   const phases = statuses.filter((st) => !terminal.includes(st));
