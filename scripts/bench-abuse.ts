@@ -20,20 +20,15 @@
 // slice p99 ≤ 50 ms and status_5xx is 0. Everything it made is removed at exit.
 // Options (env): BENCH_SECONDS, BENCH_STREAMS (open /events streams, default 500), BENCH_HOSTILE=0
 // (the same measurements without the hostile load: the machine's own baseline).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { loadConfig, repoRoot } from '../config/index.ts';
-import { createKey, createTeam } from '../store/auth.ts';
-import { createDb, type Db } from '../store/db.ts';
+import { createKey } from '../store/auth.ts';
+import type { Db } from '../store/db.ts';
 import { encodeCoefficients } from '../store/experiments.ts';
-import { EXPERIMENT_QUEUE } from '../store/queue.ts';
-import { freePort } from './lib/free-port.ts';
+import { launchService, migrateDatabase, stopProcess } from './lib/service.ts';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 30);
 const STREAMS = Number(process.env['BENCH_STREAMS'] ?? 500);
@@ -232,30 +227,6 @@ async function attack(plan: AttackPlan): Promise<AttackReport> {
 
 // --- the orchestrator --------------------------------------------------------------------------
 
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill(signal);
-  });
-}
-
 /** A succeeded experiment written straight to Postgres: `layers` × `layers` × `checkpoints` cells. */
 async function seed(
   db: Db,
@@ -331,60 +302,35 @@ function percentile(sorted: number[], p: number): number {
 const round = (v: number) => Math.round(v * 10) / 10;
 
 async function main(): Promise<number> {
-  const config = loadConfig();
-  const migrate = spawnSync('npm', ['run', '--silent', 'db:migrate'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  if (migrate.status !== 0) throw new Error('db:migrate failed; is PostgreSQL running?');
-
+  await migrateDatabase(loadConfig().databaseUrl, { stderr: 'inherit' });
   const tag = randomBytes(4).toString('hex');
-  const artifactDir = mkdtempSync(join(tmpdir(), `repdyn-abuse-${tag}-`));
-  const queuePrefix = `repdyn-abuse-${tag}`;
-  const db = createDb(config.databaseUrl, { poolSize: 2 });
   const teamName = `bench-abuse-${tag}`;
-  const { key, teamId } = await createTeam(db, teamName);
+  const svc = await launchService({
+    queuePrefix: `repdyn-abuse-${tag}`,
+    artifactPrefix: `repdyn-abuse-${tag}-`,
+    teamName: () => teamName,
+    readyPath: '/ready',
+    startTimeoutMs: 60_000,
+    echoStderr: true,
+    // BENCH_API_NODE_ARGS: extra node flags for the API (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`)
+    apiNodeArgs: (process.env['BENCH_API_NODE_ARGS'] ?? '').split(' ').filter(Boolean),
+    env: {
+      // the attacker is one key far above the default per-key budget; the limiter still runs
+      RATE_LIMIT_MAX: '10000000',
+      BODY_IDLE_TIMEOUT_MS: String(BODY_IDLE_MS),
+      // one key holds all the streams: the per-process cap is what is exercised
+      MAX_EVENT_STREAMS_PER_KEY: String(STREAMS + 100),
+      MAX_EVENT_STREAMS: String(STREAMS),
+      // the large experiment's 12-panel heatmap (10,800 cells) is above this, one panel (900) below
+      MAX_FIGURE_CELLS: String(FIGURE_CELLS),
+    },
+  });
+  const { db, key, teamId, port, base } = svc;
   const attacker = await createKey(db, teamName, { name: 'attacker', role: 'admin' });
-  const port = await freePort();
-  const env = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    QUEUE_PREFIX: queuePrefix,
-    ARTIFACT_DIR: artifactDir,
-    LOG_LEVEL: 'warn',
-    // the attacker is one key far above the default per-key budget; the limiter still runs
-    RATE_LIMIT_MAX: '10000000',
-    BODY_IDLE_TIMEOUT_MS: String(BODY_IDLE_MS),
-    // one key holds all the streams: the per-process cap is what is exercised
-    MAX_EVENT_STREAMS_PER_KEY: String(STREAMS + 100),
-    MAX_EVENT_STREAMS: String(STREAMS),
-    // the large experiment's 12-panel heatmap (10,800 cells) is above this, one panel (900) below
-    MAX_FIGURE_CELLS: String(FIGURE_CELLS),
-  };
-  let api: ChildProcess | undefined;
   let child: ChildProcess | undefined;
   const cleanup = async () => {
-    await stop(child, 'SIGKILL');
-    await stop(api);
-    const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-    const queue = new Queue(EXPERIMENT_QUEUE, { connection, prefix: queuePrefix });
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
-    const counters = await connection.keys(`${queuePrefix}:rate-limit:*`).catch(() => []);
-    if (counters.length > 0) await connection.del(...counters).catch(() => undefined);
-    connection.disconnect();
-    const exps = await db.experiment.findMany({
-      where: { teamId },
-      select: { referenceRunId: true, specimenRunId: true },
-    });
-    await db.team.delete({ where: { id: teamId } });
-    const runIds = exps.flatMap((e) => [e.referenceRunId, e.specimenRunId]).filter((x): x is string => !!x);
-    await db.run.deleteMany({
-      where: { id: { in: runIds }, referenceOf: { none: {} }, specimenOf: { none: {} } },
-    });
-    await db.$disconnect();
-    rmSync(artifactDir, { recursive: true, force: true });
+    await stopProcess(child, 'SIGKILL');
+    await svc.stop();
   };
   const onSignal = () => {
     void cleanup().finally(() => process.exit(130));
@@ -396,16 +342,8 @@ async function main(): Promise<number> {
     log('seeding experiments');
     const small = await seed(db, teamId, 12, 8, true);
     const big = await seed(db, teamId, 30, 12, false);
-    // BENCH_API_NODE_ARGS: extra node flags for the API (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`)
-    const apiArgs = (process.env['BENCH_API_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-    api = spawn(process.execPath, [...apiArgs, '--import', 'tsx', 'server/main.ts'], {
-      cwd: repoRoot,
-      env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const base = `http://127.0.0.1:${port}`;
+    await svc.startApi();
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-    await until('the API', 60_000, async () => ((await fetch(`${base}/ready`)).ok ? true : undefined));
     const shareOf = async (id: string) => {
       const res = await fetch(`${base}/v1/experiments/${id}/shares`, {
         method: 'POST',

@@ -6,19 +6,11 @@
 //   {"rps":…,"p50_ms":…,"p99_ms":…,"errors":…, …}
 // errors = connection errors + timeouts + non-2xx answers. Everything it made is removed at exit.
 // Options (env): BENCH_RATE (requests/s), BENCH_SECONDS, BENCH_CONNECTIONS.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { loadConfig, repoRoot } from '../config/index.ts';
-import { createTeam } from '../store/auth.ts';
-import { createDb } from '../store/db.ts';
-import { EXPERIMENT_QUEUE } from '../store/queue.ts';
-import { freePort } from './lib/free-port.ts';
+import { loadConfig } from '../config/index.ts';
+import { launchService, migrateDatabase } from './lib/service.ts';
 
 const RATE = Number(process.env['BENCH_RATE'] ?? 500);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 12);
@@ -54,18 +46,6 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
   }
 }
 
-function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill(signal);
-  });
-}
-
 /** CPU seconds (user + system) a process has used so far, from /proc; null where unavailable. */
 function cpuSeconds(pid: number | undefined): number | null {
   try {
@@ -83,71 +63,29 @@ function run(opts: autocannon.Options): Promise<autocannon.Result> {
 }
 
 async function main(): Promise<number> {
-  const config = loadConfig();
-  const migrate = spawnSync('npm', ['run', '--silent', 'db:migrate'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  if (migrate.status !== 0) throw new Error('db:migrate failed; is PostgreSQL running?');
-
+  await migrateDatabase(loadConfig().databaseUrl, { stderr: 'inherit' });
   const tag = randomBytes(4).toString('hex');
-  const artifactDir = mkdtempSync(join(tmpdir(), `repdyn-bench-${tag}-`));
-  const queuePrefix = `repdyn-bench-${tag}`;
-  const db = createDb(config.databaseUrl, { poolSize: 2 });
-  const { key, teamId } = await createTeam(db, `bench-${tag}`);
-  const port = await freePort();
-  const env = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    QUEUE_PREFIX: queuePrefix,
-    ARTIFACT_DIR: artifactDir,
-    LOG_LEVEL: 'warn',
+  const svc = await launchService({
+    queuePrefix: `repdyn-bench-${tag}`,
+    artifactPrefix: `repdyn-bench-${tag}-`,
+    teamName: () => `bench-${tag}`,
+    readyPath: '/ready',
+    startTimeoutMs: 60_000,
+    echoStderr: true,
     // the bench drives one key far above the default per-key budget; the limiter still runs
-    RATE_LIMIT_MAX: String(10 * RATE * (SECONDS + WARMUP_SECONDS + 60)),
-  };
-  const launch = (entry: string) =>
-    spawn(process.execPath, ['--import', 'tsx', entry], {
-      cwd: repoRoot,
-      env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-  let api: ChildProcess | undefined;
-  let worker: ChildProcess | undefined;
-  const cleanup = async () => {
-    await stop(worker, 'SIGKILL');
-    await stop(api);
-    const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-    const queue = new Queue(EXPERIMENT_QUEUE, { connection, prefix: queuePrefix });
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
-    const counters = await connection.keys(`${queuePrefix}:rate-limit:*`).catch(() => []);
-    if (counters.length > 0) await connection.del(...counters).catch(() => undefined);
-    connection.disconnect();
-    const exps = await db.experiment.findMany({
-      where: { teamId },
-      select: { referenceRunId: true, specimenRunId: true },
-    });
-    await db.team.delete({ where: { id: teamId } });
-    const runIds = exps.flatMap((e) => [e.referenceRunId, e.specimenRunId]).filter((x): x is string => !!x);
-    await db.run.deleteMany({
-      where: { id: { in: runIds }, referenceOf: { none: {} }, specimenOf: { none: {} } },
-    });
-    await db.$disconnect();
-    rmSync(artifactDir, { recursive: true, force: true });
-  };
+    env: { RATE_LIMIT_MAX: String(10 * RATE * (SECONDS + WARMUP_SECONDS + 60)) },
+  });
+  const { key, base } = svc;
   const onSignal = () => {
-    void cleanup().finally(() => process.exit(130));
+    void svc.stop().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
   try {
-    api = launch('server/main.ts');
-    worker = launch('worker/main.ts');
-    const base = `http://127.0.0.1:${port}`;
+    const api = await svc.startApi();
+    const worker = await svc.startWorker({ ready: false });
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
-    await until('the API', 60_000, async () => ((await fetch(`${base}/ready`)).ok ? true : undefined));
     const submitted = await fetch(`${base}/v1/experiments`, {
       method: 'POST',
       headers,
@@ -166,7 +104,7 @@ async function main(): Promise<number> {
       if (['failed', 'canceled'].includes(body.status)) throw new Error(JSON.stringify(body.error));
       return body.status === 'succeeded' ? body : undefined;
     });
-    await stop(worker, 'SIGKILL'); // idle from here on; keep its CPU out of the measurement
+    await svc.killWorker(worker); // idle from here on; keep its CPU out of the measurement
     const last = done.checkpoints.length - 1;
     const slice = (q: string) => ({ method: 'GET' as const, path: `/v1/experiments/${id}/tensor?${q}` });
     // a mix of the slices a client reads: one checkpoint, the full rho tensor, one layer pair over
@@ -225,7 +163,7 @@ async function main(): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await cleanup();
+    await svc.stop();
   }
 }
 

@@ -11,20 +11,13 @@
 // Prints one JSON line: {"estimateSeconds":…,"seconds":{…},"workerCpuSeconds":…,"cancelSeconds":{…},
 //   "stopSeconds":…,"lockErrors":…,"loadavg":…} (workerCpuSeconds: the worker's CPU time for the full run,
 //   all its threads; on a loaded machine the wall time is larger by the share of the cores it got).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { loadConfig, repoRoot } from '../config/index.ts';
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../config/index.ts';
 import { gaussianMatrix } from '../core/analysis/baseline.ts';
 import { encodeNpy } from '../core/npy.ts';
-import { createTeam } from '../store/auth.ts';
-import { createDb } from '../store/db.ts';
-import { EXPERIMENT_QUEUE } from '../store/queue.ts';
-import { freePort } from './lib/free-port.ts';
+import { launchService, migrateDatabase, stopProcess } from './lib/service.ts';
 
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 256);
 const FEATURES = Number(process.env['BENCH_FEATURES'] ?? 4096);
@@ -57,84 +50,21 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
-
 async function main(): Promise<number> {
-  const config = loadConfig();
-  const migrate = spawnSync('npm', ['run', '--silent', 'db:migrate'], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  if (migrate.status !== 0) throw new Error('db:migrate failed; is PostgreSQL running?');
+  await migrateDatabase(loadConfig().databaseUrl, { stderr: 'inherit' });
   const tag = randomBytes(4).toString('hex');
-  const artifactDir = mkdtempSync(join(tmpdir(), `repdyn-bench-cancel-${tag}-`));
-  const queuePrefix = `repdyn-bench-cancel-${tag}`;
-  const db = createDb(config.databaseUrl, { poolSize: 2 });
-  const { key, teamId } = await createTeam(db, `bench-cancel-${tag}`);
-  const port = await freePort();
-  const env = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    QUEUE_PREFIX: queuePrefix,
-    ARTIFACT_DIR: artifactDir,
-    LOG_LEVEL: 'warn',
-    JOB_LOCK_MS: '5000',
-    STALLED_INTERVAL_MS: '1000',
-    RATE_LIMIT_MAX: '0',
-  };
-  let output = '';
-  const launch = (entry: string) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-      cwd: repoRoot,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (d) => {
-      output += d;
-    });
-    child.stderr?.on('data', (d) => {
-      output += d;
-    });
-    return child;
-  };
-  let api: ChildProcess | undefined;
+  const svc = await launchService({
+    queuePrefix: `repdyn-bench-cancel-${tag}`,
+    artifactPrefix: `repdyn-bench-cancel-${tag}-`,
+    teamName: () => `bench-cancel-${tag}`,
+    readyPath: '/ready',
+    startTimeoutMs: 60_000,
+    env: { JOB_LOCK_MS: '5000', STALLED_INTERVAL_MS: '1000', RATE_LIMIT_MAX: '0' },
+  });
+  const { key } = svc;
   let worker: ChildProcess | undefined;
-  const startWorker = async () => {
-    const before = output.length;
-    worker = launch('worker/main.ts');
-    await until('the worker', 60_000, async () =>
-      output.slice(before).includes('repdyn worker: tfjs backend') ? true : undefined,
-    );
-  };
-  const cleanup = async () => {
-    await stop(worker, 'SIGKILL');
-    await stop(api, 'SIGKILL');
-    const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-    const queue = new Queue(EXPERIMENT_QUEUE, { connection, prefix: queuePrefix });
-    await queue.obliterate({ force: true }).catch(() => undefined);
-    await queue.close();
-    connection.disconnect();
-    const exps = await db.experiment.findMany({
-      where: { teamId },
-      select: { referenceRunId: true, specimenRunId: true },
-    });
-    await db.team.delete({ where: { id: teamId } });
-    const runIds = exps.flatMap((e) => [e.referenceRunId, e.specimenRunId]).filter((x): x is string => !!x);
-    await db.run.deleteMany({
-      where: { id: { in: runIds }, referenceOf: { none: {} }, specimenOf: { none: {} } },
-    });
-    await db.$disconnect();
-    rmSync(artifactDir, { recursive: true, force: true });
-  };
 
-  const base = `http://127.0.0.1:${port}`;
+  const base = svc.base;
   const headers = { authorization: `Bearer ${key}` };
   const json = async (path: string, init: RequestInit = {}) => {
     const res = await fetch(`${base}${path}`, {
@@ -226,9 +156,8 @@ async function main(): Promise<number> {
   };
 
   try {
-    api = launch('server/main.ts');
-    await until('the API', 60_000, async () => ((await fetch(`${base}/ready`)).ok ? true : undefined));
-    await startWorker();
+    await svc.startApi();
+    worker = await svc.startWorker();
 
     // 1. one experiment to the end: its phases against its estimate
     const full = await uploadExperiment('bench-cancel full');
@@ -268,11 +197,14 @@ async function main(): Promise<number> {
     );
     await sleep(1_000);
     const asked = Date.now();
-    await stop(worker, 'SIGTERM');
+    await stopProcess(worker, 'SIGTERM');
     const stopSeconds = (Date.now() - asked) / 1000;
     log(`graceful stop in the tensor phase: ${stopSeconds.toFixed(2)} s`);
 
-    const lockLines = output.split('\n').filter((l) => /could not renew lock|stalled|missing lock/i.test(l));
+    const lockLines = svc
+      .output()
+      .split('\n')
+      .filter((l) => /could not renew lock|stalled|missing lock/i.test(l));
     for (const line of [...new Set(lockLines)].slice(0, 10)) log(`lock: ${line.slice(0, 300)}`);
     const lockErrors = lockLines.length;
     const result = {
@@ -292,10 +224,10 @@ async function main(): Promise<number> {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (err) {
-    log(`failed: ${err instanceof Error ? err.stack : String(err)}\n${output.slice(-4000)}`);
+    log(`failed: ${err instanceof Error ? err.stack : String(err)}\n${svc.output().slice(-4000)}`);
     return 1;
   } finally {
-    await cleanup();
+    await svc.stop({ apiSignal: 'SIGKILL' });
   }
 }
 

@@ -43,15 +43,13 @@
 // timings) go to stderr. Exit status 0 only when lost = duplicated = mismatched = unfinished =
 // uncompared = 0.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { loadConfig, repoRoot } from '../config/index.ts';
-import { createTeam } from '../store/auth.ts';
-import { createDb, type Db } from '../store/db.ts';
+import { loadConfig } from '../config/index.ts';
+import type { Db } from '../store/db.ts';
 import { freePort } from './lib/free-port.ts';
+import { launchService, migrateDatabase } from './lib/service.ts';
 
 const SECONDS = Number(process.env['CHAOS_SECONDS'] ?? 180);
 const EXPERIMENTS = Number(process.env['CHAOS_EXPERIMENTS'] ?? 6);
@@ -115,61 +113,40 @@ const children = new Set<ChildProcess>();
 
 /** The API and workers of one service (own database, queue prefix and artifact directory). */
 async function service(name: string, databaseUrl: string, redisUrl: string) {
-  const artifactDir = mkdtempSync(join(tmpdir(), `repdyn-chaos-${name}-`));
-  const port = await freePort();
-  const env = {
-    ...process.env,
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: `repdyn-chaos-${name}`,
-    ARTIFACT_DIR: artifactDir,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    JOB_LOCK_MS: '3000',
-    STALLED_INTERVAL_MS: '500',
-    RECONCILE_INTERVAL_MS: '1000',
-    MAX_ACTIVE_EXPERIMENTS: '1000',
-    RATE_LIMIT_MAX: '0',
-  };
-  let log = '';
-  const launch = (entry: string) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-      cwd: repoRoot,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let own = '';
-    const collect = (d: Buffer) => {
-      log += d;
-      own += d;
-    };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    children.add(child);
-    child.once('exit', () => children.delete(child));
-    return { child, ready: () => own.includes('repdyn worker: tfjs backend') };
-  };
-  const db = createDb(databaseUrl, { poolSize: 4 });
-  const { key } = await createTeam(db, `chaos-${name}`);
-  const api = launch('server/main.ts');
-  const base = `http://127.0.0.1:${port}`;
-  await until(`${name} API`, async () => (await fetch(`${base}/health`)).ok);
-  const workers: ChildProcess[] = [];
+  const svc = await launchService({
+    queuePrefix: `repdyn-chaos-${name}`,
+    artifactPrefix: `repdyn-chaos-${name}-`,
+    teamName: () => `chaos-${name}`,
+    startTimeoutMs: 180_000,
+    // the databases are recreated on every run; what the drill leaves stays for a look afterwards
+    keepData: true,
+    onChild: (child) => {
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+    },
+    env: {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      JOB_LOCK_MS: '3000',
+      STALLED_INTERVAL_MS: '500',
+      RECONCILE_INTERVAL_MS: '1000',
+      MAX_ACTIVE_EXPERIMENTS: '1000',
+      RATE_LIMIT_MAX: '0',
+    },
+  });
+  await svc.startApi();
+  const { db, base, key, workers } = svc;
   return {
     db,
     base,
     key,
     workers,
-    log: () => log,
+    log: svc.output,
     async startWorker(): Promise<void> {
-      const w = launch('worker/main.ts');
-      workers.push(w.child);
-      await until(`${name} worker`, async () => w.ready() || w.child.exitCode !== null);
+      await svc.startWorker().catch((err) => note(`${name}: ${String(err)}`));
     },
     kill(w: ChildProcess) {
-      w.kill('SIGKILL');
-      workers.splice(workers.indexOf(w), 1);
+      void svc.killWorker(w);
     },
     async submit(body: unknown, idempotencyKey: string): Promise<string | null> {
       for (let attempt = 0; attempt < 50; attempt++) {
@@ -193,9 +170,7 @@ async function service(name: string, databaseUrl: string, redisUrl: string) {
       return null;
     },
     async close() {
-      for (const w of [...workers, api.child]) w.kill('SIGKILL');
-      await db.$disconnect();
-      rmSync(artifactDir, { recursive: true, force: true });
+      await svc.stop({ apiSignal: 'SIGKILL' });
     },
   };
 }
@@ -211,21 +186,6 @@ async function recreateDatabase(base: string, name: string): Promise<string> {
   const url = new URL(base);
   url.pathname = `/${name}`;
   return url.toString();
-}
-
-function migrate(databaseUrl: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'db:migrate'], {
-      cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: databaseUrl },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    child.stderr?.on('data', (d) => {
-      err += d;
-    });
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`db:migrate failed: ${err}`))));
-  });
 }
 
 type Cell = Awaited<ReturnType<typeof cellsOf>>[number];
@@ -255,7 +215,7 @@ async function main(): Promise<number> {
     recreateDatabase(admin.toString(), DB_NAME),
     recreateDatabase(admin.toString(), `${DB_NAME}_clean`),
   ]);
-  await Promise.all([migrate(chaosUrl), migrate(cleanUrl)]);
+  await Promise.all([migrateDatabase(chaosUrl), migrateDatabase(cleanUrl)]);
 
   // Two private redis-servers: the drill's (flushed once) and the clean service's (never touched).
   const startRedis = async () => {

@@ -13,6 +13,7 @@ import {
 } from '../../core/estimate.ts';
 import type { LayerInfo } from '../../core/nets/describe.ts';
 import { type ExperimentSpec, normaliseExperimentSpec } from '../../core/spec/experiment.ts';
+import { tinySpec } from '../helpers/spec.ts';
 
 const LIMITS: Limits = {
   probeExamples: 10_000,
@@ -26,18 +27,7 @@ const LIMITS: Limits = {
 };
 
 function tiny(overrides: Partial<ExperimentSpec> = {}) {
-  return normaliseExperimentSpec({
-    name: 'tiny',
-    reference: {
-      dataset: 'mnist',
-      architecture: { type: 'mlp', hidden: [32, 32], activation: 'relu' },
-      training: { epochs: 1, batchSize: 64, trainExamples: 512, seed: 1 },
-      checkpoints: { count: 4, spacing: 'log' },
-    },
-    specimen: 'same',
-    probe: { split: 'test', examples: 256, seed: 0 },
-    ...overrides,
-  });
+  return normaliseExperimentSpec({ ...(tinySpec() as ExperimentSpec), ...overrides });
 }
 
 describe('estimates', () => {

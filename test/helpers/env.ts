@@ -1,36 +1,15 @@
 // Shared test helpers: the test database/queue settings, free ports, waiting for conditions.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { loadConfig, repoRoot } from '../../config/index.ts';
+import { waitFor } from '../../scripts/lib/process.ts';
 
 export { freePort } from '../../scripts/lib/free-port.ts';
+export { stopProcess, waitFor } from '../../scripts/lib/process.ts';
 export { repoRoot };
 
 /** The configuration tests run with (scripts/test.mjs points DATABASE_URL at the test database). */
 export function testConfig(overrides: Record<string, string> = {}) {
   return loadConfig({ ...process.env, ...overrides });
-}
-
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 10_000, intervalMs = 50, what = 'condition' } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }
 
 /** Starts a private redis-server on `port` (never the shared one); resolves when it answers. */
@@ -61,11 +40,4 @@ export async function startRedis(port: number): Promise<ChildProcess> {
     { what: `redis-server on ${port}` },
   );
   return child;
-}
-
-export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  await exited;
 }

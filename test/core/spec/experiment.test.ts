@@ -10,19 +10,10 @@ import {
   specHash,
 } from '../../../core/spec/experiment.ts';
 import { type RunSpec, SpecError } from '../../../core/spec/run.ts';
+import { tinySpec } from '../../helpers/spec.ts';
 
-const MLP: RunSpec = {
-  dataset: 'mnist',
-  architecture: { type: 'mlp', hidden: [32, 32], activation: 'relu' },
-  training: {
-    epochs: 1,
-    batchSize: 64,
-    trainExamples: 512,
-    seed: 1,
-    optimizer: { type: 'sgd', learningRate: 0.05, momentum: 0.9 },
-  },
-  checkpoints: { count: 4, spacing: 'log' },
-};
+/** The API example's network (test/helpers/spec.ts). */
+const MLP = tinySpec().reference as RunSpec;
 
 function spec(overrides: Partial<ExperimentSpec> = {}): ExperimentSpec {
   return { name: 'tiny', reference: MLP, specimen: 'same', ...overrides };
