@@ -10,6 +10,7 @@ import { jsEngine } from '../../core/cca/gemm.ts';
 import { SpecError } from '../../core/spec/run.ts';
 import { initBackend } from '../../core/tf/backend.ts';
 import { tryLeaseExperiment } from '../../store/leases.ts';
+import { openArtifactStore } from '../../store/open-artifacts.ts';
 import {
   classify,
   failExperiment,
@@ -30,9 +31,11 @@ describe('experiment processor', () => {
   before(async () => {
     t = await startDb();
     artifactDir = mkdtempSync(join(tmpdir(), 'repdyn-processor-'));
+    const config = testConfig({ ARTIFACT_DIR: artifactDir });
     ctx = {
-      config: testConfig({ ARTIFACT_DIR: artifactDir }),
+      config,
       db: t.db,
+      artifacts: openArtifactStore(config),
       backend: 'test',
       gemm: jsEngine,
       log: (msg) => logs.push(msg),
