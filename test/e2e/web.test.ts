@@ -254,6 +254,22 @@ describe('web page in headless Chromium', () => {
     await specArea.fill(JSON.stringify(tinySpec({ name: 'web tiny', probe: { examples: 0 } })));
     await page.locator('[data-testid="estimate"][data-state="error"] [role="alert"]').waitFor();
     assert.match((await estimate.textContent()) ?? '', /probe/);
+    // the API's words reach the form: a typo named with its fix, a preset on another data set
+    const typo = tinySpec({ name: 'web tiny' }) as { reference: Record<string, unknown> };
+    typo.reference['trainig'] = typo.reference['training'];
+    delete typo.reference['training'];
+    await specArea.fill(JSON.stringify(typo));
+    await estimate.getByRole('alert').filter({ hasText: 'did you mean "training"?' }).waitFor();
+    await preset.selectOption('mnist-fc');
+    await page.getByLabel('Size').selectOption('small');
+    const conflict = JSON.parse(await specText());
+    conflict.reference.dataset = 'cifar10';
+    await specArea.fill(JSON.stringify(conflict));
+    await estimate.getByRole('alert').filter({ hasText: 'PRESET_DATASET_CONFLICT' }).waitFor();
+    assert.match(
+      (await estimate.textContent()) ?? '',
+      /"cifar10" conflicts with architecture.preset "mnist-fc"/,
+    );
 
     // the pasted spec: its estimate and the warnings it will get, then submit
     await preset.selectOption('');
