@@ -470,7 +470,15 @@ describe('web page in headless Chromium', () => {
     await fresh.page.goto(`${svc.base}/#/experiments/${id}?share=not-a-token`);
     await fresh.page.getByText('This share link is not valid').waitFor();
 
-    // delete, after a confirmation: back to the list, gone from the API, the share link dead
+    // delete, after a confirmation: by keyboard, the dialog opens on "Keep" and Escape keeps it
+    await page.getByTestId('delete').focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').waitFor();
+    assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Keep');
+    await page.keyboard.press('Escape');
+    assert.equal(await page.getByRole('dialog').count(), 0);
+    assert.equal((await svc.request(`/v1/experiments/${id}`)).status, 200);
+    // then for real: back to the list, gone from the API, the share link dead
     await page.getByTestId('delete').click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete experiment' }).click();
     await page.getByTestId('experiments').waitFor();
