@@ -2,6 +2,7 @@
 // estimate, its limit check, its dataset check and the warnings known at submission. The real POST
 // and its dry run (?dryRun=true) both start here, so they refuse the same bodies with the same codes.
 import type { Config } from '../config/index.ts';
+import { convReductionWarnings } from '../core/analysis/conv-reduction.ts';
 import { declaredWarnings } from '../core/analysis/index.ts';
 import type { AnalysisWarning } from '../core/analysis/warnings.ts';
 import { datasetAvailability } from '../core/data/load.ts';
@@ -95,8 +96,10 @@ export function planTrained(spec: ExperimentSpec, config: Config): Submission & 
       };
     }),
   );
-  // estimate-time warnings: e.g. 256 probe examples cannot judge a 784-wide input
-  return { kind: 'trained', spec, normalised, estimate, layers, warnings: declaredWarnings(layers) };
+  // estimate-time warnings: e.g. 256 probe examples cannot judge a 784-wide input; how each conv
+  // layer will be reduced
+  const warnings = [...declaredWarnings(layers), ...convReductionWarnings(layers)];
+  return { kind: 'trained', spec, normalised, estimate, layers, warnings };
 }
 
 /** Normalises and checks an upload spec; HttpError 400 (spec) or 422 (limits). */

@@ -28,6 +28,19 @@ describe('conv reduction per layer', () => {
     });
     assert.equal(res.statusCode, 202, res.body);
     const id = res.json().id as string;
+    // told at submission, before the run
+    const submitted = res.json().warnings as Array<{ code: string; layer?: string; message: string }>;
+    assert.ok(
+      submitted.some(
+        (w) => w.code === 'conv-reduction' && w.layer === 'conv1' && /positions as samples/.test(w.message),
+      ),
+      JSON.stringify(submitted),
+    );
+    assert.ok(
+      submitted.some(
+        (w) => w.code === 'conv-reduction' && w.layer === 'input' && /9×9 regions/.test(w.message),
+      ),
+    );
     const got = await t.app.inject({
       method: 'GET',
       url: `/v1/experiments/${id}`,

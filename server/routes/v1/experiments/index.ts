@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
+import { convReductionWarnings } from '../../../../core/analysis/conv-reduction.ts';
 import { declaredWarnings } from '../../../../core/analysis/index.ts';
 import { type ExperimentSpec, ExperimentSpecSchema, specHash } from '../../../../core/spec/experiment.ts';
 import { isUploadSpec, UploadExperimentSpecSchema } from '../../../../core/spec/upload.ts';
@@ -159,7 +160,7 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
             id: existing.id,
             status: existing.status,
             estimate: existing.estimate,
-            warnings: declaredWarnings(layers),
+            warnings: [...declaredWarnings(layers), ...convReductionWarnings(layers)],
             links: links(existing.id),
           });
         }
