@@ -30,6 +30,8 @@ export interface ReportAnalysis {
     reason?: string | null;
     reasons?: string[];
     score?: string;
+    /** final layers and checkpoints the crawl left out, and why */
+    excluded?: Array<{ code: string; reason: string; layer?: string; checkpoint?: number }>;
   };
 }
 
@@ -195,6 +197,15 @@ export function reproductionReport(input: ReportInput): { markdown: string; clai
     const score = step.score ?? step.rho ?? null;
     out(
       `| ${percent(step.fraction)} | ${step.mostSimilar ?? '–'} | ${f3(score)} | ${f3(c && i >= 0 && j >= 0 ? nullOf(data, i, j, c.index) : null)} |`,
+    );
+  }
+  // the candidates left out (the logits, an input that resembles any layer by construction, …)
+  const leftOut = (crawl.excluded ?? []).filter((e) => e.layer !== undefined);
+  if (leftOut.length > 0) {
+    out(
+      '',
+      'Final layers left out as candidates:',
+      ...leftOut.map((e) => `- ${e.layer} (\`${e.code}\`): ${e.reason}`),
     );
   }
   const reasons4 = [crawl.reason, ...(crawl.reasons ?? [])].filter(Boolean);
