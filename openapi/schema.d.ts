@@ -892,6 +892,7 @@ export interface paths {
           network: 'reference' | 'specimen';
           checkpoint: number;
           layer: string;
+          /** @description share token, instead of an API key */
           share?: string;
         };
         header?: never;
@@ -2657,7 +2658,7 @@ export interface paths {
           fraction?: number;
           measure?: 'rho' | 'mean' | 'svcca' | 'pwcca' | 'cka' | 'rho_null' | 'rho_adjusted' | 'coefficients';
           format?: 'json' | 'npy' | 'csv';
-          /** @description share token (instead of an API key) */
+          /** @description share token, instead of an API key */
           share?: string;
         };
         header?: never;
@@ -2799,7 +2800,7 @@ export interface paths {
     get: {
       parameters: {
         query?: {
-          /** @description share token (instead of an API key) */
+          /** @description share token, instead of an API key */
           share?: string;
         };
         header?: never;

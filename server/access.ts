@@ -3,31 +3,18 @@
 import type { FastifyRequest } from 'fastify';
 import { hashSecret } from '../store/auth.ts';
 import { type Db, poolOf } from '../store/db.ts';
+import { ExperimentNotFound } from '../store/errors.ts';
+import { type ExperimentRow, findExperiment } from '../store/repository.ts';
 import { HttpError } from './schemas/error.ts';
-import { type ExperimentRow, experimentInclude } from './views.ts';
 
+/** The experiment, if the request may read it (the rule of experimentHead, the only one). */
 export async function readableExperiment(
   db: Db,
   request: FastifyRequest,
   id: string,
 ): Promise<ExperimentRow> {
-  const notFound = () => new HttpError(404, 'EXPERIMENT_NOT_FOUND', `no experiment ${id}`);
-  if (request.principal) {
-    const row = await db.experiment.findFirst({
-      where: { id, teamId: request.principal.teamId },
-      include: experimentInclude,
-    });
-    if (!row) throw notFound();
-    return row;
-  }
-  if (request.shareToken) {
-    const share = await db.share.findUnique({ where: { tokenHash: hashSecret(request.shareToken) } });
-    if (!share || share.revokedAt || share.experimentId !== id) throw notFound();
-    const row = await db.experiment.findUnique({ where: { id }, include: experimentInclude });
-    if (!row) throw notFound();
-    return row;
-  }
-  throw new HttpError(401, 'MISSING_API_KEY', 'send Authorization: Bearer <api key>');
+  const head = await experimentHead(db, request, id);
+  return findExperiment(db, head.id);
 }
 
 export interface ExperimentHead {
@@ -37,8 +24,8 @@ export interface ExperimentHead {
 }
 
 /**
- * The same access rule as readableExperiment, answered with one indexed SQL query and without
- * loading the experiment: for hot read paths that can often answer from a cache.
+ * Who may read experiment `id`, in one indexed SQL query without loading the experiment (hot read
+ * paths answer from a cache after it): a key of its team, or a live share token of that experiment.
  */
 export async function experimentHead(db: Db, request: FastifyRequest, id: string): Promise<ExperimentHead> {
   const pool = poolOf(db);
@@ -60,6 +47,6 @@ export async function experimentHead(db: Db, request: FastifyRequest, id: string
     throw new HttpError(401, 'MISSING_API_KEY', 'send Authorization: Bearer <api key>');
   }
   const row = rows[0];
-  if (!row) throw new HttpError(404, 'EXPERIMENT_NOT_FOUND', `no experiment ${id}`);
+  if (!row) throw new ExperimentNotFound(id);
   return row;
 }

@@ -1,6 +1,8 @@
 // What a POST /v1/experiments body becomes before anything is stored: the spec normalised, its
 // estimate, its limit check, its dataset check and the warnings known at submission. The real POST
 // and its dry run (?dryRun=true) both start here, so they refuse the same bodies with the same codes.
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/index.ts';
 import { convReductionWarnings } from '../core/analysis/conv-reduction.ts';
 import { declaredWarnings } from '../core/analysis/index.ts';
@@ -19,6 +21,7 @@ import {
   type ExperimentSpec,
   type NormalisedExperiment,
   normaliseExperimentSpec,
+  specHash,
 } from '../core/spec/experiment.ts';
 import { SpecError } from '../core/spec/run.ts';
 import {
@@ -26,20 +29,18 @@ import {
   normaliseUploadSpec,
   requiredRepresentations,
   type UploadExperimentSpec,
+  type UploadNetwork,
 } from '../core/spec/upload.ts';
+import type { Prisma } from '../store/db.ts';
+import { enqueueOrDefer } from '../store/queue.ts';
+import { pingRedis } from '../store/redis.ts';
+import { type Created, createExperiment, type NewLayer } from '../store/repository.ts';
+import type { RouteDeps } from './app.ts';
 import { decompositionEngine } from './engine.ts';
 import { HttpError } from './schemas/error.ts';
+import { links, uploadLinks } from './views.ts';
 
-export interface LayerRow {
-  network: 'reference' | 'specimen';
-  index: number;
-  name: string;
-  kind: string;
-  features: number;
-  samples: number;
-  reduction: string;
-  reductionDetail: string | null;
-}
+type LayerRow = NewLayer & { reduction: string; reductionDetail: string | null };
 
 export type UploadEstimate = {
   cells: number;
@@ -154,4 +155,100 @@ function checkDataset(e: NormalisedExperiment, config: Config): void {
       `datasets/cifar-10-jpg.tar.gz, then restart the service; looked at ${searched.join(', ')}`,
     { field: 'reference.dataset', dataset, env: ['CIFAR_DIR', 'SHARED_DIR'], searched },
   );
+}
+
+/** The answer of a dry run (200): what a submission would be, nothing stored. */
+export function dryRunView(plan: Submission) {
+  return { dryRun: true as const, spec: plan.normalised, estimate: plan.estimate, warnings: plan.warnings };
+}
+
+/**
+ * Stores the planned experiment behind its Idempotency-Key and, for a trained one, queues it.
+ * Redis unreachable before anything is stored → 503 QUEUE_UNAVAILABLE and nothing is kept; Redis
+ * lost between that check and the enqueue → the row is kept (202) and the workers' reconciler
+ * enqueues it from Postgres. Never a row that nobody will run. An upload experiment is created
+ * awaiting its representations (201); nothing is queued until POST …/complete.
+ */
+export async function submitExperiment(
+  deps: RouteDeps,
+  plan: Submission,
+  teamId: string,
+  idempotencyKey: string | undefined,
+  log: FastifyBaseLogger,
+) {
+  const base = {
+    teamId,
+    activeLimit: deps.config.limits.activeExperiments,
+    name: plan.spec.name,
+    spec: plan.spec as Prisma.InputJsonValue,
+    specHash: specHash(plan.spec),
+    idempotencyKey,
+    estimate: plan.estimate as Prisma.InputJsonValue,
+    checkpointCount: plan.estimate.checkpoints,
+  };
+  if (plan.kind === 'upload') {
+    const created = await createExperiment(deps.db, { ...base, ...uploadRows(plan) });
+    // layer widths are known only once the arrays arrive: warnings come with POST …/complete (202)
+    return {
+      status: 201 as const,
+      body: { ...submitted(created), warnings: [], links: uploadLinks(created.id) },
+    };
+  }
+  const created = await createExperiment(deps.db, { ...base, kind: 'trained', layers: plan.layers }, () =>
+    queueReachable(deps),
+  );
+  if (!created.replayed) {
+    const failed = await enqueueOrDefer(deps.queue, created.id);
+    if (failed)
+      log.warn({ err: failed, experimentId: created.id }, 'enqueue failed; the reconciler will retry');
+  }
+  const warnings = created.replayed
+    ? [...declaredWarnings(created.layers), ...convReductionWarnings(created.layers)]
+    : plan.warnings;
+  return { status: 202 as const, body: { ...submitted(created), warnings, links: links(created.id) } };
+}
+
+function submitted(created: Created) {
+  return { id: created.id, status: created.status, estimate: created.estimate };
+}
+
+async function queueReachable(deps: RouteDeps): Promise<void> {
+  try {
+    await pingRedis(deps.redis);
+  } catch {
+    throw new HttpError(503, 'QUEUE_UNAVAILABLE', 'the work queue (Redis) is unreachable; try again shortly');
+  }
+}
+
+/** The rows of an upload experiment: a run per network (one when Net_S = Net_R) and its layers. */
+function uploadRows(plan: Submission & { kind: 'upload' }) {
+  const u = plan.normalised;
+  const id = randomUUID();
+  const lastStep = u.checkpoints[u.checkpoints.length - 1].step;
+  const final = [{ index: 0, step: lastStep, fraction: 1 }];
+  const runSpec = (network: UploadNetwork): Prisma.InputJsonValue => ({
+    source: 'upload',
+    experimentId: id,
+    network,
+    layers: u.layers[network],
+    checkpoints: network === 'specimen' ? u.checkpoints : final,
+  });
+  const layers = (network: UploadNetwork): NewLayer[] =>
+    u.layers[network].map((name, index) => ({
+      network,
+      index,
+      name,
+      kind: 'uploaded',
+      features: 0,
+      samples: u.samples,
+    }));
+  return {
+    kind: 'upload' as const,
+    id,
+    same: u.same,
+    runSpecs: { reference: runSpec('reference'), specimen: runSpec('specimen') },
+    checkpoints: { reference: final, specimen: u.checkpoints.map((c) => ({ ...c })) },
+    layers: [...layers('reference'), ...layers('specimen')],
+    message: `awaiting ${plan.estimate.representations} representations (PUT …/activations/…), then POST …/complete`,
+  };
 }

@@ -3,18 +3,11 @@
 import { convReductionWarnings } from '../core/analysis/conv-reduction.ts';
 import { declaredWarnings } from '../core/analysis/index.ts';
 import { type AnalysisWarning, dedupeWarnings } from '../core/analysis/warnings.ts';
-import type { Checkpoint, Experiment, Layer, Prisma } from '../store/db.ts';
+import { type ExperimentRow, experimentInclude } from '../store/repository.ts';
 import type { ExperimentView } from './schemas/experiment.ts';
 
-export type ExperimentRow = Experiment & {
-  layers: Layer[];
-  specimenRun: { checkpoints: Checkpoint[] } | null;
-};
-
-export const experimentInclude = {
-  layers: { orderBy: [{ network: 'asc' }, { index: 'asc' }] },
-  specimenRun: { include: { checkpoints: { orderBy: { index: 'asc' } } } },
-} satisfies Prisma.ExperimentInclude;
+export type { ExperimentRow };
+export { experimentInclude };
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

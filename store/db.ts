@@ -1,6 +1,7 @@
 // The one Prisma client factory, and the one place that re-exports the generated types.
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
+import { withTimeout } from '../core/timeout.ts';
 import { PrismaClient } from './generated/prisma/client.ts';
 
 export * from './generated/prisma/client.ts';
@@ -35,15 +36,7 @@ export function poolOf(db: Db): pg.Pool {
 
 /** Resolves when `SELECT 1` answers within `timeoutMs`; rejects otherwise. */
 export async function pingDb(db: Db, timeoutMs = 2_000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([db.$queryRaw`SELECT 1`, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withTimeout(db.$queryRaw`SELECT 1`, timeoutMs, 'database ping');
 }
 
 const UNREACHABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);

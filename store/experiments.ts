@@ -1,6 +1,9 @@
 // Experiment rows: the source of truth for status, progress, layers and cells.
 import { ACTIVE_STATUSES, type EXPERIMENT_STATUSES, TERMINAL_STATUSES } from '../core/status.ts';
 import type { Db, ExperimentStatus, Prisma } from './db.ts';
+import { TooManyActiveExperiments } from './errors.ts';
+
+export { TooManyActiveExperiments };
 
 // core/status.ts and the database enum name the same statuses (a compile error otherwise)
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -120,15 +123,6 @@ export function decodeCoefficients(bytes: Uint8Array): Float64Array {
   const out = new Float64Array(Math.floor(bytes.byteLength / 4));
   for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   return out;
-}
-
-export class TooManyActiveExperiments extends Error {
-  constructor(
-    readonly active: number,
-    readonly limit: number,
-  ) {
-    super(`${active} active experiments (limit ${limit})`);
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 // ioredis connections. Workers need `maxRetriesPerRequest: null` (BullMQ); the API's connections
 // fail fast while Redis is away (no offline queue) and keep reconnecting in the background.
 import { Redis } from 'ioredis';
+import { withTimeout } from '../core/timeout.ts';
 
 export function createRedis(redisUrl: string, role: 'api' | 'worker'): Redis {
   const redis = new Redis(redisUrl, {
@@ -19,30 +20,11 @@ export function createRedis(redisUrl: string, role: 'api' | 'worker'): Redis {
 
 export async function pingRedis(redis: Redis, timeoutMs = 1_000): Promise<void> {
   if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([redis.ping(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withTimeout(redis.ping(), timeoutMs, 'redis ping');
 }
 
 /**
- * `work` or a rejection after `timeoutMs`, whichever comes first. BullMQ waits for a connection that
- * is reconnecting, so the API bounds every queue call with this instead of hanging a request.
+ * BullMQ waits for a connection that is reconnecting, so the API bounds every queue call with
+ * withTimeout (core/timeout.ts) instead of hanging a request.
  */
-export async function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  work.catch(() => undefined); // a late failure after the timeout is not unhandled
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { withTimeout };

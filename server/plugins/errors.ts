@@ -6,6 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isDbUnavailable } from '../../store/db.ts';
+import { DomainError, type DomainErrorKind } from '../../store/errors.ts';
 import { type ErrorBody, HttpError } from '../schemas/error.ts';
 import { describeValidation } from '../validation.ts';
 import { applySecurityHeaders, type RateLimitHook, securityHeaderLines } from './security.ts';
@@ -27,6 +28,14 @@ function plainErrors(errors: NonNullable<FastifyError['validation']>) {
   }));
 }
 
+/** The HTTP status of each kind of domain error (store/errors.ts): decided here, once. */
+const DOMAIN_STATUS: Record<DomainErrorKind, number> = {
+  'not-found': 404,
+  conflict: 409,
+  limit: 429,
+  unprocessable: 422,
+};
+
 /**
  * Whether the client went away before its request body was complete (a disconnect mid-upload):
  * the failure is the client's, not the database's, whatever the socket error looks like.
@@ -42,6 +51,9 @@ export function registerErrorHandling(app: FastifyInstance, rateLimit: () => Rat
     let body: ErrorBody;
     if (err instanceof HttpError) {
       body = { statusCode: err.statusCode, code: err.code, message: err.message };
+      if (err.details !== undefined) body.details = err.details;
+    } else if (err instanceof DomainError) {
+      body = { statusCode: DOMAIN_STATUS[err.kind], code: err.code, message: err.message };
       if (err.details !== undefined) body.details = err.details;
     } else if (err.validation) {
       const described = describeValidation(

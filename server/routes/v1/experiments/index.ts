@@ -3,23 +3,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
-import { convReductionWarnings } from '../../../../core/analysis/conv-reduction.ts';
-import { declaredWarnings } from '../../../../core/analysis/index.ts';
-import { type ExperimentSpec, ExperimentSpecSchema, specHash } from '../../../../core/spec/experiment.ts';
+import { type ExperimentSpec, ExperimentSpecSchema } from '../../../../core/spec/experiment.ts';
 import { isUploadSpec, UploadExperimentSpecSchema } from '../../../../core/spec/upload.ts';
 import { hashSecret } from '../../../../store/auth.ts';
-import { Prisma } from '../../../../store/db.ts';
 import {
-  ACTIVE,
-  AWAITING,
-  advance,
-  createWithinTeamLimit,
-  isTerminal,
-  TooManyActiveExperiments,
-} from '../../../../store/experiments.ts';
-import { enqueueExperiment } from '../../../../store/queue.ts';
-import { pingRedis, withTimeout } from '../../../../store/redis.ts';
-import { collectRun } from '../../../../store/runs.ts';
+  cancelExperiment,
+  deleteExperiment,
+  findOwned,
+  listExperiments,
+} from '../../../../store/repository.ts';
 import { experimentHead, readableExperiment } from '../../../access.ts';
 import type { RouteDeps } from '../../../app.ts';
 import { principalOf } from '../../../plugins/auth.ts';
@@ -30,15 +22,15 @@ import {
   ExperimentStatusSchema,
   SubmittedSchema,
 } from '../../../schemas/experiment.ts';
-import { planTrained, planUpload } from '../../../submission.ts';
+import { IdParams } from '../../../schemas/params.ts';
+import { dryRunView, planTrained, planUpload, submitExperiment } from '../../../submission.ts';
 import { describeTypeBoxError } from '../../../validation.ts';
-import { experimentInclude, experimentView, links } from '../../../views.ts';
+import { experimentView } from '../../../views.ts';
 import { EventStreams } from './events.ts';
 import { resultRoutes } from './results.ts';
 import { shareRoutes } from './shares.ts';
-import { createUploadExperiment, uploadRoutes } from './uploads.ts';
+import { uploadRoutes } from './uploads.ts';
 
-const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 const tags = ['experiments'];
 
 /** The schema without its $id (the body union holds it inline). */
@@ -62,28 +54,6 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
   scope.addHook('preClose', async () => {
     streams.closeAll();
   });
-
-  /** The experiment if it belongs to the caller's team; 404 otherwise (other teams' ids are not revealed). */
-  async function findOwned(teamId: string, id: string) {
-    const row = await db.experiment.findFirst({ where: { id, teamId }, include: experimentInclude });
-    if (!row) throw new HttpError(404, 'EXPERIMENT_NOT_FOUND', `no experiment ${id}`);
-    return row;
-  }
-
-  /** The experiment an Idempotency-Key already created (409 when it was for another body). */
-  async function idempotent(teamId: string, key: string, hash: string) {
-    const existing = await db.experiment.findUnique({
-      where: { teamId_idempotencyKey: { teamId, idempotencyKey: key } },
-    });
-    if (existing && existing.specHash !== hash) {
-      throw new HttpError(
-        409,
-        'IDEMPOTENCY_KEY_REUSED',
-        'this Idempotency-Key was used with a different body',
-      );
-    }
-    return existing;
-  }
 
   app.post(
     '/v1/experiments',
@@ -125,108 +95,15 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
       },
     },
     async (request, reply) => {
-      const principal = principalOf(request);
       const body = request.body;
       const plan = isUploadSpec(body)
         ? planUpload(body, config)
         : planTrained(body as ExperimentSpec, config);
-      if (request.query.dryRun) {
-        return reply.status(200).send({
-          dryRun: true as const,
-          spec: plan.normalised,
-          estimate: plan.estimate,
-          warnings: plan.warnings,
-        });
-      }
-      if (plan.kind === 'upload') {
-        const hash = specHash(plan.spec);
-        return createUploadExperiment(
-          deps,
-          request,
-          reply,
-          plan,
-          (teamId, key) => idempotent(teamId, key, hash),
-          hash,
-        );
-      }
-      const { spec, estimate, warnings } = plan;
-      const hash = specHash(spec);
-      const idempotencyKey = request.headers['idempotency-key'];
-      if (idempotencyKey) {
-        const existing = await idempotent(principal.teamId, idempotencyKey, hash);
-        if (existing) {
-          const layers = await db.layer.findMany({ where: { experimentId: existing.id } });
-          return reply.status(202).send({
-            id: existing.id,
-            status: existing.status,
-            estimate: existing.estimate,
-            warnings: [...declaredWarnings(layers), ...convReductionWarnings(layers)],
-            links: links(existing.id),
-          });
-        }
-      }
-      try {
-        await pingRedis(deps.redis);
-      } catch {
-        throw new HttpError(
-          503,
-          'QUEUE_UNAVAILABLE',
-          'the work queue (Redis) is unreachable; try again shortly',
-        );
-      }
-      let created: { id: string; status: string };
-      try {
-        created = await createWithinTeamLimit(db, principal.teamId, config.limits.activeExperiments, {
-          name: spec.name,
-          spec: spec as Prisma.InputJsonValue,
-          specHash: hash,
-          idempotencyKey: idempotencyKey ?? null,
-          estimate: estimate as unknown as Prisma.InputJsonValue,
-          checkpointCount: estimate.checkpoints,
-          message: 'waiting for a worker',
-          layers: { create: plan.layers },
-        });
-      } catch (err) {
-        // two identical idempotent requests raced: the other one created it
-        if (idempotencyKey && err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-          const existing = await db.experiment.findUniqueOrThrow({
-            where: { teamId_idempotencyKey: { teamId: principal.teamId, idempotencyKey } },
-          });
-          if (existing.specHash !== hash) {
-            throw new HttpError(
-              409,
-              'IDEMPOTENCY_KEY_REUSED',
-              'this Idempotency-Key was used with a different body',
-            );
-          }
-          created = existing;
-        } else if (err instanceof TooManyActiveExperiments) {
-          throw new HttpError(
-            429,
-            'LIMIT_ACTIVE_EXPERIMENTS',
-            `the team has ${err.active} unfinished experiments (limit ${err.limit}); wait for one to finish or cancel one`,
-            { field: 'team', limit: err.limit, active: err.active },
-          );
-        } else {
-          throw err;
-        }
-      }
-      // Submission policy: Redis unreachable before anything is stored → 503 QUEUE_UNAVAILABLE and
-      // nothing is kept; Redis lost between that check and the enqueue → the row is kept (202) and
-      // the workers' reconciler enqueues it from Postgres. Never a row that nobody will run.
-      try {
-        await withTimeout(enqueueExperiment(deps.queue, created.id), 2_000, 'enqueue');
-      } catch (err) {
-        // The row is the truth: the workers' reconciler enqueues it when Redis answers again.
-        request.log.warn({ err, experimentId: created.id }, 'enqueue failed; the reconciler will retry');
-      }
-      return reply.status(202).send({
-        id: created.id,
-        status: created.status as never,
-        estimate,
-        warnings,
-        links: links(created.id),
-      });
+      if (request.query.dryRun) return reply.status(200).send(dryRunView(plan));
+      const teamId = principalOf(request).teamId;
+      const key = request.headers['idempotency-key'];
+      const { status, body: answer } = await submitExperiment(deps, plan, teamId, key, request.log);
+      return reply.status(status).send(answer);
     },
   );
 
@@ -247,20 +124,9 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
       },
     },
     async (request) => {
-      const principal = principalOf(request);
       const { status, limit = 50, cursor } = request.query;
-      const rows = await db.experiment.findMany({
-        where: { teamId: principal.teamId, ...(status ? { status: status as never } : {}) },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: limit + 1,
-        ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
-        include: experimentInclude,
-      });
-      const page = rows.slice(0, limit);
-      return {
-        items: page.map(experimentView),
-        nextCursor: rows.length > limit ? page[page.length - 1].id : null,
-      };
+      const page = await listExperiments(db, principalOf(request).teamId, { status, limit, cursor });
+      return { items: page.items.map(experimentView), nextCursor: page.nextCursor };
     },
   );
 
@@ -288,17 +154,9 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
       },
     },
     async (request, reply) => {
-      const row = await findOwned(principalOf(request).teamId, request.params.id);
-      if (isTerminal(row.status)) {
-        throw new HttpError(409, 'EXPERIMENT_FINISHED', `experiment is already ${row.status}`);
-      }
-      await db.experiment.update({ where: { id: row.id }, data: { cancelRequested: true } });
-      if (row.status === 'queued' || row.status === AWAITING) {
-        // Not started: cancel here. A worker that picks the job up anyway sees the terminal state.
-        await advance(db, row.id, 'canceled', { message: 'canceled before it started' });
-        await withTimeout(deps.queue.remove(row.id), 1_000, 'queue remove').catch(() => undefined);
-      }
-      return reply.status(202).send(experimentView(await findOwned(row.teamId, row.id)));
+      const row = await findOwned(db, principalOf(request).teamId, request.params.id);
+      await cancelExperiment(db, deps.queue, row);
+      return reply.status(202).send(experimentView(await findOwned(db, row.teamId, row.id)));
     },
   );
 
@@ -313,18 +171,8 @@ export async function experimentRoutes(scope: FastifyInstance, deps: RouteDeps):
       },
     },
     async (request, reply) => {
-      const row = await findOwned(principalOf(request).teamId, request.params.id);
-      if (ACTIVE.includes(row.status) || row.status === AWAITING) {
-        await db.experiment.update({ where: { id: row.id }, data: { cancelRequested: true } });
-        await advance(db, row.id, 'canceled', { message: 'deleted' });
-        await withTimeout(deps.queue.remove(row.id), 1_000, 'queue remove').catch(() => undefined);
-      }
-      const runIds = [row.referenceRunId, row.specimenRunId].filter((x): x is string => Boolean(x));
-      await db.experiment.delete({ where: { id: row.id } });
-      // Runs no experiment of any team references any more go, with their artifacts, decided under
-      // the run key's lock that adoption takes too (store/runs.ts). A run its worker is still training
-      // is collected by that worker when it stops (within a second or so of this delete).
-      for (const runId of new Set(runIds)) await collectRun(db, deps.artifacts, runId);
+      const row = await findOwned(db, principalOf(request).teamId, request.params.id);
+      await deleteExperiment(db, deps.queue, deps.artifacts, row);
       return reply.status(204).send(null);
     },
   );

@@ -21,14 +21,11 @@ import type { RouteDeps } from '../../../app.ts';
 import { acquireFigurePool } from '../../../figure-pool.ts';
 import { LruCache } from '../../../lru.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
+import { IdParams, ShareQuery } from '../../../schemas/params.ts';
 import type { ExperimentRow } from '../../../views.ts';
 
-const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 const tags = ['figures'];
 const Svg = Type.String({ description: 'an SVG document (image/svg+xml)' });
-const ShareQuery = {
-  share: Type.Optional(Type.String({ description: 'share token, instead of an API key' })),
-};
 const Rho = Type.Union([Type.Number(), Type.Null()]);
 
 /** Rendered figures of finished experiments (immutable), most recently used kept: 256 or 64 MiB. */

@@ -20,9 +20,9 @@ import type { RouteDeps } from '../../../app.ts';
 import { LruCache } from '../../../lru.ts';
 import { redactQuery } from '../../../redact.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
+import { IdParams, ShareQuery } from '../../../schemas/params.ts';
 import type { ExperimentRow } from '../../../views.ts';
 
-const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 const tags = ['results'];
 const MEASURES = SLICE_MEASURES;
 type Measure = SliceMeasure;
@@ -52,7 +52,7 @@ const SliceQuerySchema = Type.Object({
   format: Type.Optional(
     Type.Union([Type.Literal('json'), Type.Literal('npy'), Type.Literal('csv')], { default: 'json' }),
   ),
-  share: Type.Optional(Type.String({ description: 'share token (instead of an API key)' })),
+  ...ShareQuery,
 });
 type SliceQuery = Static<typeof SliceQuerySchema>;
 
@@ -318,7 +318,7 @@ export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
           network: Type.Union([Type.Literal('reference'), Type.Literal('specimen')]),
           checkpoint: Type.Integer({ minimum: 0 }),
           layer: Type.String({ minLength: 1 }),
-          share: Type.Optional(Type.String()),
+          ...ShareQuery,
         }),
         response: {
           200: Type.Unknown({ description: 'application/octet-stream (.npy)' }),

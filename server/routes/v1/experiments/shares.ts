@@ -9,10 +9,10 @@ import { hashSecret } from '../../../../store/auth.ts';
 import type { RouteDeps } from '../../../app.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
+import { IdParams } from '../../../schemas/params.ts';
 import { pageShareUrl } from '../../web.ts';
 
 const tags = ['experiments'];
-const IdParams = Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) });
 
 const ShareSchema = Type.Object({
   id: Type.String(),

@@ -1,12 +1,3 @@
-// Experiments on uploaded activations (core/spec/upload.ts): creation (from POST /v1/experiments
-// with "source": "upload"), PUT …/activations/:network/:checkpoint/:layer (a .npy body streamed to
-// the artifact store: validated and reduced on the fly, written to a temporary file and renamed
-// into place only when complete and valid), and POST …/complete (queues the tensor).
-//
-// Each network of the experiment is a run of its own in the artifact store (key uploadRunKey), so
-// once complete the worker, the slices, the activations download and the figures treat it like a
-// trained run.
-import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -23,14 +14,8 @@ import {
 } from '../../../../core/spec/upload.ts';
 import type { RunState } from '../../../../core/train/store.ts';
 import type { RunArtifacts } from '../../../../store/artifact-store.ts';
-import { uploadRunKey } from '../../../../store/artifacts.ts';
 import type { Db, Prisma } from '../../../../store/db.ts';
-import {
-  AWAITING,
-  advance,
-  checkTeamLimit,
-  TooManyActiveExperiments,
-} from '../../../../store/experiments.ts';
+import { AWAITING, advance } from '../../../../store/experiments.ts';
 import { enqueueExperiment } from '../../../../store/queue.ts';
 import { withTimeout } from '../../../../store/redis.ts';
 import { readableExperiment } from '../../../access.ts';
@@ -38,119 +23,11 @@ import type { RouteDeps } from '../../../app.ts';
 import { decompositionEngine } from '../../../engine.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
-import type { Submission } from '../../../submission.ts';
-import { experimentInclude, experimentView, uploadLinks } from '../../../views.ts';
+import { IdParams, ShareQuery } from '../../../schemas/params.ts';
+import { experimentInclude, experimentView } from '../../../views.ts';
 
 const tags = ['experiments'];
 export const UPLOAD_CONTENT_TYPES = ['application/octet-stream', 'application/x-npy'];
-
-/** Creates an experiment awaiting its representations; nothing is queued. */
-export async function createUploadExperiment(
-  deps: RouteDeps,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  plan: Submission & { kind: 'upload' },
-  idempotent: (
-    teamId: string,
-    key: string,
-  ) => Promise<{ id: string; status: string; estimate: unknown } | null>,
-  hash: string,
-) {
-  const { db, config } = deps;
-  const principal = principalOf(request);
-  const { spec, normalised: u, estimate } = plan;
-  const n = u.checkpoints.length;
-  const created = (e: { id: string; status: string; estimate: unknown }) =>
-    reply
-      .status(201)
-      // layer widths are known only once the arrays arrive: warnings come with POST …/complete (202)
-      .send({
-        id: e.id,
-        status: e.status as never,
-        estimate: e.estimate,
-        warnings: [],
-        links: uploadLinks(e.id),
-      });
-  const idempotencyKey = request.headers['idempotency-key'] as string | undefined;
-  if (idempotencyKey) {
-    const existing = await idempotent(principal.teamId, idempotencyKey);
-    if (existing) return created(existing);
-  }
-  const id = randomUUID();
-  const lastStep = u.checkpoints[n - 1].step;
-  const runSpec = (network: UploadNetwork) =>
-    ({
-      source: 'upload',
-      experimentId: id,
-      network,
-      layers: u.layers[network],
-      checkpoints: network === 'specimen' ? u.checkpoints : [{ index: 0, step: lastStep, fraction: 1 }],
-    }) as Prisma.InputJsonValue;
-  const layerRows = (network: UploadNetwork) =>
-    u.layers[network].map((name, index) => ({
-      network,
-      index,
-      name,
-      kind: 'uploaded',
-      features: 0,
-      samples: u.samples,
-    }));
-  const raced = await db
-    .$transaction(async (tx) => {
-      await checkTeamLimit(tx, principal.teamId, config.limits.activeExperiments);
-      const specimen = await tx.run.create({
-        data: {
-          key: uploadRunKey(id, 'specimen'),
-          spec: runSpec('specimen'),
-          checkpoints: { create: u.checkpoints.map((c) => ({ ...c })) },
-        },
-      });
-      const reference = u.same
-        ? specimen
-        : await tx.run.create({
-            data: {
-              key: uploadRunKey(id, 'reference'),
-              spec: runSpec('reference'),
-              checkpoints: { create: [{ index: 0, step: lastStep, fraction: 1 }] },
-            },
-          });
-      await tx.experiment.create({
-        data: {
-          id,
-          teamId: principal.teamId,
-          name: spec.name,
-          spec: spec as unknown as Prisma.InputJsonValue,
-          specHash: hash,
-          idempotencyKey: idempotencyKey ?? null,
-          status: AWAITING,
-          estimate: estimate as Prisma.InputJsonValue,
-          checkpointCount: n,
-          message: `awaiting ${estimate.representations} representations (PUT …/activations/…), then POST …/complete`,
-          referenceRunId: reference.id,
-          specimenRunId: specimen.id,
-          layers: { create: [...layerRows('reference'), ...layerRows('specimen')] },
-        },
-      });
-      return null;
-    })
-    .catch(async (err) => {
-      // two identical idempotent requests raced: the other one created it
-      if (idempotencyKey && (err as { code?: string }).code === 'P2002') {
-        const existing = await idempotent(principal.teamId, idempotencyKey);
-        if (existing) return existing;
-      }
-      if (err instanceof TooManyActiveExperiments) {
-        throw new HttpError(
-          429,
-          'LIMIT_ACTIVE_EXPERIMENTS',
-          `the team has ${err.active} unfinished experiments (limit ${err.limit}); complete, cancel or delete one`,
-          { field: 'team', limit: err.limit, active: err.active },
-        );
-      }
-      throw err;
-    });
-  return created(raced ?? { id, status: AWAITING, estimate });
-}
 
 /** Resolves when `stream` ended, after `onChunk` handled every chunk in order; rejects on the first
  * failure (the rest of the body is then drained, so the answer still reaches the client) or when
@@ -306,7 +183,7 @@ export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
           'Nothing is stored unless the whole body arrived and was valid. Uploading again replaces the ' +
           'representation until POST …/complete.',
         params: Type.Object({
-          id: Type.String({ format: 'uuid', description: 'experiment id' }),
+          ...IdParams.properties,
           network: Type.String({ description: 'specimen | reference' }),
           checkpoint: Type.String({ description: 'index, step-<step> or final' }),
           layer: Type.String({ description: 'a declared layer name' }),
@@ -461,10 +338,8 @@ export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
           'Every declared (network, checkpoint, layer) representation with its stored shape ' +
           '([samples, features], in the uploaded dtype) or null when it is not uploaded yet: resume an interrupted ' +
           'batch of uploads from here. 409 NOT_AN_UPLOAD_EXPERIMENT for trained experiments.',
-        params: Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) }),
-        querystring: Type.Object({
-          share: Type.Optional(Type.String({ description: 'share token (instead of an API key)' })),
-        }),
+        params: IdParams,
+        querystring: Type.Object(ShareQuery),
         response: {
           200: Type.Object({
             status: Type.String(),
@@ -519,7 +394,7 @@ export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
           'Checks that every declared (network, checkpoint, layer) representation is stored and that they ' +
           'share one sample count, estimates memory and time from their shapes, then queues the experiment. ' +
           '422 REPRESENTATIONS_MISSING lists what is missing.',
-        params: Type.Object({ id: Type.String({ format: 'uuid', description: 'experiment id' }) }),
+        params: IdParams,
         response: { 202: Type.Ref('Experiment'), ...errorResponses },
       },
     },
