@@ -8,7 +8,7 @@
 //                  a later load reads them in about a second; without the archive the newest such
 //                  cache is used)
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -334,10 +334,18 @@ export function datasetAvailability(
       }
     }
   }
-  const cached = splits.map((s) => join(paths.cacheDir, 'cifar10-jpg', `${s}.bin`));
-  searched.push(join(paths.cacheDir, 'cifar10-jpg'));
-  if (cached.every((f) => existsSync(f))) return { available: true, searched };
   const archives = cifarArchiveCandidates(paths);
   searched.push(...archives);
-  return { available: archives.some((f) => existsSync(f)), searched };
+  if (archives.some((f) => existsSync(f))) return { available: true, searched };
+  // a decoded cache of an archive no longer present (loadCifar10 falls back to the newest one)
+  const cacheDir = join(paths.cacheDir, 'datasets');
+  searched.push(join(cacheDir, 'cifar10-*-{train,test}.bin'));
+  let names: string[] = [];
+  try {
+    names = readdirSync(cacheDir);
+  } catch {
+    // no cache directory yet
+  }
+  const cached = (split: Split) => names.some((n) => n.startsWith('cifar10-') && n.endsWith(`-${split}.bin`));
+  return { available: splits.every(cached), searched };
 }
