@@ -32,7 +32,7 @@ extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 
 enum op { OP_GEMM_TN, OP_GEMM_NN, OP_SYRK, OP_EIG, OP_EIGVALS, OP_CHOLINV, OP_SVDVALS, OP_SVD, OP_COLSTATS, OP_CENTRE,
-          OP_GRAMEIG, OP_GRAMEIGVALS };
+          OP_GRAMEIG, OP_GRAMEIGVALS, OP_HASH };
 
 typedef struct {
   enum op op;
@@ -196,6 +196,31 @@ static void execute(napi_env env, void *data) {
           else
             for (int c = 0; c < live; c++) o[c] = row[j->keep[c]] - j->mean[c];
         }
+      }
+      break;
+    }
+    case OP_HASH: {
+      // 256-bit fingerprint of the bytes of a [n, d] (float32 or float64): four independent lanes of
+      // 64-bit words, each multiplied and xor-shifted, then mixed with the length. Not cryptographic:
+      // it tells identical representations apart from different ones (a collision needs ~2^128 tries).
+      size_t bytes = (size_t)j->m * j->n * (j->af ? 4 : 8);
+      const unsigned char *p = j->af ? (const unsigned char *)j->af : (const unsigned char *)j->a;
+      uint64_t h[4] = {0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL, 0xa4093822299f31d0ULL, 0x082efa98ec4e6c89ULL};
+      const uint64_t k[4] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL, 0xd6e8feb86659fd93ULL};
+      size_t i = 0;
+      for (; i + 32 <= bytes; i += 32) {
+        for (int l = 0; l < 4; l++) {
+          uint64_t w;
+          memcpy(&w, p + i + 8 * l, 8);
+          h[l] = (h[l] ^ w) * k[l];
+          h[l] ^= h[l] >> 31;
+        }
+      }
+      for (int l = 0; i < bytes; i++, l = (l + 1) & 3) h[l] = ((h[l] ^ p[i]) * k[l]) ^ (h[l] >> 29);
+      for (int l = 0; l < 4; l++) {
+        uint64_t x = h[l] ^ (bytes * k[(l + 1) & 3]) ^ h[(l + 1) & 3];
+        x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+        memcpy(j->out + l, &x, 8);
       }
       break;
     }
@@ -447,6 +472,19 @@ static napi_value js_colstats(napi_env env, napi_callback_info info) {
   return queue(env, j);
 }
 
+// fingerprint(a, n, d): 256-bit fingerprint of a [n, d]'s bytes (float32 or float64), as 4 doubles' bits.
+static napi_value js_fingerprint(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return fail(env, NULL, "fingerprint(a, n, d)");
+  job_t *j = new_job(OP_HASH);
+  if (!j || !int_arg(env, argv[1], &j->m) || !int_arg(env, argv[2], &j->n)) return fail(env, j, "bad shape");
+  if (!raw_arg(env, argv[0], (size_t)j->m * j->n, j)) return fail(env, j, "bad argument");
+  j->out_len = 4;
+  return queue(env, j);
+}
+
 // centre(a, n, d, keep: Int32Array, mean: Float64Array): a[:, keep] - mean, [n, keep.length].
 static napi_value js_centre(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -511,6 +549,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"gramEig", NULL, js_grameig, NULL, NULL, NULL, napi_default, NULL},
       {"colstats", NULL, js_colstats, NULL, NULL, NULL, napi_default, NULL},
       {"centre", NULL, js_centre, NULL, NULL, NULL, napi_default, NULL},
+      {"fingerprint", NULL, js_fingerprint, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},
   };

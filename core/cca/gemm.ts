@@ -33,6 +33,11 @@ export interface GemmEngine {
   decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
   /** similarity.ts's SpectrumRequest (smaller-side Gram of a, then its eigendecomposition) in one call. */
   gramEig?(a: Matrix2D, vectors: boolean): Promise<Float64Array>;
+  /**
+   * A fingerprint of a's dtype, shape and bytes (equal exactly for identical representations), when
+   * the engine has a faster one than fingerprint.ts's.
+   */
+  fingerprint?(a: Matrix2D): Promise<string>;
   /** columnStats() / centreColumns() of similarity.ts, bit for bit, when the engine has them. */
   columnStats?(a: Matrix2D): Promise<Float64Array>;
   centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array): Promise<Float64Array>;
@@ -116,6 +121,13 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
         run(() => lib.gramEig(asFloat64(a), a.rows, a.cols, vectors)),
     }),
     columnStats: (a) => run(() => lib.colstats(a.data, a.rows, a.cols)),
+    ...(typeof lib.fingerprint === 'function' && {
+      fingerprint: async (a: Matrix2D) => {
+        const lanes = new BigUint64Array((await run(() => lib.fingerprint(a.data, a.rows, a.cols))).buffer);
+        const hex = Array.from(lanes, (v) => v.toString(16).padStart(16, '0')).join('');
+        return `${a.data instanceof Float32Array ? 'f4' : 'f8'}:${a.rows}x${a.cols}:native:${hex}`;
+      },
+    }),
     centreColumns: (a, keep, mean) => run(() => lib.centre(a.data, a.rows, a.cols, keep, mean)),
     async dispose() {},
   };

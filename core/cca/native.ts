@@ -40,6 +40,8 @@ export interface NativeLinalg {
   svd(a: Float64Array, m: number, n: number): Promise<Float64Array>;
   /** Column sums (row order) then 1/0 "varies" flags of a [n, d], [2d]; as columnStats() in JS. */
   colstats(a: Float32Array | Float64Array, n: number, d: number): Promise<Float64Array>;
+  /** 256-bit fingerprint of a [n, d]'s bytes (float32 or float64): four 64-bit lanes as doubles' bits. */
+  fingerprint(a: Float32Array | Float64Array, n: number, d: number): Promise<Float64Array>;
   /** a[:, keep] - mean, [n, keep.length]; as centreColumns() in JS. */
   centre(
     a: Float32Array | Float64Array,

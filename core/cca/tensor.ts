@@ -14,6 +14,7 @@
 
 import { availableParallelism } from 'node:os';
 import { untilAborted } from '../abort.ts';
+import { representationFingerprint } from './fingerprint.ts';
 import { type GemmEngine, getGemmEngine, jsEngine } from './gemm.ts';
 import { type DecompositionKind, decompose as decomposeHere } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
@@ -178,6 +179,8 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
   const prepare = (m: Matrix2D, label: string, role: Role) =>
     runAsync(prepareSteps(m, label, role, opts), engineFor(preparePhase), observer(preparePhase));
   const load = <T>(task: () => Promise<T>) => (profile ? profile.time('loading', task) : task());
+  const fingerprint = async (m: Matrix2D) =>
+    engine.fingerprint ? engine.fingerprint(m) : representationFingerprint(m);
   const spectraEngine = engineFor(() => 'spectra');
   const spectraObserver = observer(() => 'spectra');
 
@@ -225,73 +228,114 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
     }
 
     /** Every wanted cell of specimen layer j at checkpoint t, in reference-layer order. */
-    const specimenCells = async (j: number, t: number, todo: number[]): Promise<TensorCell[]> => {
-      signal?.throwIfAborted();
-      const label = `specimen layer '${specLayers[j]!.name}' at checkpoint ${t}`;
-      const y = await prepare(await load(() => loadSpecimen(j, t)), label, 'y');
-      const preambles = todo.map((i) => pairPreamble(refs[i]!, y, opts));
-      // The big products, one per run of consecutive stacked layers (one for all, unless cells are
-      // skipped): M = QT[run] Yc [rows, dy], B = M Wy [rows, ry], and the same for the null with the
-      // rows of Yc permuted.
-      const m = new Map<number, Float64Array>();
-      const b = new Map<number, Float64Array>();
-      const nullB = new Map<number, Float64Array>();
-      const runs: Array<{ first: number; rows: number; layers: number[] }> = [];
-      for (const [k, i] of todo.entries()) {
-        if (preambles[k]!.trivial) continue;
-        const last = runs.at(-1);
-        if (last && last.first + last.rows === offset[i]) {
-          last.rows += refs[i]!.rank;
-          last.layers.push(i);
-        } else runs.push({ first: offset[i]!, rows: refs[i]!.rank, layers: [i] });
-      }
-      const yc = mat(y.centred!, n, y.live);
-      const wy = mat(y.whitening, y.live, y.rank);
-      const products = async (
-        phase: Phase,
-        data: Matrix2D,
-        into: Map<number, Float64Array>,
-        keepM: boolean,
-      ) =>
-        Promise.all(
-          runs.map(async (run) => {
-            const q = mat(qt.subarray(run.first * n, (run.first + run.rows) * n), run.rows, n);
-            const mRun = await call(phase, () => engine.matmul(q, data));
-            const bRun = await call(phase, () => engine.matmul(mat(mRun, run.rows, y.live), wy));
-            for (const i of run.layers) {
-              const from = offset[i]! - run.first;
-              const to = from + refs[i]!.rank;
-              into.set(i, bRun.subarray(from * y.rank, to * y.rank));
-              if (keepM) m.set(i, mRun.subarray(from * y.live, to * y.live));
+    // A specimen representation identical to the same layer's at the previous checkpoint (the input
+    // layer, a frozen layer) has the same cells: their results are reused (only the permutation null,
+    // seeded per checkpoint, is computed again). Identical = same dtype, shape and bytes (fingerprint).
+    const previous = new Map<
+      number,
+      Settled<{ key: string | null; results: Map<number, SimilarityResult> }>
+    >();
+
+    /** Every wanted cell of specimen layer j at checkpoint t, in reference-layer order. */
+    const specimenCells = (j: number, t: number, todo: number[]): Promise<TensorCell[]> => {
+      const before = previous.get(j);
+      const mine = deferred<{ key: string | null; results: Map<number, SimilarityResult> }>();
+      previous.set(j, mine);
+      const work = async (): Promise<TensorCell[]> => {
+        signal?.throwIfAborted();
+        const label = `specimen layer '${specLayers[j]!.name}' at checkpoint ${t}`;
+        const raw = await load(() => loadSpecimen(j, t));
+        const key = checkpoints > 1 ? await call('loading', () => fingerprint(raw)) : null;
+        const earlier = before ? await before.promise : null;
+        const reused =
+          key !== null && earlier?.key === key && todo.every((i) => earlier.results.has(i))
+            ? earlier.results
+            : null;
+        if (reused && !permutationNull) {
+          mine.resolve({ key, results: reused });
+          return todo.map((i) => ({
+            refLayer: i,
+            specLayer: j,
+            checkpoint: t,
+            result: copyResult(reused.get(i)!),
+          }));
+        }
+        const y = await prepare(raw, label, 'y');
+        // The big products, one per run of consecutive stacked layers (one for all, unless cells are
+        // skipped): M = QT[run] Yc [rows, dy], B = M Wy [rows, ry], and the same for the null with the
+        // rows of Yc permuted.
+        const m = new Map<number, Float64Array>();
+        const b = new Map<number, Float64Array>();
+        const nullB = new Map<number, Float64Array>();
+        const runs: Array<{ first: number; rows: number; layers: number[] }> = [];
+        for (const i of todo) {
+          if (refs[i]!.rank === 0 || y.rank === 0) continue; // every measure 0 (pairPreamble)
+          const last = runs.at(-1);
+          if (last && last.first + last.rows === offset[i]) {
+            last.rows += refs[i]!.rank;
+            last.layers.push(i);
+          } else runs.push({ first: offset[i]!, rows: refs[i]!.rank, layers: [i] });
+        }
+        const wy = mat(y.whitening, y.live, y.rank);
+        const products = async (
+          phase: Phase,
+          data: Matrix2D,
+          into: Map<number, Float64Array>,
+          keepM: boolean,
+        ) =>
+          Promise.all(
+            runs.map(async (run) => {
+              const q = mat(qt.subarray(run.first * n, (run.first + run.rows) * n), run.rows, n);
+              const mRun = await call(phase, () => engine.matmul(q, data));
+              const bRun = await call(phase, () => engine.matmul(mat(mRun, run.rows, y.live), wy));
+              for (const i of run.layers) {
+                const from = offset[i]! - run.first;
+                const to = from + refs[i]!.rank;
+                into.set(i, bRun.subarray(from * y.rank, to * y.rank));
+                if (keepM) m.set(i, mRun.subarray(from * y.live, to * y.live));
+              }
+            }),
+          );
+        const permuted = async () => {
+          if (!permutationNull || runs.length === 0) return;
+          const start = PhaseProfile.now();
+          const perm = seededPermutation(n, nullSeed(permutationNull.seed, j, t));
+          const shuffled = mat(permuteRows(y.centred!, n, y.live, perm), n, y.live);
+          profile?.record('null', start, PhaseProfile.now());
+          await products('null', shuffled, nullB, false);
+        };
+        const main = reused
+          ? Promise.resolve([])
+          : products('pair_products', mat(y.centred!, n, y.live), b, true);
+        await Promise.all([main, permuted()]);
+        y.centred = null; // every product that needs it is done
+        const cells = await Promise.all(
+          todo.map(async (i): Promise<TensorCell> => {
+            const x = refs[i]!;
+            let result: SimilarityResult;
+            if (reused) result = copyResult(reused.get(i)!);
+            else {
+              const { warnings, trivial } = pairPreamble(x, y, opts);
+              result =
+                trivial ??
+                (await runAsync(
+                  pairMeasures(x, y, m.get(i)!, b.get(i)!, warnings, opts),
+                  spectraEngine,
+                  spectraObserver,
+                ));
             }
+            const cell: TensorCell = { refLayer: i, specLayer: j, checkpoint: t, result };
+            if (permutationNull) cell.null = nullB.has(i) ? rhoFromProduct(nullB.get(i)!, x.rank, y.rank) : 0;
+            return cell;
           }),
         );
-      const permuted = async () => {
-        if (!permutationNull || runs.length === 0) return;
-        const start = PhaseProfile.now();
-        const perm = seededPermutation(n, nullSeed(permutationNull.seed, j, t));
-        const shuffled = mat(permuteRows(y.centred!, n, y.live, perm), n, y.live);
-        profile?.record('null', start, PhaseProfile.now());
-        await products('null', shuffled, nullB, false);
+        mine.resolve({ key, results: reused ?? new Map(cells.map((c) => [c.refLayer, c.result])) });
+        return cells;
       };
-      await Promise.all([products('pair_products', yc, b, true), permuted()]);
-      y.centred = null; // every product that needs it is done
-      return Promise.all(
-        todo.map(async (i, k): Promise<TensorCell> => {
-          const { warnings, trivial } = preambles[k]!;
-          const x = refs[i]!;
-          const result =
-            trivial ??
-            (await runAsync(
-              pairMeasures(x, y, m.get(i)!, b.get(i)!, warnings, opts),
-              spectraEngine,
-              spectraObserver,
-            ));
-          const cell: TensorCell = { refLayer: i, specLayer: j, checkpoint: t, result };
-          if (permutationNull) cell.null = trivial ? 0 : rhoFromProduct(nullB.get(i)!, x.rank, y.rank);
-          return cell;
-        }),
-      );
+      const p = work();
+      // a failure leaves nothing to reuse (the builder fails with it anyway)
+      p.catch(() => mine.resolve({ key: null, results: new Map() }));
+      return p;
     };
 
     // Specimen representations in yield order, a few in flight.
@@ -336,3 +380,27 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
 }
 
 const mat = (data: Float64Array, rows: number, cols: number): Matrix2D => ({ data, rows, cols });
+
+/** A promise with its resolve function (resolving twice keeps the first value). */
+interface Settled<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+}
+function deferred<T>(): Settled<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** A copy of a result another cell also carries (its arrays are not shared). */
+function copyResult(r: SimilarityResult): SimilarityResult {
+  return {
+    ...r,
+    cca: r.cca.slice(),
+    svcca: r.svcca && { ...r.svcca, dims: [...r.svcca.dims], cca: r.svcca.cca?.slice() },
+    ranks: [...r.ranks],
+    warnings: [...r.warnings],
+  };
+}

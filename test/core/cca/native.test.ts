@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { representationFingerprint } from '../../../core/cca/fingerprint.ts';
 import { getGemmEngine, jsEngine } from '../../../core/cca/index.ts';
 import { decompose, jsMatmul, jsMatmulTN, symEig } from '../../../core/cca/linalg.ts';
 import { limiter, loadNative } from '../../../core/cca/native.ts';
@@ -167,6 +168,27 @@ describe('native linear algebra', () => {
       }
     }
     assert.throws(() => lib.centre(values, n, d, Int32Array.from([d]), new Float64Array(1)), /outside/);
+  });
+
+  it('fingerprints are equal exactly for identical representations (engine and JS)', async () => {
+    const engines = [jsEngine, ...(lib ? [await getGemmEngine('blas')] : [])];
+    const data = gaussian(101 * 7, 9);
+    const flipped = Float64Array.from(data);
+    new Uint8Array(flipped.buffer)[8 * 350 + 3]! ^= 1; // one bit of one value
+    for (const engine of engines) {
+      const print = (m: { data: Float32Array | Float64Array; rows: number; cols: number }) =>
+        engine.fingerprint ? engine.fingerprint(m) : representationFingerprint(m);
+      const a = await print({ data, rows: 101, cols: 7 });
+      assert.equal(await print({ data: Float64Array.from(data), rows: 101, cols: 7 }), a, engine.name);
+      for (const other of [
+        { data: flipped, rows: 101, cols: 7 },
+        { data, rows: 7, cols: 101 },
+        { data: Float32Array.from(data), rows: 101, cols: 7 },
+        { data: data.subarray(7), rows: 100, cols: 7 },
+      ])
+        assert.notEqual(await print(other), a, `${engine.name}: ${other.rows}x${other.cols}`);
+      await engine.dispose();
+    }
   });
 
   it('rejects malformed arguments instead of reading out of bounds', { skip: !lib && detail }, () => {

@@ -5,12 +5,15 @@ import { after, describe, it } from 'node:test';
 import {
   buildTensor,
   type GemmEngine,
+  jsEngine,
   type Matrix2D,
   type SimilarityResult,
   similarity,
   type TensorCell,
 } from '../../../core/cca/index.ts';
 import { PHASES, PhaseProfile } from '../../../core/cca/profile.ts';
+import { permuteRows, seededPermutation } from '../../../core/cca/similarity.ts';
+import { nullSeed } from '../../../core/cca/tensor.ts';
 import { assertClose, loadedEngines, randomMatrix, related } from './helpers.ts';
 
 const n = 400;
@@ -146,6 +149,64 @@ describe('buildTensor', () => {
         shares += share;
       }
       assertClose(shares, 1, 1e-3, `${name}: shares`);
+    }
+  });
+
+  it("reuses the cells of a specimen representation identical to the previous checkpoint's (each engine)", async () => {
+    engines ??= await loadedEngines();
+    // specimen layer 0 is the same input at every checkpoint (a fresh copy each time, float32 at the
+    // last one, which is then not identical); layer 1 changes
+    const input32 = Float32Array.from(refs[0]!.data);
+    const spec = (j: number, t: number): Matrix2D =>
+      j === 1
+        ? specimen(1, t)
+        : t === 2
+          ? { data: input32, rows: n, cols: refs[0]!.cols }
+          : { data: Float64Array.from(refs[0]!.data), rows: n, cols: refs[0]!.cols };
+    for (const base of ['js', ...engines] as const) {
+      const inner = base === 'js' ? jsEngine : base;
+      let products = 0; // the tensor's big products (M = QT Yc) have the samples as inner dimension
+      const engine: GemmEngine = {
+        ...inner,
+        name: inner.name,
+        linalg: inner.linalg,
+        matmul: (a, b) => {
+          if (a.cols === n) products++;
+          return inner.matmul(a, b);
+        },
+      };
+      const cells: TensorCell[] = [];
+      for await (const cell of buildTensor({
+        refLayers: refs.map((m, i) => ({ name: `ref${i}`, load: async () => m })),
+        specLayers: [{ name: 'input' }, { name: 'spec1' }],
+        checkpoints: 3,
+        loadSpecimen: async (j, t) => spec(j, t),
+        options: { engine },
+        permutationNull: { seed: 5 },
+      })) {
+        cells.push(cell);
+      }
+      const name = inner.name;
+      assert.equal(cells.length, 3 * 2 * 3);
+      // main products: (input, 0), (spec1, 0..2), (input, 2: float32); nulls: all 6 representations
+      assert.equal(products, 5 + 6, `${name}: products`);
+      for (const c of cells) {
+        const y = spec(c.specLayer, c.checkpoint);
+        const at = `${name} ${c.refLayer},${c.specLayer},${c.checkpoint}`;
+        assertEqualResults(c.result, similarity(refs[c.refLayer]!, y), 1e-9, at);
+        const perm = seededPermutation(n, nullSeed(5, c.specLayer, c.checkpoint));
+        const yd = Float64Array.from(y.data);
+        const shuffled = { data: permuteRows(yd, n, y.cols, perm), rows: n, cols: y.cols };
+        assertClose(
+          c.null!,
+          similarity(refs[c.refLayer]!, shuffled, { methods: ['cca'] }).rho,
+          1e-9,
+          `${at}: null`,
+        );
+      }
+      const first = cells.find((c) => c.refLayer === 0 && c.specLayer === 0 && c.checkpoint === 0)!;
+      const second = cells.find((c) => c.refLayer === 0 && c.specLayer === 0 && c.checkpoint === 1)!;
+      assert.notEqual(first.result.cca, second.result.cca, 'reused results are copies');
     }
   });
 
