@@ -42,6 +42,7 @@ typedef struct {
   const float *af;        // colstats/centre: float32 input instead of a (when not NULL)
   int32_t *keep;          // centre: kept columns (malloc'd copy)
   double *mean;           // centre: their means (malloc'd copy)
+  double scale;           // centre: power-of-two factor applied after subtracting the mean
   napi_ref ref_a, ref_b;  // keep the JS inputs alive while the work runs
   napi_ref ref_out;
   double *out;            // output (JS ArrayBuffer memory)
@@ -154,36 +155,44 @@ static void execute(napi_env env, void *data) {
       break;
     }
     case OP_COLSTATS: {
-      // Column sums in row order (so equal, bit for bit, to the JS loop) and "varies" flags, [2d].
+      // Column sums in row order (so equal, bit for bit, to the JS loop), "varies" flags, minima and
+      // maxima, [4d].
       int n = j->m, d = j->n;
-      double *sum = j->out, *varies = j->out + d;
+      double *sum = j->out, *varies = j->out + d, *lo = j->out + 2 * (size_t)d, *hi = j->out + 3 * (size_t)d;
       if (n == 0 || d == 0) break;
       if (j->af) {
         const float *x = j->af;
-        for (int c = 0; c < d; c++) sum[c] = x[c];
+        for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
         for (int r = 1; r < n; r++) {
           const float *row = x + (size_t)r * d;
           for (int c = 0; c < d; c++) {
-            sum[c] += (double)row[c];
+            double v = row[c];
+            sum[c] += v;
             if (row[c] != x[c]) varies[c] = 1.0;
+            if (v < lo[c]) lo[c] = v;
+            if (v > hi[c]) hi[c] = v;
           }
         }
       } else {
         const double *x = j->a;
-        for (int c = 0; c < d; c++) sum[c] = x[c];
+        for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
         for (int r = 1; r < n; r++) {
           const double *row = x + (size_t)r * d;
           for (int c = 0; c < d; c++) {
-            sum[c] += row[c];
-            if (row[c] != x[c]) varies[c] = 1.0;
+            double v = row[c];
+            sum[c] += v;
+            if (v != x[c]) varies[c] = 1.0;
+            if (v < lo[c]) lo[c] = v;
+            if (v > hi[c]) hi[c] = v;
           }
         }
       }
       break;
     }
     case OP_CENTRE: {
-      // out [n, live] = x[:, keep] - mean.
+      // out [n, live] = (x[:, keep] - mean) * scale (a power of two: exact).
       int n = j->m, d = j->n, live = j->k;
+      const double s = j->scale;
       for (int r = 0; r < n; r++) {
         double *o = j->out + (size_t)r * live;
         if (j->af) {
@@ -196,6 +205,8 @@ static void execute(napi_env env, void *data) {
           else
             for (int c = 0; c < live; c++) o[c] = row[j->keep[c]] - j->mean[c];
         }
+        if (s != 1.0)
+          for (int c = 0; c < live; c++) o[c] *= s;
       }
       break;
     }
@@ -468,7 +479,7 @@ static napi_value js_colstats(napi_env env, napi_callback_info info) {
   job_t *j = new_job(OP_COLSTATS);
   if (!j || !int_arg(env, argv[1], &j->m) || !int_arg(env, argv[2], &j->n)) return fail(env, j, "bad shape");
   if (!raw_arg(env, argv[0], (size_t)j->m * j->n, j)) return fail(env, j, "bad argument");
-  j->out_len = 2 * (size_t)j->n;
+  j->out_len = 4 * (size_t)j->n;
   return queue(env, j);
 }
 
@@ -485,13 +496,21 @@ static napi_value js_fingerprint(napi_env env, napi_callback_info info) {
   return queue(env, j);
 }
 
-// centre(a, n, d, keep: Int32Array, mean: Float64Array): a[:, keep] - mean, [n, keep.length].
+// centre(a, n, d, keep: Int32Array, mean: Float64Array[, scale]): (a[:, keep] - mean) * scale,
+// [n, keep.length] (also exported as centreScaled, which tells that the scale is understood).
 static napi_value js_centre(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) return fail(env, NULL, "centre(a, n, d, keep, mean)");
+  if (argc < 5) return fail(env, NULL, "centre(a, n, d, keep, mean[, scale])");
   job_t *j = new_job(OP_CENTRE);
+  if (j) j->scale = 1.0;
+  if (j && argc >= 6) {
+    napi_valuetype t;
+    CHECK(env, napi_typeof(env, argv[5], &t));
+    if (t != napi_undefined && (napi_get_value_double(env, argv[5], &j->scale) != napi_ok || !(j->scale > 0)))
+      return fail(env, j, "centre: scale must be a positive number");
+  }
   if (!j || !int_arg(env, argv[1], &j->m) || !int_arg(env, argv[2], &j->n)) return fail(env, j, "bad shape");
   if (!raw_arg(env, argv[0], (size_t)j->m * j->n, j)) return fail(env, j, "bad argument");
   napi_typedarray_type type;
@@ -550,6 +569,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"colstats", NULL, js_colstats, NULL, NULL, NULL, napi_default, NULL},
       {"centre", NULL, js_centre, NULL, NULL, NULL, napi_default, NULL},
       {"fingerprint", NULL, js_fingerprint, NULL, NULL, NULL, napi_default, NULL},
+      {"centreScaled", NULL, js_centre, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},
   };

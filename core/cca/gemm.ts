@@ -40,7 +40,7 @@ export interface GemmEngine {
   fingerprint?(a: Matrix2D): Promise<string>;
   /** columnStats() / centreColumns() of similarity.ts, bit for bit, when the engine has them. */
   columnStats?(a: Matrix2D): Promise<Float64Array>;
-  centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array): Promise<Float64Array>;
+  centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array, scale: number): Promise<Float64Array>;
   /** Frees native resources; the engine must not be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -128,7 +128,15 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
         return `${a.data instanceof Float32Array ? 'f4' : 'f8'}:${a.rows}x${a.cols}:native:${hex}`;
       },
     }),
-    centreColumns: (a, keep, mean) => run(() => lib.centre(a.data, a.rows, a.cols, keep, mean)),
+    async centreColumns(a, keep, mean, scale) {
+      if (scale === 1 || lib.centreScaled) {
+        return run(() => (lib.centreScaled ?? lib.centre)(a.data, a.rows, a.cols, keep, mean, scale));
+      }
+      // an addon built before the scale was added
+      const centred = await run(() => lib.centre(a.data, a.rows, a.cols, keep, mean));
+      for (let i = 0; i < centred.length; i++) centred[i]! *= scale;
+      return centred;
+    },
     async dispose() {},
   };
 }

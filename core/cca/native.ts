@@ -38,7 +38,10 @@ export interface NativeLinalg {
   svdvals(a: Float64Array, m: number, n: number): Promise<Float64Array>;
   /** dgesdd of a [m, n], r = min(m, n): values [r], then U [m, r] and Vt [r, n], row-major. */
   svd(a: Float64Array, m: number, n: number): Promise<Float64Array>;
-  /** Column sums (row order) then 1/0 "varies" flags of a [n, d], [2d]; as columnStats() in JS. */
+  /**
+   * Column sums (row order), 1/0 "varies" flags, minima and maxima of a [n, d], [4d]; as columnStats()
+   * in JS (an addon built before the extremes were added returns the first [2d]).
+   */
   colstats(a: Float32Array | Float64Array, n: number, d: number): Promise<Float64Array>;
   /** 256-bit fingerprint of a [n, d]'s bytes (float32 or float64): four 64-bit lanes as doubles' bits. */
   fingerprint(a: Float32Array | Float64Array, n: number, d: number): Promise<Float64Array>;
@@ -49,7 +52,10 @@ export interface NativeLinalg {
     d: number,
     keep: Int32Array,
     mean: Float64Array,
+    scale?: number,
   ): Promise<Float64Array>;
+  /** (a[:, keep] - mean) * scale: centre() with its scale (absent from addons built before it). */
+  centreScaled?: NativeLinalg['centre'];
   setThreads(n: number): void;
   config(): string;
 }

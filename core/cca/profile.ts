@@ -21,10 +21,13 @@ export interface PhaseSummary {
   wall_s: number;
   thread_s: number;
   share: number;
+  /** Floating-point operations counted under the phase (the tensor's products), in GFLOP. */
+  gflop?: number;
 }
 
 export class PhaseProfile {
   private readonly intervals = new Map<Phase, Array<[number, number]>>();
+  private readonly flops = new Map<Phase, number>();
   /** A clock in seconds (performance.now() based). */
   static now(): number {
     return performance.now() / 1000;
@@ -37,6 +40,11 @@ export class PhaseProfile {
       this.intervals.set(phase, list);
     }
     list.push([start, end]);
+  }
+
+  /** Counts floating-point operations done under `phase`. */
+  count(phase: Phase, flops: number): void {
+    this.flops.set(phase, (this.flops.get(phase) ?? 0) + flops);
   }
 
   /** Times `task` (an engine call or a loader) under `phase`. */
@@ -72,6 +80,8 @@ export class PhaseProfile {
         thread_s: round(thread),
         share: total > 0 ? Number((thread / total).toFixed(4)) : 0,
       };
+      const flops = this.flops.get(phase);
+      if (flops !== undefined) out[phase].gflop = round(flops / 1e9);
     }
     return out;
   }

@@ -93,12 +93,12 @@ export interface DecompositionRequest {
   a: Matrix2D;
 }
 /**
- * Column statistics of a raw representation a [n, d] ('colstats': sums then 1/0 "varies" flags, [2d];
- * the sums in row order) or its centred live columns ('centre': a[:, keep] - mean, [n, keep.length]).
+ * Column statistics of a raw representation a [n, d] ('colstats': columnStats()) or its centred live
+ * columns scaled by a power of two ('centre': (a[:, keep] - mean) * scale, [n, keep.length]).
  */
 export type CentringRequest =
   | { kind: 'colstats'; a: Matrix2D }
-  | { kind: 'centre'; a: Matrix2D; keep: Int32Array; mean: Float64Array };
+  | { kind: 'centre'; a: Matrix2D; keep: Int32Array; mean: Float64Array; scale: number };
 /**
  * The eigendecomposition of the Gram matrix of a [p, q]'s smaller side (a a^T [p, p] when p <= q, else
  * a^T a [q, q]), packed as decompose()'s 'eig' (vectors) or 'eigvals': the squared singular values of a
@@ -132,7 +132,7 @@ export function runSync<T>(steps: Steps<T>): T {
     if (r.kind === 'tn' || r.kind === 'gram') out = jsMatmulTN(r.a, r.b);
     else if (r.kind === 'nn') out = jsMatmul(r.a, r.b);
     else if (r.kind === 'colstats') out = columnStats(r.a);
-    else if (r.kind === 'centre') out = centreColumns(r.a, r.keep, r.mean);
+    else if (r.kind === 'centre') out = centreColumns(r.a, r.keep, r.mean, r.scale);
     else if (r.kind === 'gramEig') out = runSync(gramEigSteps(r.a, r.vectors));
     else out = decompose(r.kind, r.a.data as Float64Array, r.a.rows);
     step = steps.next(out);
@@ -151,7 +151,7 @@ export interface ProductEngine {
   gramEig?(a: Matrix2D, vectors: boolean): Promise<Float64Array>;
   /** columnStats() / centreColumns() elsewhere, bit for bit; computed in place when absent. */
   columnStats?(a: Matrix2D): Promise<Float64Array>;
-  centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array): Promise<Float64Array>;
+  centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array, scale: number): Promise<Float64Array>;
 }
 
 /**
@@ -177,8 +177,8 @@ export async function runAsync<T>(
       out = engine.columnStats ? await engine.columnStats(r.a) : columnStats(r.a);
     else if (r.kind === 'centre') {
       out = engine.centreColumns
-        ? await engine.centreColumns(r.a, r.keep, r.mean)
-        : centreColumns(r.a, r.keep, r.mean);
+        ? await engine.centreColumns(r.a, r.keep, r.mean, r.scale)
+        : centreColumns(r.a, r.keep, r.mean, r.scale);
     } else if (r.kind === 'nn') out = await engine.matmul(r.a, r.b);
     else if (r.kind === 'gramEig') {
       out = engine.gramEig
@@ -298,24 +298,33 @@ function validateValues(m: Matrix2D, label: string): void {
   }
 }
 
-/** Column sums (in row order) and "varies" flags (1: some value differs from the first row's), [2d]. */
+/**
+ * Per column of m [n, d], [4d]: the sums (in row order), "varies" flags (1: some value differs from
+ * the first row's), the smallest and the largest values (NaN-free only when the sums are finite).
+ */
 export function columnStats(m: Matrix2D): Float64Array {
   const { data, rows: n, cols: d } = m;
-  const out = new Float64Array(2 * d);
-  for (let j = 0; j < d; j++) out[j] = data[j]!;
+  const out = new Float64Array(4 * d);
+  for (let j = 0; j < d; j++) {
+    out[j] = data[j]!;
+    out[2 * d + j] = data[j]!;
+    out[3 * d + j] = data[j]!;
+  }
   for (let i = 1; i < n; i++) {
     const o = i * d;
     for (let j = 0; j < d; j++) {
       const v = data[o + j]!;
       out[j]! += v;
       if (v !== data[j]) out[d + j] = 1;
+      if (v < out[2 * d + j]!) out[2 * d + j] = v;
+      if (v > out[3 * d + j]!) out[3 * d + j] = v;
     }
   }
   return out;
 }
 
-/** a[:, keep] - mean, [n, keep.length]. */
-export function centreColumns(m: Matrix2D, keep: Int32Array, mean: Float64Array): Float64Array {
+/** (m[:, keep] - mean) * scale, [n, keep.length] (scale a power of two: exact). */
+export function centreColumns(m: Matrix2D, keep: Int32Array, mean: Float64Array, scale = 1): Float64Array {
   const { data, rows: n, cols: d } = m;
   const live = keep.length;
   const centred = new Float64Array(n * live);
@@ -324,14 +333,30 @@ export function centreColumns(m: Matrix2D, keep: Int32Array, mean: Float64Array)
       const o = i * d;
       for (let j = 0; j < d; j++) centred[o + j] = data[o + j]! - mean[j]!;
     }
-    return centred;
+  } else {
+    for (let i = 0; i < n; i++) {
+      const o = i * d;
+      const c = i * live;
+      for (let j = 0; j < live; j++) centred[c + j] = data[o + keep[j]!]! - mean[j]!;
+    }
   }
-  for (let i = 0; i < n; i++) {
-    const o = i * d;
-    const c = i * live;
-    for (let j = 0; j < live; j++) centred[c + j] = data[o + keep[j]!]! - mean[j]!;
-  }
+  if (scale !== 1) for (let i = 0; i < centred.length; i++) centred[i]! *= scale;
   return centred;
+}
+
+/**
+ * The largest |x - mean_j| of the kept columns, from their extremes in `stats` (columnStats): the
+ * rounded difference is monotone in x, so it is the centred data's largest magnitude bit for bit.
+ * NaN when stats has no extremes (a native addon built before they were added).
+ */
+function centredMaxAbs(stats: Float64Array, d: number, keep: Int32Array, mean: Float64Array): number {
+  if (stats.length < 4 * d) return Number.NaN;
+  let m = 0;
+  for (let k = 0; k < keep.length; k++) {
+    const j = keep[k]!;
+    m = Math.max(m, Math.abs(stats[3 * d + j]! - mean[k]!), Math.abs(stats[2 * d + j]! - mean[k]!));
+  }
+  return m;
 }
 
 /**
@@ -363,7 +388,13 @@ function* centre(m: Matrix2D, label: string): Steps<{ centred: Float64Array; liv
   if (sumsFinite) {
     const mean = new Float64Array(keep.length);
     for (let j = 0; j < keep.length; j++) mean[j] = stats[keep[j]!]! / n;
-    const centred = yield { kind: 'centre', a: m, keep, mean };
+    // the scale is known before centring (one pass over the data instead of three)
+    const largest = centredMaxAbs(stats, d, keep, mean);
+    if (Number.isFinite(largest)) {
+      const scale = powerOfTwoBelow(largest);
+      return { centred: yield { kind: 'centre', a: m, keep, mean, scale }, live: keep.length };
+    }
+    const centred = yield { kind: 'centre', a: m, keep, mean, scale: 1 };
     if (normalise(centred)) return { centred, live: keep.length };
   }
   // |values| near the float64 maximum: centre a copy scaled by a power of two (the columns that vary
@@ -377,7 +408,7 @@ function* centre(m: Matrix2D, label: string): Steps<{ centred: Float64Array; liv
   const scaledStats = yield { kind: 'colstats', a: copy };
   const mean = new Float64Array(keep.length);
   for (let j = 0; j < keep.length; j++) mean[j] = scaledStats[keep[j]!]! / n;
-  const centred = yield { kind: 'centre', a: copy, keep, mean };
+  const centred = yield { kind: 'centre', a: copy, keep, mean, scale: 1 };
   if (!normalise(centred)) throw new Error(`${label}: centring overflowed after scaling`);
   return { centred, live: keep.length };
 }

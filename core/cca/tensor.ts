@@ -158,9 +158,11 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
     // (in place, on this thread, where the engine has none: timed all the same)
     columnStats: (a: Matrix2D) =>
       call(phaseOf('colstats'), async () => (engine.columnStats ? engine.columnStats(a) : columnStats(a))),
-    centreColumns: (a: Matrix2D, keep: Int32Array, mean: Float64Array) =>
+    centreColumns: (a: Matrix2D, keep: Int32Array, mean: Float64Array, scale: number) =>
       call(phaseOf('centre'), async () =>
-        engine.centreColumns ? engine.centreColumns(a, keep, mean) : centreColumns(a, keep, mean),
+        engine.centreColumns
+          ? engine.centreColumns(a, keep, mean, scale)
+          : centreColumns(a, keep, mean, scale),
       ),
     decompose: (kind: DecompositionKind, a: Float64Array, n: number) =>
       call(phaseOf(kind), async () => (decompose ? decompose(kind, a, n) : decomposeHere(kind, a, n))),
@@ -288,6 +290,7 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
               const q = mat(qt.subarray(run.first * n, (run.first + run.rows) * n), run.rows, n);
               const mRun = await call(phase, () => engine.matmul(q, data));
               const bRun = await call(phase, () => engine.matmul(mat(mRun, run.rows, y.live), wy));
+              profile?.count(phase, 2 * run.rows * y.live * (n + y.rank));
               for (const i of run.layers) {
                 const from = offset[i]! - run.first;
                 const to = from + refs[i]!.rank;

@@ -162,9 +162,16 @@ describe('native linear algebra', () => {
       assert.deepEqual(stats, columnStats(m));
       assert.equal(stats[d + 3], 0);
       assert.equal(stats[d + 7], 1);
+      assert.equal(stats.length, 4 * d);
+      assert.equal(stats[2 * d + 3], 2.5); // minimum and maximum of the constant column
+      assert.equal(stats[3 * d + 7], 1);
       for (const keep of [Int32Array.from({ length: d }, (_, j) => j), Int32Array.from([0, 7, 12])]) {
         const mean = Float64Array.from(keep, (j) => stats[j]! / n);
         assert.deepEqual(await lib.centre(data, n, d, keep, mean), centreColumns(m, keep, mean));
+        assert.deepEqual(
+          await lib.centreScaled!(data, n, d, keep, mean, 0.25),
+          centreColumns(m, keep, mean, 0.25),
+        );
       }
     }
     assert.throws(() => lib.centre(values, n, d, Int32Array.from([d]), new Float64Array(1)), /outside/);
