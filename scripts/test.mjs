@@ -16,7 +16,7 @@
 // worker's reconciler sweeps. Files in ALONE run afterwards, one at a time, with nothing else running
 // (browser tests, and tests that measure latencies or kill processes against deadlines).
 //
-// The browser tests (BROWSER_FILES) need Chromium; installing it is CI's job (.ci/run), so this stops
+// The browser tests (isBrowser: by name) need Chromium; installing it is CI's job (.ci/run), so this stops
 // with how to install it when it is missing.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -26,13 +26,13 @@ import pg from 'pg';
 
 const UNIT_DIRS = ['test/core/'];
 const UNIT_FILES = ['test/config.test.ts', 'test/cli/similarity.test.ts', 'test/store/artifacts.test.ts'];
-const BROWSER_FILES = ['test/e2e/web.test.ts'];
+/** The browser tests (they drive Chromium): test/e2e/web.test.ts and any test/e2e/web-*.test.ts. */
+const isBrowser = (file) => /^test\/e2e\/web(-[^/]*)?\.test\.ts$/.test(file);
 /**
  * Integration files that run with nothing else running: the browser, workers killed against deadlines,
  * and the /health latency bounds (100 ms) of the hostile-request tests.
  */
 const ALONE = [
-  ...BROWSER_FILES,
   'test/recovery/',
   'test/server/event-streams.test.ts',
   'test/server/figure-limits.test.ts',
@@ -137,11 +137,12 @@ async function prepareDatabase(env) {
 }
 
 function checkChromium(list) {
-  if (!list.some((f) => BROWSER_FILES.includes(f))) return;
+  const browser = list.filter(isBrowser);
+  if (browser.length === 0) return;
   const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   if (existsSync(chromium)) return;
   console.error(
-    `The browser tests (${BROWSER_FILES.join(', ')}) need Chromium at ${chromium}; this script does not ` +
+    `The browser tests (${browser.join(', ')}) need Chromium at ${chromium}; this script does not ` +
       'install it (CI does, in .ci/run). Install it with `sudo apt-get update && sudo apt-get install -y ' +
       'chromium` (Debian/Ubuntu), set CHROMIUM_PATH to a Chromium or Chrome binary, or leave the browser ' +
       'tests out with a filter.',
@@ -212,7 +213,7 @@ for (const stage of stages) {
     results.push(...(await runLanes(ordered(list), concurrency, () => baseEnv)));
   } else {
     checkChromium(list);
-    const alone = list.filter((f) => matches(f, ALONE));
+    const alone = list.filter((f) => isBrowser(f) || matches(f, ALONE));
     const shared = ordered(list.filter((f) => !alone.includes(f)));
     const lanes = Math.max(1, Math.min(concurrency, shared.length));
     try {
