@@ -202,6 +202,9 @@ const firstRank = (f) => {
 };
 const ordered = (list) => [...list].sort((a, b) => firstRank(a) - firstRank(b) || a.localeCompare(b));
 
+// before any stage runs: a missing browser is said at once, not after the unit stage
+if (stages.includes('integration')) checkChromium(files.integration);
+
 const results = [];
 const startedAll = performance.now();
 for (const stage of stages) {
@@ -212,7 +215,6 @@ for (const stage of stages) {
   if (stage === 'unit') {
     results.push(...(await runLanes(ordered(list), concurrency, () => baseEnv)));
   } else {
-    checkChromium(list);
     const alone = list.filter((f) => isBrowser(f) || matches(f, ALONE));
     const shared = ordered(list.filter((f) => !alone.includes(f)));
     const lanes = Math.max(1, Math.min(concurrency, shared.length));
