@@ -58,8 +58,9 @@ const mnistSpec = {
 };
 
 // The paper's CIFAR-10 conv net (preset cifar10-conv) on 2 cores: 2 epochs over 10,000 training
-// images (314 steps), 12 log-spaced checkpoints, 2,000 probe images; conv layers are average-pooled
-// to the finest grid with 10 probe images per feature (the network mixes conv and dense layers).
+// images (314 steps), 12 log-spaced checkpoints, 2,000 probe images; conv-vs-conv pairs use positions
+// as samples (on conv3's 8×8 grid), pairs with fc1, the logits or the input use the layers average-
+// pooled to the finest grid with 10 probe images per feature (the network mixes conv and dense layers).
 const cifarSpec = {
   name: 'demo: cifar10-conv',
   reference: {
