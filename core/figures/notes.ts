@@ -12,6 +12,8 @@ export interface FigureNotes {
   samples?: Record<string, number>;
   /** how each conv-shaped layer became a [samples, features] matrix (see core/cca/conv.ts) */
   reductions?: Record<string, string>;
+  /** samples of the conv-vs-conv pairs when they use positions as samples (summary.pairReductions) */
+  convPairSamples?: number;
   /** the experiment's warnings (core/analysis/warnings.ts), written under the figure */
   warnings?: AnalysisWarning[];
 }
@@ -59,7 +61,11 @@ export function samplesText(notes: FigureNotes): string | null {
   const sorted = [...counts.entries()].sort((a, b) => b[1].length - a[1].length || a[0] - b[0]);
   const [main, ...rest] = sorted;
   const others = rest.map(([n, names]) => `${names.join(', ')}: ${n}`).join('; ');
-  return `n = ${main[0]} samples per layer${others ? ` (${others})` : ''}`;
+  const pairs =
+    notes.convPairSamples !== undefined
+      ? `; conv-vs-conv pairs: ${notes.convPairSamples} (example, position) rows`
+      : '';
+  return `n = ${main[0]} samples per layer${others ? ` (${others})` : ''}${pairs}`;
 }
 
 /** "conv reduction: input flatten, conv1 positions (8×8 grid) …" or null when no layer was reduced. */

@@ -99,5 +99,8 @@ describe('conv reduction per pair (trained conv net)', () => {
     const input = analysis.crawl.excluded.find((e: { layer?: string }) => e.layer === 'input');
     assert.equal(input?.code, 'structural-input', JSON.stringify(analysis.crawl.excluded));
     for (const s of analysis.crawl.steps) assert.notEqual(s.mostSimilar, 'input');
+    // the figures state both n: the layers' and the conv-vs-conv pairs'
+    const svg = await (await svc.request(`/v1/experiments/${id}/figures/crawl.svg`)).text();
+    assert.match(svg, /n = 300 samples per layer; conv-vs-conv pairs: 6000 \(example, position\) rows/);
   });
 });

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { convPairPasses, pairReductionSummary } from '../../../core/analysis/conv-reduction.ts';
+import { samplesText } from '../../../core/figures/notes.ts';
 
 const layers = [
   { name: 'input', features: 243, samples: 2500 },
@@ -48,5 +49,13 @@ describe('convPairPasses', () => {
     assert.equal(passes.length, 1);
     assert.ok(passes[0]!.pair(1, 2));
     assert.match(pairReductionSummary(passes, plain, plain)[0]!.detail, /^every pair/);
+  });
+
+  it("the figures' n states the conv-vs-conv pairs' samples beside the layers'", () => {
+    assert.equal(
+      samplesText({ samples: { input: 2000, conv1: 2000, fc1: 2000 }, convPairSamples: 20000 }),
+      'n = 2000 samples per layer; conv-vs-conv pairs: 20000 (example, position) rows',
+    );
+    assert.equal(samplesText({ samples: { fc1: 2000 } }), 'n = 2000 samples per layer');
   });
 });

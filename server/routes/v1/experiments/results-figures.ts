@@ -254,7 +254,18 @@ export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
     // and the cells' (null near 1), with the conv reductions
     const ctx = analysisContext(data, row.layers, same);
     const warnings = dedupeWarnings([...experimentWarnings(data, ctx), ...convReductionWarnings(ordered)]);
-    return { data, notes: { networks: same ? 'same' : 'different', samples, reductions, warnings }, ctx };
+    // conv-vs-conv pairs on positions as samples: their own n
+    const pairs = (row.summary as { pairReductions?: Array<{ reduction: string; samples: number }> } | null)
+      ?.pairReductions;
+    const positions = Array.isArray(pairs) ? pairs.find((p) => p.reduction === 'positions') : undefined;
+    const notes = {
+      networks: same ? ('same' as const) : ('different' as const),
+      samples,
+      reductions,
+      warnings,
+      ...(positions && { convPairSamples: positions.samples }),
+    };
+    return { data, notes, ctx };
   }
 
   const sendSvg = (reply: FastifyReply, svg: string) =>
