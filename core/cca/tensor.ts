@@ -10,7 +10,7 @@
 // block's smaller side and its eigenvalues, one engine call), CKA from its block of M, SVCCA/PWCCA.
 // A few specimen representations are in flight at once, so that their products, decompositions and
 // spectra keep every engine thread busy. Memory: the prepared reference layers and QT, plus at most
-// SPECIMENS_IN_FLIGHT specimen representations with their M and B.
+// (engine threads + 1) specimen representations with their M and B.
 
 import { availableParallelism } from 'node:os';
 import { untilAborted } from '../abort.ts';
@@ -229,32 +229,35 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       profile?.record('decompositions', start, PhaseProfile.now());
     }
 
-    /** Every wanted cell of specimen layer j at checkpoint t, in reference-layer order. */
     // A specimen representation identical to the same layer's at the previous checkpoint (the input
     // layer, a frozen layer) has the same cells: their results are reused (only the permutation null,
     // seeded per checkpoint, is computed again). Identical = same dtype, shape and bytes (fingerprint).
+    // A group's fingerprint is known early, its results once its cells are: a group waits for the
+    // previous checkpoint's results only when the fingerprints match.
     const previous = new Map<
       number,
-      Settled<{ key: string | null; results: Map<number, SimilarityResult> }>
+      { key: Settled<string | null>; results: Settled<Map<number, SimilarityResult> | null> }
     >();
 
     /** Every wanted cell of specimen layer j at checkpoint t, in reference-layer order. */
     const specimenCells = (j: number, t: number, todo: number[]): Promise<TensorCell[]> => {
       const before = previous.get(j);
-      const mine = deferred<{ key: string | null; results: Map<number, SimilarityResult> }>();
+      const mine = {
+        key: deferred<string | null>(),
+        results: deferred<Map<number, SimilarityResult> | null>(),
+      };
       previous.set(j, mine);
       const work = async (): Promise<TensorCell[]> => {
         signal?.throwIfAborted();
         const label = `specimen layer '${specLayers[j]!.name}' at checkpoint ${t}`;
         const raw = await load(() => loadSpecimen(j, t));
         const key = checkpoints > 1 ? await call('loading', () => fingerprint(raw)) : null;
-        const earlier = before ? await before.promise : null;
-        const reused =
-          key !== null && earlier?.key === key && todo.every((i) => earlier.results.has(i))
-            ? earlier.results
-            : null;
+        mine.key.resolve(key);
+        const same = key !== null && before !== undefined && (await before.key.promise) === key;
+        const earlier = same ? await before.results.promise : null;
+        const reused = earlier && todo.every((i) => earlier.has(i)) ? earlier : null;
         if (reused && !permutationNull) {
-          mine.resolve({ key, results: reused });
+          mine.results.resolve(reused);
           return todo.map((i) => ({
             refLayer: i,
             specLayer: j,
@@ -332,12 +335,15 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
             return cell;
           }),
         );
-        mine.resolve({ key, results: reused ?? new Map(cells.map((c) => [c.refLayer, c.result])) });
+        mine.results.resolve(reused ?? new Map(cells.map((c) => [c.refLayer, c.result])));
         return cells;
       };
       const p = work();
       // a failure leaves nothing to reuse (the builder fails with it anyway)
-      p.catch(() => mine.resolve({ key: null, results: new Map() }));
+      p.catch(() => {
+        mine.key.resolve(null);
+        mine.results.resolve(null);
+      });
       return p;
     };
 
