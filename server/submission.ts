@@ -132,7 +132,7 @@ function specOrBadRequest<T>(normalise: () => T): T {
   }
 }
 
-function refuseViolations(violations: LimitViolation[], estimate: unknown): void {
+export function refuseViolations(violations: LimitViolation[], estimate: unknown): void {
   if (violations.length === 0) return;
   const first = violations[0];
   throw new HttpError(422, first.code, first.message, { field: first.field, violations, estimate });

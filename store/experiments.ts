@@ -44,7 +44,7 @@ const PHASE_STAMP: Partial<
  * the phase time. Returns false when the row is gone or already at/after `to` or terminal.
  */
 export async function advance(
-  db: Db,
+  db: Db | Prisma.TransactionClient,
   id: string,
   to: ExperimentStatus,
   data: Prisma.ExperimentUpdateManyMutationInput = {},

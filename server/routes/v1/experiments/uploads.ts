@@ -1,30 +1,38 @@
+// Experiments on uploaded activations (core/spec/upload.ts; created by POST /v1/experiments with
+// "source": "upload", server/submission.ts): PUT …/activations/:network/:checkpoint/:layer (a .npy
+// body streamed to the artifact store: validated and reduced on the fly, written to a temporary file
+// and renamed into place only when complete and valid), GET …/uploads (what is stored) and POST
+// …/complete (queues the tensor). The database side is store/uploads.ts.
+//
+// Each network of the experiment is a run of its own in the artifact store (key uploadRunKey), so
+// once complete the worker, the slices, the activations download and the figures treat it like a
+// trained run.
 import type { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkTensorLimits, estimateTensor } from '../../../../core/estimate.ts';
 import { IngestError, RepresentationIngest } from '../../../../core/ingest.ts';
+import { resolveUploadCheckpoint } from '../../../../core/spec/upload.ts';
+import { AWAITING } from '../../../../store/experiments.ts';
+import { enqueueOrDefer } from '../../../../store/queue.ts';
+import { findExperiment } from '../../../../store/repository.ts';
 import {
-  isUploadSpec,
-  type NormalisedUpload,
-  normaliseUploadSpec,
-  requiredRepresentations,
-  resolveUploadCheckpoint,
-  type UploadNetwork,
-} from '../../../../core/spec/upload.ts';
-import type { RunState } from '../../../../core/train/store.ts';
-import type { RunArtifacts } from '../../../../store/artifact-store.ts';
-import type { Db, Prisma } from '../../../../store/db.ts';
-import { AWAITING, advance } from '../../../../store/experiments.ts';
-import { enqueueExperiment } from '../../../../store/queue.ts';
-import { withTimeout } from '../../../../store/redis.ts';
+  commitWhileAwaiting,
+  completeUpload,
+  findOwnedUpload,
+  inventory,
+  NotAwaitingRepresentations,
+  uploadStores,
+} from '../../../../store/uploads.ts';
 import { readableExperiment } from '../../../access.ts';
 import type { RouteDeps } from '../../../app.ts';
 import { decompositionEngine } from '../../../engine.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import { IdParams, ShareQuery } from '../../../schemas/params.ts';
-import { experimentInclude, experimentView } from '../../../views.ts';
+import { refuseViolations } from '../../../submission.ts';
+import { experimentView } from '../../../views.ts';
 
 const tags = ['experiments'];
 export const UPLOAD_CONTENT_TYPES = ['application/octet-stream', 'application/x-npy'];
@@ -77,67 +85,6 @@ function consume(stream: Readable, onChunk: (chunk: Uint8Array) => Promise<void>
       if (!ended) fail(new Error('the client closed the connection before the end of the body'));
     });
   });
-}
-
-/** The status under a row lock, so uploads and …/complete of one experiment serialise. */
-async function lockedStatus(tx: Prisma.TransactionClient, id: string): Promise<string | undefined> {
-  const rows = await tx.$queryRaw<Array<{ status: string }>>`
-    SELECT status::text AS status FROM "Experiment" WHERE id = ${id}::uuid FOR UPDATE`;
-  return rows[0]?.status;
-}
-
-function notAwaiting(status: string | undefined): HttpError {
-  return new HttpError(
-    409,
-    'NOT_AWAITING_REPRESENTATIONS',
-    `the experiment is ${status ?? 'gone'}; representations are accepted only while it is awaiting_representations`,
-    { status },
-  );
-}
-
-function notAnUpload(): HttpError {
-  return new HttpError(
-    409,
-    'NOT_AN_UPLOAD_EXPERIMENT',
-    'this experiment trains its networks; activations are uploaded to experiments created with "source": "upload"',
-  );
-}
-
-async function uploadExperiment(db: Db, teamId: string, id: string) {
-  const row = await db.experiment.findFirst({
-    where: { id, teamId },
-    include: { referenceRun: true, specimenRun: true },
-  });
-  if (!row) throw new HttpError(404, 'EXPERIMENT_NOT_FOUND', `no experiment ${id}`);
-  if (!isUploadSpec(row.spec)) throw notAnUpload();
-  if (!row.referenceRun || !row.specimenRun)
-    throw new HttpError(409, 'NOT_AWAITING_REPRESENTATIONS', 'the experiment has no runs');
-  return {
-    row,
-    u: normaliseUploadSpec(row.spec),
-    referenceRun: row.referenceRun,
-    specimenRun: row.specimenRun,
-  };
-}
-
-/** Every declared representation of an upload experiment with its stored shape (null: not uploaded). */
-async function inventory(
-  u: NormalisedUpload,
-  stores: Record<UploadNetwork, RunArtifacts>,
-): Promise<
-  Array<{ network: UploadNetwork; checkpoint: number; step: number; layer: string; shape: number[] | null }>
-> {
-  const out = [];
-  for (const r of requiredRepresentations(u)) {
-    out.push({
-      network: r.network,
-      checkpoint: r.checkpoint,
-      step: r.network === 'reference' ? u.checkpoints.at(-1)!.step : u.checkpoints[r.checkpoint].step,
-      layer: r.layer,
-      shape: await stores[r.network].representationShape(r.checkpoint, r.layer),
-    });
-  }
-  return out;
 }
 
 export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Promise<void> {
@@ -226,8 +173,8 @@ export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
   ) {
     const principal = principalOf(request);
     const { id, network, checkpoint, layer } = params;
-    const { u, referenceRun, specimenRun, row } = await uploadExperiment(db, principal.teamId, id);
-    if (row.status !== AWAITING) throw notAwaiting(row.status);
+    const { u, referenceRun, specimenRun, row } = await findOwnedUpload(db, principal.teamId, id);
+    if (row.status !== AWAITING) throw new NotAwaitingRepresentations(row.status);
     if (network !== 'specimen' && network !== 'reference') {
       throw new HttpError(404, 'UNKNOWN_NETWORK', `network '${network}' is neither specimen nor reference`, {
         field: 'network',
@@ -288,11 +235,7 @@ export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
         for (const part of ingest.push(chunk)) await out.write(part);
       });
       for (const part of ingest.end()) await out.write(part);
-      await db.$transaction(async (tx) => {
-        const status = await lockedStatus(tx, id);
-        if (status !== AWAITING) throw notAwaiting(status);
-        replaced = await out.commit();
-      });
+      replaced = await commitWhileAwaiting(db, id, () => out.commit());
     } catch (err) {
       await out.abort();
       // the body timed out: the 408 is answered and the connection closed already
@@ -361,20 +304,8 @@ export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
     },
     async (request) => {
       const row = await readableExperiment(db, request, request.params.id);
-      if (!isUploadSpec(row.spec)) throw notAnUpload();
-      const u = normaliseUploadSpec(row.spec);
-      const runs = await db.run.findMany({
-        where: { id: { in: [row.referenceRunId, row.specimenRunId].filter((x): x is string => !!x) } },
-      });
-      const keyOf = (id: string | null) => runs.find((r) => r.id === id)?.key;
-      const referenceKey = keyOf(row.referenceRunId);
-      const specimenKey = keyOf(row.specimenRunId);
-      if (!referenceKey || !specimenKey)
-        throw new HttpError(409, 'NOT_AWAITING_REPRESENTATIONS', 'the experiment has no runs');
-      const representations = await inventory(u, {
-        reference: deps.artifacts.run(referenceKey),
-        specimen: deps.artifacts.run(specimenKey),
-      });
+      const { u, stores } = await uploadStores(db, deps.artifacts, row);
+      const representations = await inventory(u, stores);
       return {
         status: row.status,
         required: representations.length,
@@ -399,128 +330,20 @@ export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
       },
     },
     async (request, reply) => {
-      const principal = principalOf(request);
-      const { u, referenceRun, specimenRun, row } = await uploadExperiment(
-        db,
-        principal.teamId,
-        request.params.id,
-      );
-      const stores = {
-        reference: deps.artifacts.run(referenceRun.key),
-        specimen: deps.artifacts.run(specimenRun.key),
-      };
-      await db.$transaction(
-        async (tx) => {
-          const status = await lockedStatus(tx, row.id);
-          if (status !== AWAITING) throw notAwaiting(status);
-          const representations = await inventory(u, stores);
-          const required = representations;
-          const shapes = new Map<string, number[]>();
-          for (const r of representations)
-            if (r.shape) shapes.set(`${r.network}/${r.checkpoint}/${r.layer}`, r.shape);
-          const missing = representations.filter((r) => !r.shape).map(({ shape: _, ...r }) => r);
-          if (missing.length > 0) {
-            throw new HttpError(
-              422,
-              'REPRESENTATIONS_MISSING',
-              `${missing.length} of ${required.length} representations are not uploaded yet, e.g. ${missing[0].network}/${missing[0].network === 'reference' ? 'final' : missing[0].checkpoint}/${missing[0].layer}`,
-              { count: missing.length, missing: missing.slice(0, 200) },
-            );
-          }
-          const counts = new Map<number, string[]>();
-          for (const [key, shape] of shapes) counts.set(shape[0], [...(counts.get(shape[0]) ?? []), key]);
-          if (counts.size > 1) {
-            throw new HttpError(
-              422,
-              'SAMPLE_COUNT_MISMATCH',
-              `the representations have different sample counts (${[...counts.keys()].join(', ')}); conv layers in 'positions' mode need every layer to be convolutional — use convMode 'mean' or 'flatten'`,
-              { samples: Object.fromEntries([...counts].map(([k, v]) => [k, v.slice(0, 20)])) },
-            );
-          }
-          const refStoreCheckpoint = u.same ? u.checkpoints.length - 1 : 0;
-          const refNetwork: UploadNetwork = u.same ? 'specimen' : 'reference';
-          const layerShape = (network: UploadNetwork, checkpoint: number, layer: string) =>
-            shapes.get(`${network}/${checkpoint}/${layer}`) as number[];
-          const refShapes = u.layers.reference.map((l) => layerShape(refNetwork, refStoreCheckpoint, l));
-          const lastSpec = u.checkpoints.length - 1;
-          const specShapes = u.layers.specimen.map((l) => layerShape('specimen', lastSpec, l));
-          const toShape = (s: number[]) => ({ samples: s[0], features: s[1] });
-          const estimate = estimateTensor(
-            refShapes.map(toShape),
-            specShapes.map(toShape),
-            u.checkpoints.length,
-            decompositionEngine(config),
-          );
-          const violations = checkTensorLimits(estimate, config.limits);
-          if (violations.length > 0) {
-            const first = violations[0];
-            throw new HttpError(422, first.code, first.message, { field: first.field, violations, estimate });
-          }
-          const state = (
-            layers: string[],
-            shapesOf: number[][],
-            checkpoints: Array<{ index: number; step: number; fraction: number }>,
-          ): RunState => ({
-            version: 1,
-            checkpoints: checkpoints.map((c) => ({
-              ...c,
-              trainLoss: Number.NaN,
-              trainAccuracy: Number.NaN,
-              probeLoss: Number.NaN,
-              probeAccuracy: Number.NaN,
-            })),
-            layers: layers.map((name, i) => ({
-              name,
-              kind: 'uploaded',
-              features: shapesOf[i][1],
-              samples: shapesOf[i][0],
-            })),
-            totalSteps: u.checkpoints.at(-1)!.step,
-            backend: 'upload',
-            complete: true,
-          });
-          await stores.specimen.saveState(state(u.layers.specimen, specShapes, u.checkpoints));
-          if (!u.same) {
-            await stores.reference.saveState(
-              state(u.layers.reference, refShapes, [
-                { index: 0, step: u.checkpoints.at(-1)!.step, fraction: 1 },
-              ]),
-            );
-          }
-          for (const [network, names, list] of [
-            ['reference', u.layers.reference, refShapes],
-            ['specimen', u.layers.specimen, specShapes],
-          ] as const) {
-            for (const [index, name] of names.entries()) {
-              await tx.layer.update({
-                where: { experimentId_network_index: { experimentId: row.id, network, index } },
-                data: { name, features: list[index][1], samples: list[index][0] },
-              });
-            }
-          }
-          await tx.run.updateMany({
-            where: { id: { in: [referenceRun.id, specimenRun.id] } },
-            data: { status: 'done', backend: 'upload', finishedAt: new Date() },
-          });
-          const moved = await advance(tx as unknown as Db, row.id, 'queued', {
-            queuedAt: new Date(),
-            message: 'waiting for a worker',
-            estimate: { ...estimate, samples: u.samples } as unknown as Prisma.InputJsonValue,
-          });
-          if (!moved) throw notAwaiting(status);
-        },
-        { timeout: 120_000 },
-      );
-      try {
-        await withTimeout(enqueueExperiment(deps.queue, row.id), 2_000, 'enqueue');
-      } catch (err) {
-        request.log.warn({ err, experimentId: row.id }, 'enqueue failed; the reconciler will retry');
-      }
-      const view = await db.experiment.findUniqueOrThrow({
-        where: { id: row.id },
-        include: experimentInclude,
+      const upload = await findOwnedUpload(db, principalOf(request).teamId, request.params.id);
+      await completeUpload(db, deps.artifacts, upload, (reference, specimen, checkpoints) => {
+        const estimate = estimateTensor(reference, specimen, checkpoints, decompositionEngine(config));
+        refuseViolations(checkTensorLimits(estimate, config.limits), estimate);
+        return estimate;
       });
-      return reply.status(202).send(experimentView(view));
+      const failed = await enqueueOrDefer(deps.queue, upload.row.id);
+      if (failed) {
+        request.log.warn(
+          { err: failed, experimentId: upload.row.id },
+          'enqueue failed; the reconciler will retry',
+        );
+      }
+      return reply.status(202).send(experimentView(await findExperiment(db, upload.row.id)));
     },
   );
 }
