@@ -1,7 +1,9 @@
 // Teams and API keys. A key is `rdk_<prefix>_<secret>`; only SHA-256(key) is stored, the prefix
 // finds the row, and the hash is compared in constant time.
+
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type Db, poolOf } from './db.ts';
+import { DomainError } from './errors.ts';
 
 export interface Principal {
   teamId: string;
@@ -128,4 +130,28 @@ export async function authenticate(db: Db, key: string): Promise<Principal | nul
   const ok = timingSafeEqual(expected, hashSecret(key));
   if (!row || !ok || row.revoked) return null;
   return { teamId: row.teamId, teamName: row.teamName, keyId: row.id, role: row.role };
+}
+
+/** The team's API keys (never the keys themselves), newest first. */
+export function teamKeys(db: Db, teamId: string) {
+  return db.apiKey.findMany({
+    where: { teamId },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: 1000,
+  });
+}
+
+export class KeyNotFound extends DomainError {
+  constructor() {
+    super('not-found', 'KEY_NOT_FOUND', 'no active key of this team with this id');
+  }
+}
+
+/** Revokes one of the team's live keys (KeyNotFound when there is none). */
+export async function revokeTeamKey(db: Db, teamId: string, keyId: string): Promise<void> {
+  const res = await db.apiKey.updateMany({
+    where: { id: keyId, teamId, revokedAt: null },
+    data: { revokedAt: new Date() },
+  });
+  if (res.count === 0) throw new KeyNotFound();
 }

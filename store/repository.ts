@@ -236,3 +236,40 @@ export async function deleteExperiment(
   await db.experiment.delete({ where: { id: row.id } });
   for (const runId of new Set(runIds)) await collectRun(db, artifacts, runId);
 }
+
+/** The progress columns of the given experiments (a live stream's poll: one query for all streams). */
+export function progressOf(db: Db, ids: string[]) {
+  return db.experiment.findMany({
+    where: { id: { in: ids } },
+    select: {
+      id: true,
+      status: true,
+      progress: true,
+      message: true,
+      etaSeconds: true,
+      errorCode: true,
+      errorMessage: true,
+    },
+  });
+}
+
+/** The cells of an experiment in the given layers and checkpoints (a tensor slice). */
+export function sliceCells(
+  db: Db,
+  experimentId: string,
+  select: { refLayers: number[]; specLayers: number[]; checkpoints: number[] },
+) {
+  return db.cell.findMany({
+    where: {
+      experimentId,
+      refLayer: { in: select.refLayers },
+      specLayer: { in: select.specLayers },
+      checkpoint: { in: select.checkpoints },
+    },
+  });
+}
+
+/** A run by id, or null. */
+export function findRun(db: Db, id: string | null) {
+  return id ? db.run.findUnique({ where: { id } }) : Promise.resolve(null);
+}

@@ -4,10 +4,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { Text } from '../../../core/spec/text.ts';
-import { createTeamKey } from '../../../store/auth.ts';
+import { createTeamKey, revokeTeamKey, teamKeys } from '../../../store/auth.ts';
 import type { RouteDeps } from '../../app.ts';
 import { principalOf } from '../../plugins/auth.ts';
-import { errorResponses, HttpError } from '../../schemas/error.ts';
+import { errorResponses } from '../../schemas/error.ts';
 
 const tags = ['keys'];
 const Role = Type.Union([Type.Literal('admin'), Type.Literal('member')], {
@@ -59,11 +59,7 @@ export async function keyRoutes(scope: FastifyInstance, deps: RouteDeps): Promis
     },
     async (request) => {
       const { teamId } = principalOf(request);
-      const keys = await db.apiKey.findMany({
-        where: { teamId },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: 1000,
-      });
+      const keys = await teamKeys(db, teamId);
       return { items: keys.map(view) };
     },
   );
@@ -106,12 +102,7 @@ export async function keyRoutes(scope: FastifyInstance, deps: RouteDeps): Promis
     },
     async (request, reply) => {
       const { teamId } = principalOf(request);
-      const res = await db.apiKey.updateMany({
-        where: { id: request.params.keyId, teamId, revokedAt: null },
-        data: { revokedAt: new Date() },
-      });
-      if (res.count === 0)
-        throw new HttpError(404, 'KEY_NOT_FOUND', 'no active key of this team with this id');
+      await revokeTeamKey(db, teamId, request.params.keyId);
       return reply.status(204).send(null);
     },
   );

@@ -11,6 +11,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Db } from '../../../../store/db.ts';
 import { isTerminal } from '../../../../store/experiments.ts';
+import { progressOf } from '../../../../store/repository.ts';
 import { HttpError } from '../../../schemas/error.ts';
 
 const POLL_MS = 250;
@@ -148,20 +149,7 @@ export class EventStreams {
     }
     if (live.length === 0) return;
     const ids = [...new Set(live.map((s) => s.experimentId))];
-    const rows = await this.db.experiment
-      .findMany({
-        where: { id: { in: ids } },
-        select: {
-          id: true,
-          status: true,
-          progress: true,
-          message: true,
-          etaSeconds: true,
-          errorCode: true,
-          errorMessage: true,
-        },
-      })
-      .catch(() => undefined); // Postgres away: try again next tick
+    const rows = await progressOf(this.db, ids).catch(() => undefined); // Postgres away: try again next tick
     if (rows === undefined) return;
     const byId = new Map(rows.map((r) => [r.id, r]));
     const at = Date.now();

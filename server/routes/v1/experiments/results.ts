@@ -15,6 +15,7 @@ import {
   selectLayers,
 } from '../../../../core/slice.ts';
 import { decodeCoefficients } from '../../../../store/experiments.ts';
+import { findRun, sliceCells } from '../../../../store/repository.ts';
 import { type ExperimentHead, experimentHead, readableExperiment } from '../../../access.ts';
 import type { RouteDeps } from '../../../app.ts';
 import { LruCache } from '../../../lru.ts';
@@ -190,13 +191,10 @@ export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
     const refNames = row.layers.filter((l) => l.network === 'reference').map((l) => l.name);
     const specNames = row.layers.filter((l) => l.network === 'specimen').map((l) => l.name);
     const { refSel, specSel, picked, single } = sliceSelection(row, q, refNames, specNames, measure, format);
-    const cells = await db.cell.findMany({
-      where: {
-        experimentId: row.id,
-        refLayer: { in: refSel },
-        specLayer: { in: specSel },
-        checkpoint: { in: picked.map((c) => c.index) },
-      },
+    const cells = await sliceCells(db, row.id, {
+      refLayers: refSel,
+      specLayers: specSel,
+      checkpoints: picked.map((c) => c.index),
     });
     const byKey = new Map(cells.map((c) => [`${c.refLayer}/${c.specLayer}/${c.checkpoint}`, c]));
     const cellAt = (i: number, j: number, t: number) =>
@@ -330,7 +328,7 @@ export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
       const row = await readableExperiment(db, request, request.params.id);
       const { network, checkpoint, layer } = request.query;
       const runId = network === 'reference' ? row.referenceRunId : row.specimenRunId;
-      const run = runId ? await db.run.findUnique({ where: { id: runId } }) : null;
+      const run = await findRun(db, runId);
       if (!run)
         throw new HttpError(
           409,

@@ -1,14 +1,13 @@
 // Read-only share links of an experiment: mint (any key of the team), list (any key of the team)
 // and revoke (admin keys, server/roles.ts). Live links per experiment are capped (MAX_SHARE_TOKENS);
 // a link's requests count against the rate-limit budget of the key that minted it.
-import { randomBytes } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { hashSecret } from '../../../../store/auth.ts';
+import { liveShares, mintShare, revokeShare } from '../../../../store/shares.ts';
 import type { RouteDeps } from '../../../app.ts';
 import { principalOf } from '../../../plugins/auth.ts';
-import { errorResponses, HttpError } from '../../../schemas/error.ts';
+import { errorResponses } from '../../../schemas/error.ts';
 import { IdParams } from '../../../schemas/params.ts';
 import { pageShareUrl } from '../../web.ts';
 
@@ -33,13 +32,6 @@ export async function shareRoutes(scope: FastifyInstance, deps: RouteDeps): Prom
   const { db, config } = deps;
   const cap = config.limits.shareTokens;
 
-  /** The experiment if it belongs to the key's team (404 otherwise; share tokens are refused). */
-  async function owned(teamId: string, id: string) {
-    const row = await db.experiment.findFirst({ where: { id, teamId }, select: { id: true } });
-    if (!row) throw new HttpError(404, 'EXPERIMENT_NOT_FOUND', `no experiment ${id}`);
-    return row;
-  }
-
   app.post(
     '/v1/experiments/:id/shares',
     {
@@ -53,29 +45,13 @@ export async function shareRoutes(scope: FastifyInstance, deps: RouteDeps): Prom
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const row = await owned(principal.teamId, request.params.id);
-      const token = randomBytes(24).toString('base64url');
-      const share = await db.$transaction(async (tx) => {
-        // one minting at a time per experiment, so concurrent requests cannot overshoot the cap
-        await tx.$queryRaw`SELECT id FROM "Experiment" WHERE id = ${row.id}::uuid FOR UPDATE`;
-        const live = await tx.share.count({ where: { experimentId: row.id, revokedAt: null } });
-        if (live >= cap) {
-          throw new HttpError(
-            429,
-            'LIMIT_SHARE_TOKENS',
-            `the experiment has ${live} live share links (limit ${cap}, MAX_SHARE_TOKENS); revoke one first`,
-            { field: 'shares', limit: cap, live },
-          );
-        }
-        return tx.share.create({
-          data: { experimentId: row.id, tokenHash: hashSecret(token), keyId: principal.keyId },
-        });
-      });
+      const { id } = request.params;
+      const { share, token } = await mintShare(db, principal.teamId, id, principal.keyId, cap);
       return reply.status(201).send({
         id: share.id,
         token,
-        url: `/v1/experiments/${row.id}?share=${token}`,
-        pageUrl: pageShareUrl(row.id, token),
+        url: `/v1/experiments/${id}?share=${token}`,
+        pageUrl: pageShareUrl(id, token),
         keyId: share.keyId,
         createdAt: share.createdAt.toISOString(),
         revokedAt: null,
@@ -98,12 +74,7 @@ export async function shareRoutes(scope: FastifyInstance, deps: RouteDeps): Prom
     },
     async (request) => {
       const principal = principalOf(request);
-      const row = await owned(principal.teamId, request.params.id);
-      const shares = await db.share.findMany({
-        where: { experimentId: row.id, revokedAt: null },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: cap,
-      });
+      const shares = await liveShares(db, principal.teamId, request.params.id, cap);
       return {
         items: shares.map((s) => ({
           id: s.id,
@@ -131,12 +102,7 @@ export async function shareRoutes(scope: FastifyInstance, deps: RouteDeps): Prom
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const row = await owned(principal.teamId, request.params.id);
-      const res = await db.share.updateMany({
-        where: { id: request.params.shareId, experimentId: row.id, revokedAt: null },
-        data: { revokedAt: new Date() },
-      });
-      if (res.count === 0) throw new HttpError(404, 'SHARE_NOT_FOUND', 'no active share with this id');
+      await revokeShare(db, principal.teamId, request.params.id, request.params.shareId);
       return reply.status(204).send(null);
     },
   );
