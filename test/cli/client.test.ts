@@ -191,6 +191,31 @@ describe('repdyn API commands', () => {
     assert.match(again.err, /404 EXPERIMENT_NOT_FOUND/);
   });
 
+  it('estimate: the dry run in words or as JSON, storing nothing', async () => {
+    const team = await svc.newTeam();
+    const teamEnv = { ...env, REPDYN_API_KEY: team.key };
+    const spec = join(dir, 'estimate.json');
+    writeFileSync(spec, JSON.stringify(tinySpec({ name: 'estimate' })));
+    const words = await repdyn(['estimate', spec], teamEnv);
+    assert.equal(words.code, 0, words.err);
+    assert.match(words.out, /^time {5}~\d+ s \(training \d+ s, capture \d+ s, tensor \d+ s\)$/m);
+    assert.match(words.out, /^memory {3}~\d+ MB, disk ~\d+ MB$/m);
+    assert.match(words.out, /^tensor {3}\d+ cells over 4 checkpoints$/m);
+    const asJson = await repdyn(['estimate', spec, '--json'], teamEnv);
+    assert.equal(asJson.code, 0, asJson.err);
+    const dry = JSON.parse(asJson.out);
+    assert.equal(dry.dryRun, true);
+    assert.equal(dry.estimate.checkpoints, 4);
+    assert.ok(Array.isArray(dry.warnings));
+    const listed = await repdyn(['list', '--json'], teamEnv);
+    assert.deepEqual(JSON.parse(listed.out).items, [], 'nothing was submitted');
+
+    writeFileSync(spec, JSON.stringify(tinySpec({ name: 'estimate', probe: { examples: 1e9 } })));
+    const refused = await repdyn(['estimate', spec], teamEnv);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /^repdyn estimate: 4\d\d [A-Z_]+: /);
+  });
+
   it('exits non-zero with the server error code', async () => {
     const missing = await repdyn(['status', '00000000-0000-4000-8000-000000000000'], env);
     assert.equal(missing.code, 1);

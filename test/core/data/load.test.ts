@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { DatasetError, subset } from '../../../core/data/dataset.ts';
 import { CIFAR10_CLASSES, DATASETS } from '../../../core/data/info.ts';
-import { loadDataset } from '../../../core/data/load.ts';
+import { datasetAvailability, loadDataset } from '../../../core/data/load.ts';
 
 let dir: string;
 before(async () => {
@@ -138,10 +138,16 @@ describe('loadDataset', () => {
     const { mean, std } = DATASETS.cifar10;
     const green = d.images[9 * 3072 + 1] * std[1] + mean[1];
     assert.ok(Math.abs(green * 255 - (9 * 20 + 5)) < 3, `decoded ${green * 255}`);
-    // Second load comes from the cache even without the archive.
+    assert.equal(datasetAvailability('cifar10', { cacheDir, sharedDir: shared }).available, true);
+    // Second load comes from the cache even without the archive, and submissions are accepted.
     await rm(join(shared, 'datasets', 'cifar-10-jpg.tar.gz'));
     const again = await loadDataset('cifar10', 'test', { cacheDir, sharedDir: shared });
     assert.equal(again.count, 10);
+    assert.equal(datasetAvailability('cifar10', { cacheDir, sharedDir: shared }).available, true);
+    const none = datasetAvailability('cifar10', { cacheDir: join(dir, 'no-cache'), sharedDir: shared });
+    assert.equal(none.available, false);
+    assert.ok(none.searched.some((p) => p.endsWith('cifar-10-jpg.tar.gz')));
+    assert.ok(none.searched.some((p) => p.includes(join('no-cache', 'datasets'))));
   });
 
   it('fails with DATASET_MISSING naming the paths looked at and how to provide the data', async () => {
