@@ -62,10 +62,15 @@ export function normalisePixels(
   mean: number[],
   std: number[],
 ): Float32Array {
+  // one table of the 256 values per channel: the same float32 results as computing each pixel, in
+  // a fraction of the time (CIFAR-10's 150 M values in well under a second)
+  const table = new Float32Array(channels * 256);
+  for (let c = 0; c < channels; c++)
+    for (let v = 0; v < 256; v++) table[c * 256 + v] = (v / 255 - mean[c]) / std[c];
   const out = new Float32Array(pixels.length);
-  for (let i = 0; i < pixels.length; i++) {
-    const c = i % channels;
-    out[i] = (pixels[i] / 255 - mean[c]) / std[c];
+  for (let c = 0; c < channels; c++) {
+    const base = c * 256;
+    for (let i = c; i < pixels.length; i += channels) out[i] = table[base + pixels[i]];
   }
   return out;
 }

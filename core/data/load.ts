@@ -167,8 +167,10 @@ function cifarFromRecords(records: Uint8Array, file: string): Dataset {
   for (let n = 0; n < count; n++) {
     const rec = n * CIFAR_RECORD;
     labels[n] = records[rec];
-    for (let p = 0; p < 1024; p++) {
-      for (let c = 0; c < 3; c++) pixels[n * 3072 + p * 3 + c] = records[rec + 1 + c * 1024 + p];
+    const out = n * 3072;
+    for (let c = 0; c < 3; c++) {
+      const plane = records.subarray(rec + 1 + c * 1024, rec + 1 + (c + 1) * 1024);
+      for (let p = 0; p < 1024; p++) pixels[out + p * 3 + c] = plane[p];
     }
   }
   return {
