@@ -116,7 +116,10 @@ async function main(): Promise<void> {
   const api = async (path: string, init: RequestInit = {}) => {
     const res = await fetch(`${base}${path}`, {
       ...init,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(init.body ? { 'content-type': 'application/json' } : {}),
+      },
     });
     const body = (await res.json()) as Record<string, unknown>;
     if (!res.ok) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);

@@ -1,5 +1,5 @@
 // API commands of `repdyn` (REPDYN_URL, default http://127.0.0.1:8080; REPDYN_API_KEY):
-//   submit SPEC.json [--wait] · estimate SPEC.json · status ID · watch ID · cancel ID · delete ID
+//   submit SPEC.json [--wait] · estimate SPEC.json · presets · status ID · watch ID · cancel ID · delete ID
 //   list [--status S] [--limit N] [--cursor C] [--all]
 //   slice ID [--ref …] [--spec …] [--checkpoint …] [--measure …] --format npy|csv|json -o FILE
 //   figures ID -o DIR · share ID · shares ID · unshare ID SHARE_ID
@@ -214,6 +214,23 @@ export async function run(argv: string[], command?: string): Promise<number> {
         else console.log(sub.id);
         printWarnings(sub.warnings);
         return values.wait ? watch(sub.id, asJson) : 0;
+      }
+      case 'presets': {
+        const { presets } = await json('/v1/presets');
+        if (asJson) print(presets);
+        else
+          for (const p of presets as Json[]) {
+            const layers = (p.layers as Json[]).map((l) => `${l.name} [${l.features}]`).join(' → ');
+            const t = p.defaults.training;
+            const opt = t.optimizer
+              ? `${t.optimizer.type} lr ${t.optimizer.learningRate}`
+              : 'default optimizer';
+            console.log(`${p.name} (${p.dataset}): ${layers}`);
+            console.log(
+              `  defaults: ${t.epochs ?? '?'} epochs, batch ${t.batchSize ?? '?'}, ${opt}; ${p.defaults.checkpoints.count} ${p.defaults.checkpoints.spacing ?? ''} checkpoints`,
+            );
+          }
+        return 0;
       }
       case 'estimate': {
         const body = readSpec(need('SPEC.json'));

@@ -14,6 +14,7 @@ register('admin', {
 const api: Array<[string, string]> = [
   ['submit', 'SPEC.json [--wait]: submit an experiment (prints its id)'],
   ['estimate', 'SPEC.json: time, memory and warnings of a spec, without submitting it (dry run)'],
+  ['presets', 'the named architectures ("architecture": {"preset": …}), their layers and defaults'],
   ['status', 'ID: the experiment as JSON (its warnings also on stderr)'],
   ['watch', 'ID: progress until it ends (exit 0 succeeded, 1 failed, 3 canceled/deleted)'],
   ['list', "[--status S] [--limit N] [--cursor C] [--all]: the team's experiments, newest first"],

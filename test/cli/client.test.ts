@@ -216,6 +216,22 @@ describe('repdyn API commands', () => {
     assert.match(refused.err, /^repdyn estimate: 4\d\d [A-Z_]+: /);
   });
 
+  it('presets: each named architecture with its layers and defaults', async () => {
+    const words = await repdyn(['presets'], env);
+    assert.equal(words.code, 0, words.err);
+    assert.match(
+      words.out,
+      /^mnist-fc \(mnist\): input \[784\] → fc1 \[500\] → fc2 \[500\] → fc3 \[500\] → logits \[10\]$/m,
+    );
+    assert.match(words.out, /^cifar10-conv \(cifar10\): input \[3072\] → conv1 \[32768\]/m);
+    assert.match(words.out, /^ {2}defaults: 10 epochs, batch 128, sgd lr 0.01; 20 log checkpoints$/m);
+    const asJson = await repdyn(['presets', '--json'], env);
+    assert.deepEqual(
+      JSON.parse(asJson.out).map((p: { name: string }) => p.name),
+      ['mnist-fc', 'cifar10-conv'],
+    );
+  });
+
   it('exits non-zero with the server error code', async () => {
     const missing = await repdyn(['status', '00000000-0000-4000-8000-000000000000'], env);
     assert.equal(missing.code, 1);
