@@ -11,7 +11,7 @@
 // margin, and "not below" only the other way round; 'crawl' needs most early checkpoints below,
 // 'no-crawl' most not below with every lower layer judged; anything else is 'inconclusive' with a
 // reason.
-import type { FigureData } from '../figures/types.ts';
+import type { FigureData } from '../tensor-data.ts';
 import { analyseConvergence, type ConvergenceAnalysis, type ConvergenceOptions } from './convergence.ts';
 import {
   type AnalysisContext,

@@ -2,7 +2,7 @@
 // adjusted score, rho measured against the cell's own null), how far a score must stand above its
 // null, and which comparisons they leave out because they are true by construction or cannot be
 // judged. See the README section "How the verdicts are decided".
-import type { FigureData } from '../figures/types.ts';
+import type { FigureData } from '../tensor-data.ts';
 import { adjustedScore, type LayerFacts, MIN_SAMPLES_PER_FEATURE, NULL_NEAR_ONE } from './warnings.ts';
 
 export { MIN_SAMPLES_PER_FEATURE };

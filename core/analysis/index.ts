@@ -1,6 +1,6 @@
 // The analysis of a finished experiment, as the API answers it: the bottom-up and crawl verdicts
 // with their evidence, and the warnings that limit what its numbers can say.
-import type { FigureData } from '../figures/types.ts';
+import type { FigureData } from '../tensor-data.ts';
 import type { ConvergenceAnalysis } from './convergence.ts';
 import {
   analyseCrawl,
