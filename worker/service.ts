@@ -9,49 +9,26 @@
 // (job id = experiment id, so a re-enqueue never duplicates). The pipeline itself resumes: training
 // from the last saved checkpoint, the tensor without the cells already stored. While Postgres is
 // away, a running job waits for it and continues without spending a retry attempt.
-import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { Config } from '../config/index.ts';
 import { getGemmEngine } from '../core/cca/index.ts';
 import { initBackend } from '../core/tf/backend.ts';
-import { type Db, isDbUnavailable, pingDb } from '../store/db.ts';
-import { advance, isTerminal } from '../store/experiments.ts';
-import { type Lease, tryLeaseExperiment, unleasedActiveExperiments } from '../store/leases.ts';
+import type { Db } from '../store/db.ts';
+import { unleasedActiveExperiments } from '../store/leases.ts';
 import { openArtifactStore } from '../store/open-artifacts.ts';
 import {
   createExperimentQueue,
   EXPERIMENT_QUEUE,
   type ExperimentJobData,
   enqueueExperiment,
-  JOB_OPTIONS,
 } from '../store/queue.ts';
 import { createRedis } from '../store/redis.ts';
 import { sweepOrphans } from '../store/runs.ts';
-import {
-  classify,
-  failExperiment,
-  type PipelineContext,
-  processExperiment,
-} from './processors/experiment.ts';
+import type { PipelineContext } from './processors/experiment.ts';
+import { experimentJobProcessor, WorkerShutdown } from './processors/job.ts';
 
-const CANCEL_POLL_MS = 500;
 /** The orphan sweep (runs and artifact directories nothing refers to) runs at start, then this often. */
 const SWEEP_EVERY_MS = 60_000;
-/** Postgres outages a job rides out (waiting, then continuing) before they count as a failure. */
-const MAX_DB_OUTAGES = 20;
-const DB_RETRY_MS = 500;
-
-/** Resolves once Postgres answers again; rejects if `signal` aborts first. */
-async function waitForDb(db: Db, signal: AbortSignal): Promise<void> {
-  for (;;) {
-    signal.throwIfAborted();
-    try {
-      await pingDb(db, 2_000);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, DB_RETRY_MS));
-    }
-  }
-}
 
 export interface WorkerHandle {
   backend: string;
@@ -74,91 +51,7 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
   queue.on('error', () => {});
   const controllers = new Map<string, AbortController>();
 
-  const processor = async (job: Job<ExperimentJobData>, token?: string) => {
-    const id = job.data?.experimentId;
-    if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) {
-      throw new UnrecoverableError('job data has no valid experimentId');
-    }
-    const controller = new AbortController();
-    controllers.set(id, controller);
-    // Cancellation (and deletion) arrive through Postgres; polled so any API instance can cancel.
-    const watcher = setInterval(() => {
-      db.experiment
-        .findUnique({ where: { id }, select: { cancelRequested: true, status: true } })
-        .then((row) => {
-          if (!row || row.cancelRequested || isTerminal(row.status)) controller.abort(new Error('canceled'));
-        })
-        .catch(() => undefined);
-    }, CANCEL_POLL_MS);
-    try {
-      for (let outages = 0; ; outages++) {
-        let lease: Lease | null;
-        try {
-          lease = await tryLeaseExperiment(config.databaseUrl, id);
-        } catch (err) {
-          if (!isDbUnavailable(err) || outages >= MAX_DB_OUTAGES) throw err;
-          await waitForDb(db, controller.signal);
-          continue;
-        }
-        if (!lease) {
-          log(`experiment ${id}: another live worker holds it; leaving it to that one`);
-          return;
-        }
-        try {
-          await processExperiment(ctx, id, AbortSignal.any([controller.signal, lease.lost]));
-          return;
-        } catch (err) {
-          // (an error from a dropped connection can arrive before the lease notices: ask Postgres)
-          const outage =
-            lease.lost.aborted ||
-            isDbUnavailable(err) ||
-            (await pingDb(db, 2_000).then(
-              () => false,
-              () => true,
-            ));
-          if (controller.signal.aborted || !outage || outages >= MAX_DB_OUTAGES) throw err;
-          log(`experiment ${id}: PostgreSQL unreachable; continuing when it answers`);
-        } finally {
-          await lease.release();
-        }
-        await waitForDb(db, controller.signal);
-      }
-    } catch (err) {
-      if (
-        controller.signal.aborted &&
-        controller.signal.reason instanceof Error &&
-        controller.signal.reason.message === 'canceled'
-      ) {
-        await advance(db, id, 'canceled', { message: 'canceled' });
-        log(`experiment ${id}: canceled`);
-        return;
-      }
-      if (controller.signal.aborted && controller.signal.reason === 'shutdown') {
-        // A graceful stop (deploy, scale-down) hands the job back without spending an attempt; the next
-        // worker continues from the last checkpoint and the cells already stored.
-        if (token) {
-          await job.moveToDelayed(Date.now(), token);
-          log(`experiment ${id}: worker shutting down; handed back to the queue`);
-          throw new DelayedError();
-        }
-        throw new Error('worker shut down; another attempt continues from the last checkpoint');
-      }
-      const permanent = classify(err);
-      const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? JOB_OPTIONS.attempts);
-      if (permanent || finalAttempt) {
-        const code = permanent?.code ?? 'INTERNAL';
-        const message = permanent?.message ?? `failed after ${job.attemptsMade + 1} attempts: ${String(err)}`;
-        await failExperiment(db, id, code, message);
-        log(`experiment ${id}: failed ${code}: ${message}`);
-        throw new UnrecoverableError(message);
-      }
-      log(`experiment ${id}: attempt ${job.attemptsMade + 1} failed, will retry: ${String(err)}`);
-      throw err;
-    } finally {
-      clearInterval(watcher);
-      controllers.delete(id);
-    }
-  };
+  const processor = experimentJobProcessor(ctx, controllers);
 
   const worker = new Worker<ExperimentJobData>(EXPERIMENT_QUEUE, processor, {
     connection,
@@ -196,13 +89,14 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
       log(`repdyn worker: removed ${runs} orphan run(s) and ${dirs} orphan artifact director(ies)`);
     }
   }
+  const reconcileFailed = (err: unknown) => log(`repdyn worker: reconciler failed: ${String(err)}`);
   const reconcileTimer = setInterval(() => {
     reconcile()
       .then((n) => n > 0 && log(`repdyn worker: reconciler re-enqueued ${n} experiment(s)`))
-      .catch(() => undefined);
+      .catch(reconcileFailed);
     sweep().catch((err) => log(`repdyn worker: orphan sweep failed: ${String(err)}`));
   }, config.reconcileIntervalMs);
-  await reconcile().catch(() => undefined);
+  await reconcile().catch(reconcileFailed);
   await sweep().catch((err) => log(`repdyn worker: orphan sweep failed: ${String(err)}`));
 
   return {
@@ -211,7 +105,7 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
     reconcile,
     async close() {
       clearInterval(reconcileTimer);
-      for (const c of controllers.values()) c.abort('shutdown');
+      for (const c of controllers.values()) c.abort(new WorkerShutdown());
       await worker.close();
       await queue.close();
       connection.disconnect();

@@ -1,0 +1,133 @@
+// The BullMQ processor of an experiment job: checks the job, holds the experiment's lease
+// (store/leases.ts) while processExperiment runs, rides out PostgreSQL outages, and turns the outcome
+// into the experiment's state: canceled (a cancel or delete seen through Postgres), handed back (the
+// worker shuts down), retried, or failed for good (a permanent failure or the last attempt).
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { type Db, isDbUnavailable, pingDb } from '../../store/db.ts';
+import { advance, isTerminal } from '../../store/experiments.ts';
+import { type Lease, tryLeaseExperiment } from '../../store/leases.ts';
+import { type ExperimentJobData, JOB_OPTIONS } from '../../store/queue.ts';
+import { classify, failExperiment, type PipelineContext, processExperiment } from './experiment.ts';
+
+/** Why a job's controller aborted: its experiment was canceled or deleted (seen in Postgres). */
+export class CancelRequested extends Error {
+  constructor() {
+    super('canceled');
+    this.name = 'CancelRequested';
+  }
+}
+
+/** Why a job's controller aborted: the worker is shutting down (the job is handed back). */
+export class WorkerShutdown extends Error {
+  constructor() {
+    super('worker shutting down');
+    this.name = 'WorkerShutdown';
+  }
+}
+
+const CANCEL_POLL_MS = 500;
+/** Postgres outages a job rides out (waiting, then continuing) before they count as a failure. */
+const MAX_DB_OUTAGES = 20;
+const DB_RETRY_MS = 500;
+
+/** Resolves once Postgres answers again; rejects if `signal` aborts first. */
+async function waitForDb(db: Db, signal: AbortSignal): Promise<void> {
+  for (;;) {
+    signal.throwIfAborted();
+    try {
+      await pingDb(db, 2_000);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, DB_RETRY_MS));
+    }
+  }
+}
+
+/**
+ * The processor for BullMQ's Worker. `controllers` holds each running job's AbortController by
+ * experiment id, so the worker's close() can abort them with WorkerShutdown.
+ */
+export function experimentJobProcessor(ctx: PipelineContext, controllers: Map<string, AbortController>) {
+  const { db, log } = ctx;
+  return async (job: Job<ExperimentJobData>, token?: string): Promise<void> => {
+    const id = job.data?.experimentId;
+    if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) {
+      throw new UnrecoverableError('job data has no valid experimentId');
+    }
+    const controller = new AbortController();
+    controllers.set(id, controller);
+    // Cancellation (and deletion) arrive through Postgres; polled so any API instance can cancel.
+    const watcher = setInterval(() => {
+      db.experiment
+        .findUnique({ where: { id }, select: { cancelRequested: true, status: true } })
+        .then((row) => {
+          if (!row || row.cancelRequested || isTerminal(row.status)) controller.abort(new CancelRequested());
+        })
+        .catch(() => undefined);
+    }, CANCEL_POLL_MS);
+    try {
+      for (let outages = 0; ; outages++) {
+        let lease: Lease | null;
+        try {
+          lease = await tryLeaseExperiment(ctx.config.databaseUrl, id);
+        } catch (err) {
+          if (!isDbUnavailable(err) || outages >= MAX_DB_OUTAGES) throw err;
+          await waitForDb(db, controller.signal);
+          continue;
+        }
+        if (!lease) {
+          log(`experiment ${id}: another live worker holds it; leaving it to that one`);
+          return;
+        }
+        try {
+          await processExperiment(ctx, id, AbortSignal.any([controller.signal, lease.lost]));
+          return;
+        } catch (err) {
+          // (an error from a dropped connection can arrive before the lease notices: ask Postgres)
+          const outage =
+            lease.lost.aborted ||
+            isDbUnavailable(err) ||
+            (await pingDb(db, 2_000).then(
+              () => false,
+              () => true,
+            ));
+          if (controller.signal.aborted || !outage || outages >= MAX_DB_OUTAGES) throw err;
+          log(`experiment ${id}: PostgreSQL unreachable; continuing when it answers`);
+        } finally {
+          await lease.release();
+        }
+        await waitForDb(db, controller.signal);
+      }
+    } catch (err) {
+      if (controller.signal.aborted && controller.signal.reason instanceof CancelRequested) {
+        await advance(db, id, 'canceled', { message: 'canceled' });
+        log(`experiment ${id}: canceled`);
+        return;
+      }
+      if (controller.signal.aborted && controller.signal.reason instanceof WorkerShutdown) {
+        // A graceful stop (deploy, scale-down) hands the job back without spending an attempt; the next
+        // worker continues from the last checkpoint and the cells already stored.
+        if (token) {
+          await job.moveToDelayed(Date.now(), token);
+          log(`experiment ${id}: worker shutting down; handed back to the queue`);
+          throw new DelayedError();
+        }
+        throw new Error('worker shut down; another attempt continues from the last checkpoint');
+      }
+      const permanent = classify(err);
+      const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? JOB_OPTIONS.attempts);
+      if (permanent || finalAttempt) {
+        const code = permanent?.code ?? 'INTERNAL';
+        const message = permanent?.message ?? `failed after ${job.attemptsMade + 1} attempts: ${String(err)}`;
+        await failExperiment(db, id, code, message);
+        log(`experiment ${id}: failed ${code}: ${message}`);
+        throw new UnrecoverableError(message);
+      }
+      log(`experiment ${id}: attempt ${job.attemptsMade + 1} failed, will retry: ${String(err)}`);
+      throw err;
+    } finally {
+      clearInterval(watcher);
+      controllers.delete(id);
+    }
+  };
+}
