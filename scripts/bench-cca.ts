@@ -206,6 +206,7 @@ function compareWithSvcca(): Record<string, unknown> {
       pairs_timed: number;
       seconds_timed: number;
       seconds_all_pairs: number;
+      cpu_seconds_all_pairs: number;
       numpy: string;
     };
     return {
@@ -213,6 +214,8 @@ function compareWithSvcca(): Record<string, unknown> {
       svcca_seconds: svcca.seconds_all_pairs,
       svcca_extrapolated: svcca.pairs_timed < full.pairs,
       ratio: Number((svcca.seconds_all_pairs / full.seconds).toFixed(2)),
+      // CPU seconds on both sides (less sensitive to other work on the machine than wall seconds)
+      cpu_ratio: Number((svcca.cpu_seconds_all_pairs / full.cpu).toFixed(2)),
       load_avg_after_svcca: Number(loadavg()[0]!.toFixed(2)),
     };
   } finally {
