@@ -17,6 +17,7 @@
 // the data itself: they are projected out of the well-resolved directions and decomposed again, which
 // resolves singular values down to ~1e-14 of the largest. Exactly constant columns are removed first.
 
+import { baselineSeed, gaussian } from '../data/random.ts';
 import { type DecompositionKind, decompose, jsMatmul, jsMatmulTN, transpose } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
 
@@ -940,29 +941,13 @@ export async function similarityAsync(
   return runAsync(pairSteps(px, py, opts), engine);
 }
 
-/** Seeded standard normal values (splitmix32 + Box-Muller); the same seed gives the same values. */
-export function gaussian(count: number, seed: number): Float64Array {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
-  };
-  const out = new Float64Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - next()));
-    const t = 2 * Math.PI * next();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < count) out[i + 1] = r * Math.sin(t);
-  }
-  return out;
-}
+export { gaussian };
 
 /**
  * The similarity of unrelated representations of the same shape: independent seeded Gaussian
- * x [samples, widthX] and y [samples, widthY]. With few samples per neuron this is far above 0.
+ * x [samples, widthX] and y [samples, widthY] — the same matrices the service's summary.baseline
+ * compares for a reference layer of widthX and a specimen layer of widthY (seed 0). With few
+ * samples per neuron this is far above 0.
  */
 export function randomBaseline(
   samples: number,
@@ -971,7 +956,8 @@ export function randomBaseline(
   options: SimilarityOptions & { seed?: number } = {},
 ): SimilarityResult {
   const { seed = 0, ...rest } = options;
-  const x = { data: gaussian(samples * widthX, seed), rows: samples, cols: widthX };
-  const y = { data: gaussian(samples * widthY, seed ^ 0x5bd1e995), rows: samples, cols: widthY };
+  // the matrices the service's summary.baseline uses for these widths (core/analysis/baseline.ts)
+  const x = { data: gaussian(samples * widthX, baselineSeed(seed, 1, widthX)), rows: samples, cols: widthX };
+  const y = { data: gaussian(samples * widthY, baselineSeed(seed, 2, widthY)), rows: samples, cols: widthY };
   return similarity(x, y, rest);
 }

@@ -95,3 +95,35 @@ export function sampleIndices(n: number, k: number, seed: number): Uint32Array {
   }
   return Uint32Array.from(chosen).sort();
 }
+
+/**
+ * The one seeded Gaussian source: `count` standard-normal values (mulberry32 + Box-Muller); the same
+ * seed gives the same values. The random baseline (core/analysis/baseline.ts, the service's
+ * summary.baseline) and core/cca's randomBaseline both draw from it.
+ */
+export function gaussian(count: number, seed: number): Float64Array {
+  let a = (seed ^ 0x9e3779b9) >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967297; // (0, 1)
+  };
+  const data = new Float64Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(uniform()));
+    const theta = 2 * Math.PI * uniform();
+    data[i] = r * Math.cos(theta);
+    if (i + 1 < count) data[i + 1] = r * Math.sin(theta);
+  }
+  return data;
+}
+
+/**
+ * The seed of the baseline's Gaussian matrix for a layer width on one side of the tensor (1:
+ * reference, 2: specimen): independent seeds per side, one matrix per distinct width.
+ */
+export function baselineSeed(seed: number, side: 1 | 2, width: number): number {
+  return seed * 7919 + side * 104729 + width;
+}
