@@ -32,6 +32,13 @@ export interface Config {
   tfjsBackend: string | undefined;
   gemmEngine: 'auto' | 'blas' | 'onnx' | 'tfjs' | 'js';
   workerConcurrency: number;
+  /**
+   * An experiment whose tensor has at least this many cells is spread over the workers: its two
+   * runs train at once (when both need training) and its tensor is cut into `tensorBlocks` blocks
+   * of checkpoints, child jobs any idle worker takes. 0 = always.
+   */
+  spreadMinCells: number;
+  tensorBlocks: number;
   /** how often a worker re-enqueues non-terminal experiments from Postgres (ms) */
   reconcileIntervalMs: number;
   /** BullMQ job lock: a killed worker's job is taken over once its lock has expired (ms) */
@@ -191,6 +198,8 @@ export function loadConfig(env: Env = process.env): Config {
     tfjsBackend: env['TFJS_BACKEND'] || undefined,
     gemmEngine: gemmEngineSetting(env),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
+    spreadMinCells: int(env, 'SPREAD_MIN_CELLS', 256),
+    tensorBlocks: int(env, 'TENSOR_BLOCKS', 4, 1, 1000),
     reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 15_000, 100),
     jobLockMs: int(env, 'JOB_LOCK_MS', 60_000, 1_000),
     stalledIntervalMs: int(env, 'STALLED_INTERVAL_MS', 30_000, 100),

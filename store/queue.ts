@@ -7,12 +7,51 @@ import { withTimeout } from '../core/timeout.ts';
 
 export const EXPERIMENT_QUEUE = 'experiments';
 export const EXPERIMENT_JOB = 'experiment';
+/** Parts of a spread experiment, children of its job (BullMQ flows): one run's training, or a block. */
+export const RUN_PART_JOB = 'run';
+export const BLOCK_PART_JOB = 'block';
+export type JobName = typeof EXPERIMENT_JOB | typeof RUN_PART_JOB | typeof BLOCK_PART_JOB;
+
+/** The baseline an earlier entry of a spread experiment computed (kept with its job, not redone). */
+export type SavedBaseline = Array<Array<{ rho: number; cka: number | null }>>;
 
 export interface ExperimentJobData {
   experimentId: string;
+  /** kind of part (absent: the experiment itself) */
+  part?: 'run' | 'block';
+  /** run part: which run of the experiment */
+  runId?: string;
+  network?: 'reference' | 'specimen';
+  /** block part: checkpoints [from, to) of the specimen */
+  from?: number;
+  to?: number;
+  /** experiment job of a spread experiment: what its earlier entries computed */
+  baseline?: SavedBaseline;
+  /** experiment job: it has handed parts to the workers (a later entry continues the same attempt) */
+  delegated?: boolean;
 }
 
-export type ExperimentQueue = Queue<ExperimentJobData, void, typeof EXPERIMENT_JOB>;
+/** A part's job id: stable, so handing the same part out again adds nothing. */
+export function partJobId(part: ExperimentJobData): string {
+  return part.part === 'run'
+    ? `${part.experimentId}.run.${part.network}`
+    : `${part.experimentId}.block.${part.from}-${part.to}`;
+}
+
+/** What a part job returns (its parent's summary lists them: who did what, when). */
+export interface PartResult {
+  part: 'run' | 'block';
+  worker: string;
+  startedAt: string;
+  finishedAt: string;
+  network?: 'reference' | 'specimen';
+  reused?: boolean;
+  from?: number;
+  to?: number;
+  cells?: number;
+}
+
+export type ExperimentQueue = Queue<ExperimentJobData, PartResult | undefined, JobName>;
 
 export const JOB_OPTIONS = {
   attempts: 3,
@@ -23,7 +62,7 @@ export const JOB_OPTIONS = {
 
 export function createExperimentQueue(connection: Redis, prefix: string): ExperimentQueue {
   const options: QueueOptions = { connection, prefix, defaultJobOptions: JOB_OPTIONS };
-  return new Queue<ExperimentJobData, void, typeof EXPERIMENT_JOB>(EXPERIMENT_QUEUE, options);
+  return new Queue<ExperimentJobData, PartResult | undefined, JobName>(EXPERIMENT_QUEUE, options);
 }
 
 export async function enqueueExperiment(queue: ExperimentQueue, experimentId: string): Promise<void> {

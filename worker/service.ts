@@ -9,6 +9,7 @@
 // (job id = experiment id, so a re-enqueue never duplicates). The pipeline itself resumes: training
 // from the last saved checkpoint, the tensor without the cells already stored. While Postgres is
 // away, a running job waits for it and continues without spending a retry attempt.
+import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import type { Config } from '../config/index.ts';
 import { getGemmEngine } from '../core/cca/index.ts';
@@ -44,14 +45,15 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
     `repdyn worker: tfjs backend ${backend.name} (${backend.tfBackend}), GEMM engine ${gemm.name}, decompositions ${gemm.linalg}`,
   );
   const artifacts = openArtifactStore(config);
-  const ctx: PipelineContext = { config, db, artifacts, backend: backend.name, gemm, log };
+  const workerName = `${hostname()}:${process.pid}`;
+  const ctx: PipelineContext = { config, db, artifacts, backend: backend.name, gemm, log, workerName };
   const connection = createRedis(config.redisUrl, 'worker');
   const queueConnection = createRedis(config.redisUrl, 'worker');
   const queue = createExperimentQueue(queueConnection, config.queuePrefix);
   queue.on('error', () => {});
   const controllers = new Map<string, AbortController>();
 
-  const processor = experimentJobProcessor(ctx, controllers);
+  const processor = experimentJobProcessor(ctx, controllers, queue);
 
   const worker = new Worker<ExperimentJobData>(EXPERIMENT_QUEUE, processor, {
     connection,

@@ -84,8 +84,11 @@ export interface LaunchedService {
   output(): string;
   /** Starts the API and resolves once `readyPath` answers 200. */
   startApi(): Promise<ChildProcess>;
-  /** Starts a worker; with `ready` (default) resolves once it is taking jobs, else at once. */
-  startWorker(options?: { ready?: boolean }): Promise<ChildProcess>;
+  /**
+   * Starts a worker (with `env` on top of the service's); with `ready` (default) resolves once it is
+   * taking jobs, else at once.
+   */
+  startWorker(options?: { ready?: boolean; env?: Record<string, string> }): Promise<ChildProcess>;
   /** Kills a worker process (SIGKILL by default: no clean-up of any kind) and forgets it. */
   killWorker(worker?: ChildProcess, signal?: NodeJS.Signals): Promise<void>;
   newTeam(): Promise<{ key: string; teamId: string }>;
@@ -115,10 +118,10 @@ export async function launchService(options: ServiceOptions = {}): Promise<Launc
     ...options.env,
   };
   let output = '';
-  const launch = (entry: string, nodeArgs: string[] = []) => {
+  const launch = (entry: string, nodeArgs: string[] = [], extraEnv: Record<string, string> = {}) => {
     const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
       cwd: repoRoot,
-      env,
+      env: { ...env, ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let own = '';
@@ -170,8 +173,8 @@ export async function launchService(options: ServiceOptions = {}): Promise<Launc
       );
       return child;
     },
-    async startWorker({ ready = true } = {}) {
-      const w = launch('worker/main.ts');
+    async startWorker({ ready = true, env: workerEnv = {} } = {}) {
+      const w = launch('worker/main.ts', [], workerEnv);
       workers.push(w.child);
       if (!ready) return w.child;
       await waitFor(() => w.printed().includes(WORKER_READY) || w.child.exitCode !== null, {

@@ -23,8 +23,8 @@ export interface Service {
   workers: ChildProcess[];
   api: ChildProcess;
   output: () => string;
-  /** starts one more worker process and resolves once it is taking jobs */
-  startWorker(): Promise<ChildProcess>;
+  /** starts one more worker process (with `env` on top of the service's) once it is taking jobs */
+  startWorker(env?: Record<string, string>): Promise<ChildProcess>;
   /** kills a worker process (SIGKILL by default: no clean-up of any kind) and forgets it */
   killWorker(worker?: ChildProcess, signal?: NodeJS.Signals): Promise<void>;
   newTeam(): Promise<{ key: string; teamId: string }>;
@@ -66,7 +66,7 @@ export async function startService(
     workers: svc.workers,
     api,
     output: svc.output,
-    startWorker: () => svc.startWorker(),
+    startWorker: (env?: Record<string, string>) => svc.startWorker(env ? { env } : {}),
     killWorker: svc.killWorker,
     newTeam: svc.newTeam,
     request(path, init = {}) {

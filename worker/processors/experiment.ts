@@ -7,7 +7,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../../config/index.ts';
 import { untilAborted } from '../../core/abort.ts';
 import { baselineLayers } from '../../core/analysis/baseline.ts';
-import { convPairPasses, pairReductionSummary } from '../../core/analysis/conv-reduction.ts';
+import { convPairPasses, type PairPass, pairReductionSummary } from '../../core/analysis/conv-reduction.ts';
 import { experimentWarnings } from '../../core/analysis/crawl.ts';
 import { analysisContext } from '../../core/analysis/index.ts';
 import { adjustedScore } from '../../core/analysis/warnings.ts';
@@ -45,6 +45,7 @@ import {
   writeCells,
 } from '../../store/experiments.ts';
 import { tryLeaseRun } from '../../store/leases.ts';
+import type { ExperimentJobData, PartResult, SavedBaseline } from '../../store/queue.ts';
 import { adoptRuns, collectRun, ExperimentGone } from '../../store/runs.ts';
 import { ProgressReporter } from '../progress.ts';
 
@@ -56,6 +57,38 @@ export interface PipelineContext {
   backend: string;
   gemm: GemmEngine;
   log: (msg: string, extra?: Record<string, unknown>) => void;
+  /** this process, as parts of a spread experiment record who did them (host:pid) */
+  workerName: string;
+}
+
+/**
+ * How an experiment hands work to other workers (worker/service.ts implements it with BullMQ flows):
+ * its runs' training and blocks of its tensor become child jobs of the experiment's job, which any
+ * idle worker takes; the experiment's job waits (holding no worker) and runs again when they are done.
+ */
+export interface Spread {
+  /** spread tensors of at least this many cells (and runs when both need training) */
+  minCells: number;
+  /** blocks a spread tensor is cut into (contiguous checkpoint ranges) */
+  blocks: number;
+  /** the baseline an earlier entry of this job computed */
+  savedBaseline: SavedBaseline | undefined;
+  /** this job has delegated parts before: this entry continues the same attempt */
+  reentry: boolean;
+  /**
+   * Adds the parts as children of the experiment's job (stable ids: adding again is a no-op), saving
+   * `baseline` with the job. True when the job now waits for them: the caller stops (WaitingForParts).
+   */
+  delegate(parts: ExperimentJobData[], baseline?: SavedBaseline): Promise<boolean>;
+  /** what the finished parts returned */
+  results(): Promise<PartResult[]>;
+}
+
+/** The experiment's job waits for its parts (worker/service.ts turns this into BullMQ's wait). */
+export class WaitingForParts extends Error {
+  constructor(readonly parts: number) {
+    super(`waiting for ${parts} parts`);
+  }
 }
 
 /** Failures that retrying cannot fix: the experiment fails at once with this code. */
@@ -267,6 +300,7 @@ export async function processExperiment(
   ctx: PipelineContext,
   experimentId: string,
   signal: AbortSignal,
+  spread?: Spread,
 ): Promise<void> {
   const { db } = ctx;
   const row = await db.experiment.findUnique({ where: { id: experimentId } });
@@ -277,10 +311,12 @@ export async function processExperiment(
   ) {
     throw new PermanentFailure('INVALID_SPEC', 'stored spec does not match the experiment schema');
   }
+  // (a spread experiment's job entering again after its parts is the same attempt)
   await db.experiment.update({
     where: { id: row.id },
-    data: { attempts: { increment: 1 }, backend: ctx.backend },
+    data: { ...(spread?.reentry ? {} : { attempts: { increment: 1 } }), backend: ctx.backend },
   });
+  const estimatedCells = (row.estimate as { cells?: number } | null)?.cells ?? 0;
   const progress = new ProgressReporter(db, row.id);
   const started = Date.now();
   const TRAIN_SHARE = upload ? 0 : 0.7;
@@ -333,6 +369,21 @@ export async function processExperiment(
     }
     await advance(db, row.id, 'training', { message: 'training' });
     const runIds = [adopted.referenceRunId, adopted.specimenRunId];
+    // Two different networks that both need training are trained at once, by two workers.
+    // (once: a later entry trains whatever its parts left itself)
+    if (spread && !spread.reentry && runs.length > 1 && estimatedCells >= spread.minCells) {
+      const pending = await db.run.count({ where: { id: { in: runIds }, status: { not: 'done' } } });
+      if (pending === 2) {
+        const parts = (['reference', 'specimen'] as const).map((network, i) => ({
+          experimentId: row.id,
+          part: 'run' as const,
+          network,
+          runId: runIds[i]!,
+        }));
+        await progress.flush();
+        if (await spread.delegate(parts)) throw new WaitingForParts(parts.length);
+      }
+    }
     for (const [i, run] of runs.entries()) {
       const label = runs.length > 1 ? (i === 0 ? 'reference: ' : 'specimen: ') : '';
       const handle = await ensureRun(
@@ -359,15 +410,15 @@ export async function processExperiment(
   await progress.flush();
   await advance(db, row.id, 'capturing', { message: 'gathering representations and the random baseline' });
   signal.throwIfAborted();
-  const lastRef = ref.checkpoints - 1;
   const refInfo = (await ref.store.loadState())?.layers ?? [];
   const specInfo = (await spec.store.loadState())?.layers ?? [];
   const samples = refInfo[0]?.samples ?? fallbackSamples;
   // Conv-vs-conv pairs of a network mixing conv and dense layers use both layers' positions-as-samples
   // representations (core/cca/conv.ts); every other pair the layers' own. Each pass computes its pairs.
   const passes = convPairPasses(refInfo, specInfo);
-  const baseline = refInfo.map(() => specInfo.map(() => ({ rho: 0, cka: null as number | null })));
-  for (const pass of passes) {
+  const baseline: SavedBaseline =
+    spread?.savedBaseline ?? refInfo.map(() => specInfo.map(() => ({ rho: 0, cka: null as number | null })));
+  for (const pass of spread?.savedBaseline ? [] : passes) {
     const random = baselineLayers(pass.samples, pass.refWidths, pass.specWidths);
     for await (const cell of buildTensor({
       refLayers: refInfo.map((l, i) => ({ name: l.name, load: random.ref[i] })),
@@ -378,7 +429,7 @@ export async function processExperiment(
       options: { engine: ctx.gemm, methods: ['cca', 'cka'], epsilon: similarity.epsilon },
       signal,
     })) {
-      baseline[cell.refLayer][cell.specLayer] = { rho: cell.result.rho, cka: cell.result.cka };
+      baseline[cell.refLayer]![cell.specLayer] = { rho: cell.result.rho, cka: cell.result.cka };
     }
   }
   progress.report(TRAIN_SHARE + 0.02, 'random baseline computed', true);
@@ -393,67 +444,46 @@ export async function processExperiment(
   const have = new Set(existing.map((c) => `${c.refLayer}/${c.specLayer}/${c.checkpoint}`));
   const total = ref.layers.length * spec.layers.length * spec.checkpoints;
   if (have.size > 0) ctx.log(`experiment ${row.id}: resuming the tensor, ${have.size}/${total} cells stored`);
-  let done = have.size;
-  let computed = 0;
-  let batch: CellRow[] = [];
-  let lastFlush = Date.now();
-  const flush = async () => {
-    const cells = batch;
-    batch = [];
-    lastFlush = Date.now();
-    await writeCells(db, row.id, cells);
-  };
-  const methods = similarity.methods;
-  const tensorCells = async function* () {
-    for (const pass of passes) {
-      yield* buildTensor({
-        refLayers: ref.layers.map((l) => ({
-          name: l.name,
-          load: () => ref.store.loadRepresentation(lastRef, pass.artifact(l.name)),
-        })),
-        specLayers: spec.layers,
-        checkpoints: spec.checkpoints,
-        loadSpecimen: (j, t) => spec.store.loadRepresentation(t, pass.artifact(spec.layers[j].name)),
-        skip: (i, j, t) => !pass.pair(i, j) || have.has(`${i}/${j}/${t}`),
-        options: {
-          engine: ctx.gemm,
-          methods,
-          epsilon: similarity.epsilon,
-          svccaThreshold: similarity.svccaThreshold,
-        },
-        permutationNull: { seed: NULL_SEED },
-        signal,
-      });
-    }
-  };
-  for await (const cell of tensorCells()) {
-    const r = cell.result;
-    batch.push({
-      refLayer: cell.refLayer,
-      specLayer: cell.specLayer,
-      checkpoint: cell.checkpoint,
-      rho: r.rho,
-      mean: r.mean,
-      svcca: r.svcca?.rho ?? null,
-      pwcca: r.pwcca,
-      cka: r.cka,
-      rhoNull: cell.null ?? null,
-      rhoAdjusted: adjustedScore(r.rho, cell.null ?? null),
-      rankRef: r.ranks[0],
-      rankSpec: r.ranks[1],
-      coefficients: encodeCoefficients(r.cca),
-    });
-    done++;
-    computed++;
-    if (batch.length >= CELL_BATCH || Date.now() - lastFlush > CELL_FLUSH_MS) {
-      await flush();
-      progress.report(
-        TRAIN_SHARE + 0.02 + (0.97 - TRAIN_SHARE) * (done / total),
-        `computed ${done}/${total} cells`,
-      );
-    }
+  // A large tensor is cut into blocks of checkpoints, child jobs that every idle worker takes.
+  // (once: a later entry, which has the baseline saved, computes whatever its parts left itself)
+  if (
+    spread &&
+    !spread.savedBaseline &&
+    total >= spread.minCells &&
+    have.size < total &&
+    spec.checkpoints > 1
+  ) {
+    const parts = tensorBlocks(spec.checkpoints, spread.blocks)
+      .filter(([from, to]) => {
+        const perCheckpoint = ref.layers.length * spec.layers.length;
+        let stored = 0;
+        for (const c of have) {
+          const t = Number(c.split('/')[2]);
+          if (t >= from && t < to) stored++;
+        }
+        return stored < perCheckpoint * (to - from);
+      })
+      .map(([from, to]) => ({ experimentId: row.id, part: 'block' as const, from, to }));
+    await progress.flush();
+    if (parts.length > 0 && (await spread.delegate(parts, baseline))) throw new WaitingForParts(parts.length);
   }
-  await flush();
+  // (what is still missing — all of it, or what a failed part left — is computed here)
+  const stored = await db.cell.count({ where: { experimentId: row.id } });
+  const computed = await computeCells(
+    ctx,
+    row.id,
+    ref,
+    spec,
+    similarity,
+    passes,
+    [0, spec.checkpoints],
+    signal,
+    (n) =>
+      progress.report(
+        TRAIN_SHARE + 0.02 + (0.97 - TRAIN_SHARE) * (n / total),
+        `computed ${n}/${total} cells`,
+      ),
+  );
 
   // Summary: each specimen layer against its own final version over training (Figure 2's data).
   const diag = await figureCells(db, row.id);
@@ -504,9 +534,11 @@ export async function processExperiment(
      * step 0, and the cells it computed next to those an earlier attempt had stored */
     finalAttempt: {
       runs: handles.map((h) => ({ reused: h.reused, resumedFromStep: h.resumedFromStep })),
-      cellsStoredBefore: have.size,
+      cellsStoredBefore: stored,
       cellsComputed: computed,
     },
+    /** a spread experiment: the parts other workers did (runs trained, tensor blocks), who and when */
+    ...(spread?.reentry ? { parts: await spread.results() } : {}),
     layers: layersSummary,
     /** baseline[refLayer][specLayer]: rho and CKA of Gaussian data with the pair's samples and widths */
     baseline,
@@ -527,6 +559,177 @@ export async function processExperiment(
     summary: summary as unknown as Prisma.InputJsonValue,
   });
   if (won) ctx.log(`experiment ${row.id}: succeeded`);
+}
+
+/** [from, to) checkpoint ranges: `blocks` contiguous blocks of (nearly) equal size. */
+export function tensorBlocks(checkpoints: number, blocks: number): Array<[number, number]> {
+  const n = Math.max(1, Math.min(blocks, checkpoints));
+  return Array.from({ length: n }, (_, b) => [
+    Math.floor((b * checkpoints) / n),
+    Math.floor(((b + 1) * checkpoints) / n),
+  ]);
+}
+
+/**
+ * Computes and stores the experiment's missing cells of specimen checkpoints [from, to) (cells are
+ * keyed: one another process stored meanwhile is skipped at write); `onStored` gets the number of
+ * cells stored so far, after each batch. Returns how many cells this call computed.
+ */
+async function computeCells(
+  ctx: PipelineContext,
+  experimentId: string,
+  ref: RunHandle,
+  spec: RunHandle,
+  similarity: NormalisedSimilarity,
+  passes: PairPass[],
+  [from, to]: [number, number],
+  signal: AbortSignal,
+  onStored: (stored: number) => void,
+): Promise<number> {
+  const { db } = ctx;
+  const existing = await db.cell.findMany({
+    where: { experimentId, checkpoint: { gte: from, lt: to } },
+    select: { refLayer: true, specLayer: true, checkpoint: true },
+  });
+  const have = new Set(existing.map((c) => `${c.refLayer}/${c.specLayer}/${c.checkpoint}`));
+  if (have.size === ref.layers.length * spec.layers.length * (to - from)) return 0;
+  const lastRef = ref.checkpoints - 1;
+  let computed = 0;
+  let batch: CellRow[] = [];
+  let lastFlush = Date.now();
+  const flush = async () => {
+    const cells = batch;
+    batch = [];
+    lastFlush = Date.now();
+    await writeCells(db, experimentId, cells);
+  };
+  const methods = similarity.methods;
+  const cellsOf = async function* () {
+    for (const pass of passes) {
+      yield* buildTensor({
+        refLayers: ref.layers.map((l) => ({
+          name: l.name,
+          load: () => ref.store.loadRepresentation(lastRef, pass.artifact(l.name)),
+        })),
+        specLayers: spec.layers,
+        // (checkpoints before `from` are all skipped: never loaded; the null's seeds stay those of the
+        // whole tensor, so a block computes exactly the cells the whole tensor would)
+        checkpoints: to,
+        loadSpecimen: (j, t) => spec.store.loadRepresentation(t, pass.artifact(spec.layers[j]!.name)),
+        skip: (i, j, t) => t < from || !pass.pair(i, j) || have.has(`${i}/${j}/${t}`),
+        options: {
+          engine: ctx.gemm,
+          methods,
+          epsilon: similarity.epsilon,
+          svccaThreshold: similarity.svccaThreshold,
+        },
+        permutationNull: { seed: NULL_SEED },
+        signal,
+      });
+    }
+  };
+  for await (const cell of cellsOf()) {
+    const r = cell.result;
+    batch.push({
+      refLayer: cell.refLayer,
+      specLayer: cell.specLayer,
+      checkpoint: cell.checkpoint,
+      rho: r.rho,
+      mean: r.mean,
+      svcca: r.svcca?.rho ?? null,
+      pwcca: r.pwcca,
+      cka: r.cka,
+      rhoNull: cell.null ?? null,
+      rhoAdjusted: adjustedScore(r.rho, cell.null ?? null),
+      rankRef: r.ranks[0],
+      rankSpec: r.ranks[1],
+      coefficients: encodeCoefficients(r.cca),
+    });
+    computed++;
+    if (batch.length >= CELL_BATCH || Date.now() - lastFlush > CELL_FLUSH_MS) {
+      await flush();
+      onStored(await db.cell.count({ where: { experimentId } }));
+    }
+  }
+  await flush();
+  return computed;
+}
+
+/** The run handles of an experiment whose runs are trained (the tensor's inputs), from the store. */
+async function storedHandles(ctx: PipelineContext, runIds: Array<string | null>): Promise<RunHandle[]> {
+  const out: RunHandle[] = [];
+  for (const runId of runIds) {
+    const run = runId ? await ctx.db.run.findUnique({ where: { id: runId } }) : null;
+    const store = run ? ctx.artifacts.run(run.key) : null;
+    const state = await store?.loadState();
+    if (!run || !store || !state?.complete) throw new Error(`run ${runId ?? '(none)'} is not trained yet`);
+    out.push({ runId: run.id, store, layers: state.layers, checkpoints: state.checkpoints.length });
+  }
+  return out;
+}
+
+/**
+ * A part of a spread experiment (a child job): one run's training, or the cells of a block of
+ * checkpoints. Returns what it did, for the experiment's summary; nothing when the experiment is gone,
+ * finished or no longer at that phase (the experiment's own job sorts out what is left).
+ */
+export async function processPart(
+  ctx: PipelineContext,
+  data: ExperimentJobData,
+  signal: AbortSignal,
+): Promise<PartResult | undefined> {
+  const { db } = ctx;
+  const row = await db.experiment.findUnique({ where: { id: data.experimentId } });
+  if (!row || isTerminal(row.status) || row.status === AWAITING) return undefined;
+  const startedAt = new Date().toISOString();
+  const done = (extra: Partial<PartResult>): PartResult => ({
+    part: data.part!,
+    worker: ctx.workerName,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    ...extra,
+  });
+  const progress = new ProgressReporter(db, row.id);
+  if (data.part === 'run') {
+    if (isUploadSpec(row.spec) || !data.runId || !data.network) return undefined;
+    const e = normaliseExperimentSpec(row.spec as ExperimentSpec);
+    const run = data.network === 'specimen' && e.specimen ? e.specimen : e.reference;
+    const handle = await ensureRun(
+      ctx,
+      e,
+      run,
+      data.runId,
+      // (two runs train at once: each reports its half of the training share)
+      (f, message) => progress.report(0.35 * f, `${data.network}: ${message} (the other network trains too)`),
+      signal,
+    );
+    await progress.flush();
+    return done({ network: data.network, reused: handle.reused });
+  }
+  if (data.part === 'block' && data.from !== undefined && data.to !== undefined) {
+    const [ref, spec] = await storedHandles(ctx, [row.referenceRunId, row.specimenRunId]);
+    const [refInfo, specInfo] = await Promise.all([ref!.store.loadState(), spec!.store.loadState()]);
+    const passes = convPairPasses(refInfo?.layers ?? [], specInfo?.layers ?? []);
+    const similarity = isUploadSpec(row.spec)
+      ? normaliseUploadSpec(row.spec as UploadExperimentSpec).similarity
+      : normaliseExperimentSpec(row.spec as ExperimentSpec).similarity;
+    const total = ref!.layers.length * spec!.layers.length * spec!.checkpoints;
+    const share = isUploadSpec(row.spec) ? 0 : 0.7;
+    const cells = await computeCells(
+      ctx,
+      row.id,
+      ref!,
+      spec!,
+      similarity,
+      passes,
+      [data.from, data.to],
+      signal,
+      (n) => progress.report(share + 0.02 + (0.97 - share) * (n / total), `computed ${n}/${total} cells`),
+    );
+    await progress.flush();
+    return done({ from: data.from, to: data.to, cells });
+  }
+  throw new PermanentFailure('INVALID_JOB', `unknown part '${String(data.part)}'`);
 }
 
 /** Marks the experiment failed (terminal) with a stable code. */

@@ -2,12 +2,31 @@
 // (store/leases.ts) while processExperiment runs, rides out PostgreSQL outages, and turns the outcome
 // into the experiment's state: canceled (a cancel or delete seen through Postgres), handed back (the
 // worker shuts down), retried, or failed for good (a permanent failure or the last attempt).
-import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+// A spread experiment's parts (its runs' training, blocks of its tensor) are child jobs of its job
+// (BullMQ flows): added here (Spread), processed by processPart without the experiment's lease, while
+// the experiment's job waits holding no worker (WaitingChildrenError) and then runs again.
+import { DelayedError, type Job, UnrecoverableError, WaitingChildrenError } from 'bullmq';
 import { type Db, isDbUnavailable, pingDb } from '../../store/db.ts';
 import { advance, isTerminal } from '../../store/experiments.ts';
 import { type Lease, tryLeaseExperiment } from '../../store/leases.ts';
-import { type ExperimentJobData, JOB_OPTIONS } from '../../store/queue.ts';
-import { classify, failExperiment, type PipelineContext, processExperiment } from './experiment.ts';
+import {
+  BLOCK_PART_JOB,
+  type ExperimentJobData,
+  type ExperimentQueue,
+  JOB_OPTIONS,
+  type PartResult,
+  partJobId,
+  RUN_PART_JOB,
+} from '../../store/queue.ts';
+import {
+  classify,
+  failExperiment,
+  type PipelineContext,
+  processExperiment,
+  processPart,
+  type Spread,
+  WaitingForParts,
+} from './experiment.ts';
 
 /** Why a job's controller aborted: its experiment was canceled or deleted (seen in Postgres). */
 export class CancelRequested extends Error {
@@ -43,19 +62,59 @@ async function waitForDb(db: Db, signal: AbortSignal): Promise<void> {
   }
 }
 
+/** A spread experiment's parts as child jobs of its job (see Spread in experiment.ts). */
+function spreadOf(
+  ctx: PipelineContext,
+  queue: ExperimentQueue,
+  job: Job<ExperimentJobData>,
+  token: string,
+): Spread {
+  return {
+    minCells: ctx.config.spreadMinCells,
+    blocks: ctx.config.tensorBlocks,
+    savedBaseline: job.data.baseline,
+    reentry: job.data.delegated === true,
+    async delegate(parts, baseline) {
+      await job.updateData({ ...job.data, ...(baseline ? { baseline } : {}), delegated: true });
+      for (const part of parts) {
+        await queue.add(part.part === 'run' ? RUN_PART_JOB : BLOCK_PART_JOB, part, {
+          jobId: partJobId(part),
+          parent: { id: job.id!, queue: job.queueQualifiedName },
+          // a part that fails for good leaves its work to the experiment's own job
+          ignoreDependencyOnFailure: true,
+        });
+      }
+      ctx.log(`experiment ${job.data.experimentId}: ${parts.length} part(s) handed to the workers`);
+      return job.moveToWaitingChildren(token);
+    },
+    async results() {
+      const values = await job.getChildrenValues<PartResult | undefined>();
+      return Object.values(values)
+        .filter((v): v is PartResult => Boolean(v))
+        .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    },
+  };
+}
+
 /**
- * The processor for BullMQ's Worker. `controllers` holds each running job's AbortController by
- * experiment id, so the worker's close() can abort them with WorkerShutdown.
+ * The processor for BullMQ's Worker. `controllers` holds each running job's AbortController by job
+ * id, so the worker's close() can abort them with WorkerShutdown. With `queue`, experiments of at
+ * least SPREAD_MIN_CELLS cells are spread over the workers as part jobs.
  */
-export function experimentJobProcessor(ctx: PipelineContext, controllers: Map<string, AbortController>) {
+export function experimentJobProcessor(
+  ctx: PipelineContext,
+  controllers: Map<string, AbortController>,
+  queue?: ExperimentQueue,
+) {
   const { db, log } = ctx;
-  return async (job: Job<ExperimentJobData>, token?: string): Promise<void> => {
+  return async (job: Job<ExperimentJobData>, token?: string): Promise<PartResult | undefined> => {
     const id = job.data?.experimentId;
     if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) {
       throw new UnrecoverableError('job data has no valid experimentId');
     }
     const controller = new AbortController();
-    controllers.set(id, controller);
+    const key = job.id ?? id;
+    controllers.set(key, controller);
     // Cancellation (and deletion) arrive through Postgres; polled so any API instance can cancel.
     const watcher = setInterval(() => {
       db.experiment
@@ -66,6 +125,9 @@ export function experimentJobProcessor(ctx: PipelineContext, controllers: Map<st
         .catch(() => undefined);
     }, CANCEL_POLL_MS);
     try {
+      // a part of a spread experiment: no experiment lease (the experiment's job is waiting for it)
+      if (job.data.part) return await processPart(ctx, job.data, controller.signal);
+      const spread = queue && token ? spreadOf(ctx, queue, job, token) : undefined;
       for (let outages = 0; ; outages++) {
         let lease: Lease | null;
         try {
@@ -80,9 +142,10 @@ export function experimentJobProcessor(ctx: PipelineContext, controllers: Map<st
           return;
         }
         try {
-          await processExperiment(ctx, id, AbortSignal.any([controller.signal, lease.lost]));
+          await processExperiment(ctx, id, AbortSignal.any([controller.signal, lease.lost]), spread);
           return;
         } catch (err) {
+          if (err instanceof WaitingForParts) throw err;
           // (an error from a dropped connection can arrive before the lease notices: ask Postgres)
           const outage =
             lease.lost.aborted ||
@@ -99,6 +162,8 @@ export function experimentJobProcessor(ctx: PipelineContext, controllers: Map<st
         await waitForDb(db, controller.signal);
       }
     } catch (err) {
+      // the experiment's job waits, holding no worker, until its parts are done; then it runs again
+      if (err instanceof WaitingForParts) throw new WaitingChildrenError();
       if (controller.signal.aborted && controller.signal.reason instanceof CancelRequested) {
         await advance(db, id, 'canceled', { message: 'canceled' });
         log(`experiment ${id}: canceled`);
@@ -114,6 +179,11 @@ export function experimentJobProcessor(ctx: PipelineContext, controllers: Map<st
         }
         throw new Error('worker shut down; another attempt continues from the last checkpoint');
       }
+      if (job.data.part) {
+        // a failed part leaves its work to the experiment's own job, which reports any failure
+        log(`experiment ${id}: part ${job.id} failed (attempt ${job.attemptsMade + 1}): ${String(err)}`);
+        throw classify(err) ? new UnrecoverableError(String(err)) : err;
+      }
       const permanent = classify(err);
       const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? JOB_OPTIONS.attempts);
       if (permanent || finalAttempt) {
@@ -127,7 +197,7 @@ export function experimentJobProcessor(ctx: PipelineContext, controllers: Map<st
       throw err;
     } finally {
       clearInterval(watcher);
-      controllers.delete(id);
+      controllers.delete(key);
     }
   };
 }

@@ -1,0 +1,120 @@
+// One experiment across many workers (BullMQ flows): with two workers, an experiment's two runs are
+// trained as two part jobs and its tensor as blocks of checkpoints, taken by both workers; the tensor
+// is byte-identical to the one a single worker computes unspread; a worker killed in the middle of a
+// spread tensor leaves the experiment to finish with the same tensor and no cell stored twice.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { PartResult } from '../../store/queue.ts';
+import { type Service, startService } from '../helpers/service.ts';
+import {
+  assertSameTensor,
+  FAST_RECOVERY,
+  finished,
+  killWorkerWhen,
+  smallSpec,
+  submit,
+} from '../recovery/helpers.ts';
+
+// two different networks (784-16-10, seeds 41 and 42), 8 checkpoints: 3 x 3 x 8 = 72 cells in 4 blocks
+const base = smallSpec('spread', { trainExamples: 1536, batchSize: 16, seed: 41 }, 8);
+const spec = {
+  ...base,
+  specimen: { ...base.reference, training: { ...base.reference.training, seed: 42 } },
+};
+const TOTAL = 3 * 3 * 8;
+const SPREAD = { SPREAD_MIN_CELLS: '0', TENSOR_BLOCKS: '4' };
+// a killed worker's part is taken over once its lock expires; long enough that a busy machine's
+// training never misses a lock renewal (a part whose lock lapses is run again: correct, but twice)
+const RECOVERY = { JOB_LOCK_MS: '10000', STALLED_INTERVAL_MS: '1000', RECONCILE_INTERVAL_MS: '500' };
+
+interface Summary {
+  parts?: PartResult[];
+  finalAttempt: { cellsStoredBefore: number; cellsComputed: number };
+}
+
+describe('one experiment spread over two workers', () => {
+  let svc: Service;
+  let spreadId = '';
+
+  before(async () => {
+    svc = await startService({ workers: 2, env: { ...RECOVERY, ...SPREAD } });
+  });
+
+  after(async () => {
+    await svc?.stop();
+  });
+
+  it('trains both runs as parts and computes the tensor in blocks, on both workers', async () => {
+    spreadId = await submit(svc, spec);
+    const row = await finished(svc.db, spreadId, 180_000);
+    assert.equal(row.attempts, 1, 'handing out parts is not a retry');
+    const summary = row.summary as unknown as Summary;
+    const parts = summary.parts ?? [];
+    const runs = parts.filter((p) => p.part === 'run');
+    const blocks = parts.filter((p) => p.part === 'block');
+    assert.deepEqual(runs.map((p) => p.network).sort(), ['reference', 'specimen'], JSON.stringify(parts));
+    // the two networks trained at the same time: their training intervals overlap
+    const trained = await svc.db.run.findMany({
+      where: { id: { in: [row.referenceRunId!, row.specimenRunId!] } },
+    });
+    const spans = trained.map((r) => [r.finishedAt!.getTime() - r.seconds! * 1000, r.finishedAt!.getTime()]);
+    assert.equal(spans.length, 2);
+    assert.ok(
+      spans[0]![0]! < spans[1]![1]! && spans[1]![0]! < spans[0]![1]!,
+      `training intervals overlap: ${JSON.stringify(spans)} ${JSON.stringify(runs)}`,
+    );
+    assert.deepEqual(
+      blocks.map((p) => [p.from, p.to]).sort((a, b) => a[0]! - b[0]!),
+      [
+        [0, 2],
+        [2, 4],
+        [4, 6],
+        [6, 8],
+      ],
+    );
+    assert.equal(
+      blocks.reduce((a, p) => a + (p.cells ?? 0), 0),
+      TOTAL,
+      'the blocks computed every cell, none twice',
+    );
+    assert.equal(summary.finalAttempt.cellsComputed, 0, "the experiment's own job only summarised");
+    assert.equal(
+      new Set(parts.map((p) => p.worker)).size,
+      2,
+      `parts by both workers: ${JSON.stringify(parts)}`,
+    );
+    assert.equal(await svc.db.cell.count({ where: { experimentId: spreadId } }), TOTAL);
+  });
+
+  it('gives the tensor a single worker computes without spreading, byte for byte', async () => {
+    assert.ok(spreadId, 'the spread experiment of the first test');
+    while (svc.workers.length > 0) await svc.killWorker(svc.workers[0]);
+    await svc.startWorker({ SPREAD_MIN_CELLS: '1000000' });
+    const plain = await submit(svc, { ...spec, name: 'spread: unspread' }); // reuses the trained runs
+    const row = await finished(svc.db, plain, 180_000);
+    assert.equal((row.summary as unknown as Summary).parts, undefined, 'not spread');
+    assert.equal(await assertSameTensor(svc.db, plain, spreadId), TOTAL);
+  });
+
+  it('a worker killed in the middle of a spread tensor: the survivor finishes it, same tensor', async () => {
+    assert.ok(spreadId, 'the spread experiment of the first test');
+    while (svc.workers.length > 0) await svc.killWorker(svc.workers[0]);
+    await svc.startWorker();
+    await svc.startWorker();
+    const id = await submit(svc, { ...spec, name: 'spread: killed' }); // runs reused: straight to blocks
+    let stored = 0;
+    await killWorkerWhen(
+      svc,
+      svc.workers[1]!,
+      async () => {
+        stored = await svc.db.cell.count({ where: { experimentId: id } });
+        return stored > 0 && stored < TOTAL;
+      },
+      'part of the spread tensor stored',
+    );
+    const row = await finished(svc.db, id, 180_000);
+    assert.equal(await svc.db.cell.count({ where: { experimentId: id } }), TOTAL, 'no cell stored twice');
+    assert.equal(await assertSameTensor(svc.db, id, spreadId), TOTAL);
+    assert.ok((row.summary as unknown as Summary).parts, 'it was spread');
+  });
+});
