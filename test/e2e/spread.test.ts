@@ -6,14 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PartResult } from '../../store/queue.ts';
 import { type Service, startService } from '../helpers/service.ts';
-import {
-  assertSameTensor,
-  FAST_RECOVERY,
-  finished,
-  killWorkerWhen,
-  smallSpec,
-  submit,
-} from '../recovery/helpers.ts';
+import { assertSameTensor, finished, killWorkerWhen, smallSpec, submit } from '../recovery/helpers.ts';
 
 // two different networks (784-16-10, seeds 41 and 42), 8 checkpoints: 3 x 3 x 8 = 72 cells in 4 blocks
 const base = smallSpec('spread', { trainExamples: 1536, batchSize: 16, seed: 41 }, 8);

@@ -39,6 +39,7 @@ describe('experiment processor', () => {
       backend: 'test',
       gemm: jsEngine,
       log: (msg) => logs.push(msg),
+      workerName: 'test',
     };
   });
 

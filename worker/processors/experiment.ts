@@ -616,7 +616,13 @@ async function computeCells(
         // whole tensor, so a block computes exactly the cells the whole tensor would)
         checkpoints: to,
         loadSpecimen: (j, t) => spec.store.loadRepresentation(t, pass.artifact(spec.layers[j]!.name)),
-        skip: (i, j, t) => t < from || !pass.pair(i, j) || have.has(`${i}/${j}/${t}`),
+        // A (specimen layer, checkpoint) with any cell missing is computed whole: the builder stacks the
+        // reference layers of one specimen representation into shared products, so a partial group
+        // would round differently from a clean run's (cells already stored are dropped below).
+        skip: (i, j, t) =>
+          t < from ||
+          !pass.pair(i, j) ||
+          ref.layers.every((_, k) => !pass.pair(k, j) || have.has(`${k}/${j}/${t}`)),
         options: {
           engine: ctx.gemm,
           methods,
@@ -629,6 +635,7 @@ async function computeCells(
     }
   };
   for await (const cell of cellsOf()) {
+    if (have.has(`${cell.refLayer}/${cell.specLayer}/${cell.checkpoint}`)) continue;
     const r = cell.result;
     batch.push({
       refLayer: cell.refLayer,
