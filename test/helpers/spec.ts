@@ -22,3 +22,16 @@ export function tinySpec(overrides: Record<string, unknown> = {}) {
     ...overrides,
   };
 }
+
+/** A small upload spec: 8 samples, layers fc1 and fc2, Net_S = Net_R, two checkpoints. */
+export function uploadSpec(overrides: Record<string, unknown> = {}) {
+  return {
+    name: 'upload',
+    source: 'upload',
+    samples: 8,
+    reference: { layers: ['fc1', 'fc2'] },
+    specimen: 'same',
+    checkpoints: [{ step: 0 }, { step: 10 }],
+    ...overrides,
+  };
+}

@@ -15,21 +15,9 @@ import { redactQuery } from '../../server/redact.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { testConfig, waitFor } from '../helpers/env.ts';
 import { assertHealthy } from '../helpers/health.ts';
-import { tinySpec } from '../helpers/service.ts';
+import { tinySpec, uploadSpec } from '../helpers/spec.ts';
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
-
-function uploadSpec(overrides: Record<string, unknown> = {}) {
-  return {
-    name: 'upload',
-    source: 'upload',
-    samples: 8,
-    reference: { layers: ['fc1', 'fc2'] },
-    specimen: 'same',
-    checkpoints: [{ step: 0 }, { step: 10 }],
-    ...overrides,
-  };
-}
 
 /** A log sink: everything the API's logger writes, as text. */
 function captureLog() {

@@ -13,18 +13,9 @@ import { SLICE_MEASURES } from '../../core/slice.ts';
 import { EXPERIMENT_STATUSES, TERMINAL_STATUSES } from '../../core/status.ts';
 import { createKey, hashSecret } from '../../store/auth.ts';
 import { seedExperiment, startApp, type TestApp } from '../helpers/app.ts';
-import { tinySpec } from '../helpers/service.ts';
+import { tinySpec, uploadSpec } from '../helpers/spec.ts';
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
-
-const uploadSpec = {
-  name: 'upload',
-  source: 'upload',
-  samples: 8,
-  reference: { layers: ['fc1', 'fc2'] },
-  specimen: 'same',
-  checkpoints: [{ step: 0 }, { step: 10 }],
-};
 
 describe('dry runs, presets, meta and submission checks', () => {
   let t: TestApp;
@@ -85,7 +76,7 @@ describe('dry runs, presets, meta and submission checks', () => {
       { ...tinySpec(), name: undefined },
       tinySpec({ probe: { examples: 20000 } }),
       tinySpec({ reference: { dataset: 'mnist', architecture: { type: 'mlp', hidden: [8000, 8000] } } }),
-      { ...uploadSpec, samples: 0 },
+      { ...uploadSpec(), samples: 0 },
     ];
     const before = await stored();
     for (const body of cases) {
@@ -101,7 +92,7 @@ describe('dry runs, presets, meta and submission checks', () => {
 
   it('a dry run of an upload spec answers its estimate; members may dry-run, share tokens may not', async () => {
     const before = await stored();
-    const dry = await post(uploadSpec, '?dryRun=true', member);
+    const dry = await post(uploadSpec(), '?dryRun=true', member);
     assert.equal(dry.statusCode, 200, dry.body);
     assert.equal(dry.json().estimate.cells, 2 * 2 * 2);
     assert.equal(dry.json().estimate.representations, 2 * 2);
@@ -251,7 +242,7 @@ describe('dry runs, presets, meta and submission checks', () => {
     const far = await post({ ...spec, colour: 'red' });
     assert.match(far.json().message, /^body\.colour: unknown property; allowed: name, reference, specimen/);
 
-    const uploadTypo = await post({ ...uploadSpec, sampels: 8 });
+    const uploadTypo = await post({ ...uploadSpec(), sampels: 8 });
     assert.equal(uploadTypo.statusCode, 400, uploadTypo.body);
     assert.match(uploadTypo.json().message, /^body\.sampels: unknown property; did you mean "samples"\?/);
 
