@@ -3367,6 +3367,10 @@ export interface paths {
               figureFractions: number[];
               /** @description the measures a slice can read (GET …/tensor?measure=) */
               measures: string[];
+              /** @description what happens in each status, in words ('capturing' computes the random baseline) */
+              phases: {
+                [key: string]: string;
+              };
               /** @description every experiment status, in lifecycle order */
               statuses: string[];
               /** @description statuses an experiment never leaves */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_FRACTIONS } from '../../core/figures/heatmaps.ts';
 import { SLICE_MEASURES } from '../../core/slice.ts';
-import { EXPERIMENT_STATUSES, TERMINAL_STATUSES } from '../../core/status.ts';
+import { EXPERIMENT_STATUSES, STATUS_PHASES, TERMINAL_STATUSES } from '../../core/status.ts';
 import { createKey, hashSecret } from '../../store/auth.ts';
 import { seedExperiment, startApp, type TestApp } from '../helpers/app.ts';
 import { tinySpec, uploadSpec } from '../helpers/spec.ts';
@@ -165,10 +165,13 @@ describe('dry runs, presets, meta and submission checks', () => {
     assert.deepEqual(res.json(), {
       statuses: [...EXPERIMENT_STATUSES],
       terminalStatuses: [...TERMINAL_STATUSES],
+      phases: { ...STATUS_PHASES },
       figureFractions: [...DEFAULT_FRACTIONS],
       measures: [...SLICE_MEASURES],
     });
     assert.ok(res.json().statuses.includes('awaiting_representations'));
+    assert.deepEqual(Object.keys(res.json().phases), [...EXPERIMENT_STATUSES], 'a phase for every status');
+    assert.match(res.json().phases.capturing, /random baseline/);
     const anonymous = await t.app.inject({ method: 'GET', url: '/v1/meta' });
     assert.equal(anonymous.statusCode, 401);
   });

@@ -408,7 +408,7 @@ export async function processExperiment(
   // Phase 2: capturing — the representations were saved at each checkpoint; gather their sizes and
   // the random baseline: every measure on Gaussian data with the same samples and widths per pair.
   await progress.flush();
-  await advance(db, row.id, 'capturing', { message: 'gathering representations and the random baseline' });
+  await advance(db, row.id, 'capturing', { message: 'computing the random baseline' });
   signal.throwIfAborted();
   const refInfo = (await ref.store.loadState())?.layers ?? [];
   const specInfo = (await spec.store.loadState())?.layers ?? [];

@@ -10,7 +10,7 @@ import { describeNetwork } from '../../../core/nets/describe.ts';
 import { PRESETS, type PresetName } from '../../../core/nets/presets.ts';
 import { SLICE_MEASURES } from '../../../core/slice.ts';
 import { normaliseProbeSpec } from '../../../core/spec/run.ts';
-import { EXPERIMENT_STATUSES, TERMINAL_STATUSES } from '../../../core/status.ts';
+import { EXPERIMENT_STATUSES, STATUS_PHASES, TERMINAL_STATUSES } from '../../../core/status.ts';
 import { principalOf } from '../../plugins/auth.ts';
 import { errorResponses } from '../../schemas/error.ts';
 
@@ -51,6 +51,9 @@ type PresetView = Static<typeof PresetSchema>;
 const MetaSchema = Type.Object({
   statuses: Type.Array(Type.String(), { description: 'every experiment status, in lifecycle order' }),
   terminalStatuses: Type.Array(Type.String(), { description: 'statuses an experiment never leaves' }),
+  phases: Type.Record(Type.String(), Type.String(), {
+    description: "what happens in each status, in words ('capturing' computes the random baseline)",
+  }),
   figureFractions: Type.Array(Type.Number(), {
     description: "Figure 1's default fractions of training (GET …/figures/heatmaps.svg)",
   }),
@@ -120,6 +123,7 @@ export async function metaRoutes(scope: FastifyInstance): Promise<void> {
       return {
         statuses: [...EXPERIMENT_STATUSES],
         terminalStatuses: [...TERMINAL_STATUSES],
+        phases: { ...STATUS_PHASES },
         figureFractions: [...DEFAULT_FRACTIONS],
         measures: [...SLICE_MEASURES],
       };
