@@ -296,6 +296,9 @@ describe('web page in headless Chromium', () => {
     assert.equal(await facts.locator('[data-fact="dataset"]').textContent(), 'mnist');
     const live = page.getByTestId('live-progress');
     await live.locator('li.now').filter({ hasText: 'queued' }).waitFor();
+    // what the phase does, in the API's words
+    const { phases } = await getJson<{ phases: Record<string, string> }>(svc, '/v1/meta');
+    assert.equal(await live.getByTestId('phase-words').textContent(), `queued: ${phases['queued']}`);
 
     // another queued experiment is canceled from its page, after a confirmation
     const other = await svc.request('/v1/experiments', {

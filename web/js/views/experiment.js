@@ -61,7 +61,7 @@ export async function experimentView(id, share, query, signal) {
   const active = !m.terminalStatuses.includes(e.status);
   const header = experimentHeader(e, share ? null : actionBar(e, { active }));
   if (active) {
-    const live = liveProgress({ ...e.progress, status: e.status }, m.statuses, m.terminalStatuses);
+    const live = liveProgress({ ...e.progress, status: e.status }, m.statuses, m.terminalStatuses, m.phases);
     show(crumbs(share), header, live.el);
     // Follow the SSE stream; when it drops without an `end` (API restart, network), reconnect.
     let ended = false;

@@ -41,19 +41,29 @@ function setBar(bar, fraction) {
  * @param {ProgressEvent} first
  * @param {string[]} statuses every status, in order (GET /v1/meta)
  * @param {string[]} terminal the terminal ones
+ * @param {Record<string, string>} [words] what happens in each status, in words (GET /v1/meta)
  */
-export function liveProgress(first, statuses, terminal) {
+export function liveProgress(first, statuses, terminal, words = {}) {
   const phases = statuses.filter((st) => !terminal.includes(st));
   const message = h('span', {});
   const bar = progressBar(first.fraction, first.status);
   const right = h('span', { class: 'num' });
   const note = h('div', { class: 'hint' });
   const steps = h('ol', { class: 'steps' });
+  const doing = h('div', { class: 'hint', 'data-testid': 'phase-words' });
   const el = h(
     'section',
     { class: 'panel', 'data-testid': 'live-progress' },
     h('div', { class: 'panel-head' }, h('h2', {}, 'In progress'), h('span', { class: 'live' }, 'live')),
-    h('div', { class: 'panel-body' }, steps, bar, h('div', { class: 'progress-text' }, message, right), note),
+    h(
+      'div',
+      { class: 'panel-body' },
+      steps,
+      doing,
+      bar,
+      h('div', { class: 'progress-text' }, message, right),
+      note,
+    ),
   );
   /** @param {ProgressEvent} p */
   const update = (p) => {
@@ -66,11 +76,16 @@ export function liveProgress(first, statuses, terminal) {
       ...shown.map((name, k) =>
         h(
           'li',
-          { class: k < at ? 'done' : k === at ? 'now' : '', 'aria-current': k === at ? 'step' : null },
+          {
+            class: k < at ? 'done' : k === at ? 'now' : '',
+            'aria-current': k === at ? 'step' : null,
+            title: words[name] ?? null,
+          },
           statusLabel(name),
         ),
       ),
     );
+    doing.textContent = words[p.status] ? `${statusLabel(p.status)}: ${words[p.status]}` : '';
     message.textContent = p.message;
     right.textContent = `${pct(p.fraction)}  ${eta(p.etaSeconds)}`;
     setBar(bar, p.fraction);
