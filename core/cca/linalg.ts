@@ -8,7 +8,8 @@
 // CholeskyDecomposition plus the triangular inverse it lacks, 1.5x). The whole JS fallback,
 // REPDYN_NATIVE=0 CCA_BENCH_CHECKPOINTS=2 CCA_BENCH_FULL_ONLY=1 npm run bench:cca: 85.9 s (23.2 CPU s)
 // with these routines, 232.1 s (60.0 CPU s) with ml-matrix's in the decomposition workers. ml-matrix
-// is slower than 1.5x everywhere it could serve, so it is not a dependency.
+// is slower than 1.5x everywhere it could serve, so it does not; it is the independent reference these
+// routines are tested against (test/core/cca/linalg-reference.test.ts).
 
 import type { Matrix2D } from './matrix.ts';
 
