@@ -37,7 +37,7 @@ describe('one experiment spread over two workers', () => {
     await svc?.stop();
   });
 
-  it('trains both runs as parts and computes the tensor in blocks, on both workers', async () => {
+  it('trains both runs as parts and computes the tensor in blocks, on both workers', async (t) => {
     spreadId = await submit(svc, spec);
     const row = await finished(svc.db, spreadId, 180_000);
     assert.equal(row.attempts, 1, 'handing out parts is not a retry');
@@ -77,6 +77,9 @@ describe('one experiment spread over two workers', () => {
       `parts by both workers: ${JSON.stringify(parts)}`,
     );
     assert.equal(await svc.db.cell.count({ where: { experimentId: spreadId } }), TOTAL);
+    // (who did what, when: the evidence the issue asks for, in the test's output)
+    t.diagnostic(`training spans (ms since epoch): ${JSON.stringify(spans)}`);
+    t.diagnostic(`parts: ${JSON.stringify(parts)}`);
   });
 
   it('gives the tensor a single worker computes without spreading, byte for byte', async () => {
