@@ -9,7 +9,7 @@ import { launchService } from '../../scripts/lib/service.ts';
 import type { Db } from '../../store/db.ts';
 import { EXPERIMENT_QUEUE } from '../../store/queue.ts';
 import { testConfig } from './env.ts';
-import type { LocalS3 } from './s3.ts';
+import { type LocalS3, startLocalS3 } from './s3.ts';
 
 export { tinySpec } from './spec.ts';
 
@@ -36,11 +36,15 @@ export async function startService(
   options: { workers?: number; env?: Record<string, string>; s3?: LocalS3 } = {},
 ): Promise<Service> {
   const config = testConfig(options.env);
+  // TEST_ARTIFACT_STORE=s3 runs every service of a test file on a local S3 endpoint of its own
+  // (e.g. `TEST_ARTIFACT_STORE=s3 npm test e2e/experiments`): the same tests against object storage
+  const ownS3 = !options.s3 && process.env['TEST_ARTIFACT_STORE'] === 's3' ? await startLocalS3() : null;
+  const s3 = options.s3 ?? ownS3;
   const svc = await launchService({
     env: {
       LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
       // artifacts in a bucket of a local S3 endpoint (a prefix of this service's own) instead of the directory
-      ...(options.s3 ? options.s3.env(`svc-${randomBytes(4).toString('hex')}`) : {}),
+      ...(s3 ? s3.env(`svc-${randomBytes(4).toString('hex')}`) : {}),
       ...options.env,
     },
   });
@@ -48,6 +52,7 @@ export async function startService(
   // orphaned child keeps the test file, and so the whole runner, alive forever.
   const abandon = async (err: unknown): Promise<never> => {
     await svc.stop({ apiSignal: 'SIGKILL' }).catch(() => undefined);
+    await ownS3?.close();
     throw new Error(`${err}\n${svc.output()}`);
   };
   const api = await svc.startApi().catch(abandon);
@@ -84,6 +89,7 @@ export async function startService(
       await queue.close().catch(() => undefined);
       queueRedis.disconnect();
       await svc.stop();
+      await ownS3?.close();
     },
   };
 }
