@@ -9,8 +9,13 @@ import type { RunArtifactStore } from '../core/train/store.ts';
 const RUN_KEY = /^[0-9a-f]{8,64}$/;
 const LAYER_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
+/** A run's key: 8 to 64 lowercase hex digits (the name of its folder or key prefix). */
+export function isRunKey(key: string): boolean {
+  return RUN_KEY.test(key);
+}
+
 export function checkRunKey(key: string): string {
-  if (!RUN_KEY.test(key)) throw new Error(`artifact store: invalid run key '${key}'`);
+  if (!isRunKey(key)) throw new Error(`artifact store: invalid run key '${key}'`);
   return key;
 }
 
@@ -57,7 +62,7 @@ export interface ArtifactStore {
   run(key: string): RunArtifacts;
   /** Removes every artifact of a run (state.json first). */
   removeRun(key: string): Promise<void>;
-  /** Every run that has artifacts (the orphan sweep). */
+  /** Every run that has artifacts, by valid run key only (the orphan sweep). */
   listRuns(): Promise<RunListing[]>;
   close(): void;
 }

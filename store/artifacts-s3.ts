@@ -27,6 +27,7 @@ import {
   checkLayerName,
   checkpointName,
   checkRunKey,
+  isRunKey,
   type PieceWriter,
   type RunArtifacts,
   type RunListing,
@@ -234,7 +235,7 @@ export class S3ArtifactStore implements ArtifactStore {
     const byKey = new Map<string, Date>();
     for (const o of await this.list('runs/')) {
       const key = o.path.split('/')[1];
-      if (!key) continue;
+      if (!key || !isRunKey(key)) continue;
       const seen = byKey.get(key);
       if (!seen || o.modified > seen) byKey.set(key, o.modified);
     }

@@ -19,6 +19,7 @@ import {
   checkLayerName,
   checkpointName,
   checkRunKey,
+  isRunKey,
   type PieceWriter,
   type RunArtifacts,
   type RunListing,
@@ -218,7 +219,7 @@ export class FsArtifactStore implements ArtifactStore {
     }
     const out: RunListing[] = [];
     for (const key of names) {
-      if (!/^[0-9a-f]{8,64}$/.test(key)) continue;
+      if (!isRunKey(key)) continue;
       const info = await stat(join(this.location, 'runs', key)).catch(() => null);
       if (info?.isDirectory()) out.push({ key, modified: info.mtime });
     }

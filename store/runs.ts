@@ -22,7 +22,6 @@ import { RUN_LOCK_SPACE } from './leases.ts';
 export const RUN_KEY_LOCK_SPACE = 0x5244594b;
 /** The sweep leaves alone anything younger than this (a row or directory being set up). */
 export const SWEEP_MIN_AGE_MS = 60_000;
-const RUN_DIR = /^[0-9a-f]{8,64}$/;
 const TX = { timeout: 120_000, maxWait: 60_000 };
 
 /** The experiment is gone, finished or canceled: it adopts nothing. */
@@ -131,7 +130,7 @@ export async function sweepOrphans(
   for (const { id } of orphans) if (await collectRun(db, artifacts, id)) runs++;
 
   let dirs = 0;
-  const candidates = (await artifacts.listRuns()).filter((r) => RUN_DIR.test(r.key));
+  const candidates = await artifacts.listRuns();
   const known = new Set(
     (
       await db.run.findMany({ where: { key: { in: candidates.map((c) => c.key) } }, select: { key: true } })

@@ -7,34 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeNpy } from '../../core/npy.ts';
-import type { RunState } from '../../core/train/store.ts';
 import type { ArtifactStore } from '../../store/artifact-store.ts';
 import { FsArtifactStore } from '../../store/artifacts.ts';
 import { parseS3Url, S3ArtifactStore } from '../../store/artifacts-s3.ts';
 import { openArtifactStore } from '../../store/open-artifacts.ts';
+import { sampleRunState } from '../helpers/run-state.ts';
 import { type LocalS3, startLocalS3 } from '../helpers/s3.ts';
 
 const KEY = 'cd'.repeat(32);
 const OTHER = 'ef'.repeat(16);
 
-const state = (complete: boolean): RunState => ({
-  version: 1,
-  checkpoints: [
-    {
-      index: 0,
-      step: 0,
-      fraction: 0,
-      trainLoss: 2.3,
-      trainAccuracy: 0.1,
-      probeLoss: 2.3,
-      probeAccuracy: 0.1,
-    },
-  ],
-  layers: [{ name: 'fc1', kind: 'dense', features: 2, samples: 3 }],
-  totalSteps: 10,
-  backend: 'wasm',
-  complete,
-});
+const state = sampleRunState;
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];

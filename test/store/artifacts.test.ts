@@ -3,8 +3,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { RunState } from '../../core/train/store.ts';
 import { FsRunArtifactStore } from '../../store/artifacts.ts';
+import { sampleRunState } from '../helpers/run-state.ts';
 
 let root: string;
 before(async () => {
@@ -33,24 +33,7 @@ describe('FsRunArtifactStore', () => {
     const wide = { data: Float64Array.of(1e-160, 1e39, 1e300, 0.1, 1 + 2 ** -50, -3), rows: 3, cols: 2 };
     await store.saveRepresentation(0, 'fc2', wide);
     assert.deepEqual(await store.loadRepresentation(0, 'fc2'), wide);
-    const state: RunState = {
-      version: 1,
-      checkpoints: [
-        {
-          index: 0,
-          step: 0,
-          fraction: 0,
-          trainLoss: 2.3,
-          trainAccuracy: 0.1,
-          probeLoss: 2.3,
-          probeAccuracy: 0.1,
-        },
-      ],
-      layers: [{ name: 'fc1', kind: 'dense', features: 2, samples: 3 }],
-      totalSteps: 10,
-      backend: 'wasm',
-      complete: false,
-    };
+    const state = sampleRunState();
     await store.saveState(state);
     assert.deepEqual(await store.loadState(), state);
     assert.equal(await store.hasCheckpoint(0), true);
