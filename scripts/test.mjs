@@ -25,7 +25,12 @@ import { join } from 'node:path';
 import pg from 'pg';
 
 const UNIT_DIRS = ['test/core/'];
-const UNIT_FILES = ['test/config.test.ts', 'test/cli/similarity.test.ts', 'test/store/artifacts.test.ts'];
+const UNIT_FILES = [
+  'test/config.test.ts',
+  'test/cli/similarity.test.ts',
+  'test/store/artifacts.test.ts',
+  'test/worker/phases.test.ts',
+];
 /** The browser tests (they drive Chromium): test/e2e/web.test.ts and any test/e2e/web-*.test.ts. */
 const isBrowser = (file) => /^test\/e2e\/web(-[^/]*)?\.test\.ts$/.test(file);
 /**

@@ -149,6 +149,21 @@ describe('experiment processor', () => {
       logs.some((l) => l.includes(`experiment ${id}: succeeded`)),
       logs.join('\n'),
     );
+    // each phase logged by its name, with the stored status it moved the experiment to, in order
+    assert.deepEqual(
+      logs.filter((l) => l.startsWith(`experiment ${id}: `) && l.includes(' phase')),
+      [
+        `experiment ${id}: runs phase (status training)`,
+        `experiment ${id}: baseline phase (status capturing)`,
+        `experiment ${id}: tensor phase (status computing)`,
+      ],
+    );
+    const finalAttempt = (r.summary as { finalAttempt?: unknown } | null)?.finalAttempt;
+    assert.deepEqual(finalAttempt, {
+      runs: [{ reused: false, resumedFromStep: null }],
+      cellsStoredBefore: 0,
+      cellsComputed: 4 * 4 * 4,
+    });
     // done: processing it again changes nothing
     await processExperiment(ctx, id, never);
     assert.equal((await row(id)).attempts, 1);
