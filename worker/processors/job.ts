@@ -96,6 +96,115 @@ function spreadOf(
   };
 }
 
+/** Aborts `controller` with CancelRequested once Postgres says the experiment is canceled, deleted or finished. */
+function watchForCancel(db: Db, id: string, controller: AbortController): NodeJS.Timeout {
+  // Cancellation (and deletion) arrive through Postgres; polled so any API instance can cancel.
+  return setInterval(() => {
+    db.experiment
+      .findUnique({ where: { id }, select: { cancelRequested: true, status: true } })
+      .then((row) => {
+        if (!row || row.cancelRequested || isTerminal(row.status)) controller.abort(new CancelRequested());
+      })
+      .catch(() => undefined);
+  }, CANCEL_POLL_MS);
+}
+
+/**
+ * Runs the experiment while holding its lease; a PostgreSQL outage (the lease lost, or the database
+ * unreachable) is waited out and the experiment continued, up to MAX_DB_OUTAGES times. Returns at
+ * once when another live worker holds the experiment.
+ */
+async function runLeased(
+  ctx: PipelineContext,
+  id: string,
+  controller: AbortController,
+  spread: Spread | undefined,
+): Promise<void> {
+  const { db, log } = ctx;
+  for (let outages = 0; ; outages++) {
+    let lease: Lease | null;
+    try {
+      lease = await tryLeaseExperiment(ctx.config.databaseUrl, id);
+    } catch (err) {
+      if (!isDbUnavailable(err) || outages >= MAX_DB_OUTAGES) throw err;
+      await waitForDb(db, controller.signal);
+      continue;
+    }
+    if (!lease) {
+      log(`experiment ${id}: another live worker holds it; leaving it to that one`);
+      return;
+    }
+    try {
+      await processExperiment(ctx, id, AbortSignal.any([controller.signal, lease.lost]), spread);
+      return;
+    } catch (err) {
+      if (err instanceof WaitingForParts) throw err;
+      // (an error from a dropped connection can arrive before the lease notices: ask Postgres)
+      const outage =
+        lease.lost.aborted ||
+        isDbUnavailable(err) ||
+        (await pingDb(db, 2_000).then(
+          () => false,
+          () => true,
+        ));
+      if (controller.signal.aborted || !outage || outages >= MAX_DB_OUTAGES) throw err;
+      log(`experiment ${id}: PostgreSQL unreachable; continuing when it answers`);
+    } finally {
+      await lease.release();
+    }
+    await waitForDb(db, controller.signal);
+  }
+}
+
+/**
+ * What a job's error becomes: a wait for its parts, a canceled experiment (returns), a job handed
+ * back (the worker shuts down), a failed part (left to the experiment's job), a failed experiment
+ * (permanent failures and the last attempt), or a retry. Throws in every case but the cancel.
+ */
+async function settleFailure(
+  ctx: PipelineContext,
+  job: Job<ExperimentJobData>,
+  token: string | undefined,
+  signal: AbortSignal,
+  err: unknown,
+): Promise<undefined> {
+  const { db, log } = ctx;
+  const id = job.data.experimentId;
+  // the experiment's job waits, holding no worker, until its parts are done; then it runs again
+  if (err instanceof WaitingForParts) throw new WaitingChildrenError();
+  if (signal.aborted && signal.reason instanceof CancelRequested) {
+    await advance(db, id, 'canceled', { message: 'canceled' });
+    log(`experiment ${id}: canceled`);
+    return;
+  }
+  if (signal.aborted && signal.reason instanceof WorkerShutdown) {
+    // A graceful stop (deploy, scale-down) hands the job back without spending an attempt; the next
+    // worker continues from the last checkpoint and the cells already stored.
+    if (token) {
+      await job.moveToDelayed(Date.now(), token);
+      log(`experiment ${id}: worker shutting down; handed back to the queue`);
+      throw new DelayedError();
+    }
+    throw new Error('worker shut down; another attempt continues from the last checkpoint');
+  }
+  if (job.data.part) {
+    // a failed part leaves its work to the experiment's own job, which reports any failure
+    log(`experiment ${id}: part ${job.id} failed (attempt ${job.attemptsMade + 1}): ${String(err)}`);
+    throw classify(err) ? new UnrecoverableError(String(err)) : err;
+  }
+  const permanent = classify(err);
+  const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? JOB_OPTIONS.attempts);
+  if (permanent || finalAttempt) {
+    const code = permanent?.code ?? 'INTERNAL';
+    const message = permanent?.message ?? `failed after ${job.attemptsMade + 1} attempts: ${String(err)}`;
+    await failExperiment(db, id, code, message);
+    log(`experiment ${id}: failed ${code}: ${message}`);
+    throw new UnrecoverableError(message);
+  }
+  log(`experiment ${id}: attempt ${job.attemptsMade + 1} failed, will retry: ${String(err)}`);
+  throw err;
+}
+
 /**
  * The processor for BullMQ's Worker. `controllers` holds each running job's AbortController by job
  * id, so the worker's close() can abort them with WorkerShutdown. With `queue`, experiments of at
@@ -106,7 +215,6 @@ export function experimentJobProcessor(
   controllers: Map<string, AbortController>,
   queue?: ExperimentQueue,
 ) {
-  const { db, log } = ctx;
   return async (job: Job<ExperimentJobData>, token?: string): Promise<PartResult | undefined> => {
     const id = job.data?.experimentId;
     if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) {
@@ -115,86 +223,14 @@ export function experimentJobProcessor(
     const controller = new AbortController();
     const key = job.id ?? id;
     controllers.set(key, controller);
-    // Cancellation (and deletion) arrive through Postgres; polled so any API instance can cancel.
-    const watcher = setInterval(() => {
-      db.experiment
-        .findUnique({ where: { id }, select: { cancelRequested: true, status: true } })
-        .then((row) => {
-          if (!row || row.cancelRequested || isTerminal(row.status)) controller.abort(new CancelRequested());
-        })
-        .catch(() => undefined);
-    }, CANCEL_POLL_MS);
+    const watcher = watchForCancel(ctx.db, id, controller);
     try {
       // a part of a spread experiment: no experiment lease (the experiment's job is waiting for it)
       if (job.data.part) return await processPart(ctx, job.data, controller.signal);
-      const spread = queue && token ? spreadOf(ctx, queue, job, token) : undefined;
-      for (let outages = 0; ; outages++) {
-        let lease: Lease | null;
-        try {
-          lease = await tryLeaseExperiment(ctx.config.databaseUrl, id);
-        } catch (err) {
-          if (!isDbUnavailable(err) || outages >= MAX_DB_OUTAGES) throw err;
-          await waitForDb(db, controller.signal);
-          continue;
-        }
-        if (!lease) {
-          log(`experiment ${id}: another live worker holds it; leaving it to that one`);
-          return;
-        }
-        try {
-          await processExperiment(ctx, id, AbortSignal.any([controller.signal, lease.lost]), spread);
-          return;
-        } catch (err) {
-          if (err instanceof WaitingForParts) throw err;
-          // (an error from a dropped connection can arrive before the lease notices: ask Postgres)
-          const outage =
-            lease.lost.aborted ||
-            isDbUnavailable(err) ||
-            (await pingDb(db, 2_000).then(
-              () => false,
-              () => true,
-            ));
-          if (controller.signal.aborted || !outage || outages >= MAX_DB_OUTAGES) throw err;
-          log(`experiment ${id}: PostgreSQL unreachable; continuing when it answers`);
-        } finally {
-          await lease.release();
-        }
-        await waitForDb(db, controller.signal);
-      }
+      await runLeased(ctx, id, controller, queue && token ? spreadOf(ctx, queue, job, token) : undefined);
+      return undefined;
     } catch (err) {
-      // the experiment's job waits, holding no worker, until its parts are done; then it runs again
-      if (err instanceof WaitingForParts) throw new WaitingChildrenError();
-      if (controller.signal.aborted && controller.signal.reason instanceof CancelRequested) {
-        await advance(db, id, 'canceled', { message: 'canceled' });
-        log(`experiment ${id}: canceled`);
-        return;
-      }
-      if (controller.signal.aborted && controller.signal.reason instanceof WorkerShutdown) {
-        // A graceful stop (deploy, scale-down) hands the job back without spending an attempt; the next
-        // worker continues from the last checkpoint and the cells already stored.
-        if (token) {
-          await job.moveToDelayed(Date.now(), token);
-          log(`experiment ${id}: worker shutting down; handed back to the queue`);
-          throw new DelayedError();
-        }
-        throw new Error('worker shut down; another attempt continues from the last checkpoint');
-      }
-      if (job.data.part) {
-        // a failed part leaves its work to the experiment's own job, which reports any failure
-        log(`experiment ${id}: part ${job.id} failed (attempt ${job.attemptsMade + 1}): ${String(err)}`);
-        throw classify(err) ? new UnrecoverableError(String(err)) : err;
-      }
-      const permanent = classify(err);
-      const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? JOB_OPTIONS.attempts);
-      if (permanent || finalAttempt) {
-        const code = permanent?.code ?? 'INTERNAL';
-        const message = permanent?.message ?? `failed after ${job.attemptsMade + 1} attempts: ${String(err)}`;
-        await failExperiment(db, id, code, message);
-        log(`experiment ${id}: failed ${code}: ${message}`);
-        throw new UnrecoverableError(message);
-      }
-      log(`experiment ${id}: attempt ${job.attemptsMade + 1} failed, will retry: ${String(err)}`);
-      throw err;
+      return await settleFailure(ctx, job, token, controller.signal, err);
     } finally {
       clearInterval(watcher);
       controllers.delete(key);
