@@ -1,6 +1,7 @@
 // Size and time estimates of an experiment, computed before anything is queued so that a spec too
 // large for the configured limits is refused with the estimate and the limit (HTTP 422).
 import { describeReduction, poolGrid } from './cca/conv.ts';
+import type { Estimate } from './contracts/estimate.ts';
 import type { LayerInfo, NetworkDescription } from './nets/describe.ts';
 import { commonPositionsGrid, type NormalisedExperiment } from './spec/experiment.ts';
 import type { ConvMode } from './spec/run.ts';
@@ -16,14 +17,8 @@ export interface Limits {
   seconds: number;
 }
 
-export interface Estimate {
-  cells: number;
-  checkpoints: number;
-  representation: { maxFeatures: number; maxSamples: number };
-  memoryMB: number;
-  diskMB: number;
-  seconds: { training: number; capture: number; tensor: number; total: number };
-}
+/** The estimate as the API answers it (core/contracts/estimate.ts). */
+export type { Estimate };
 
 export interface LimitViolation {
   code: string;

@@ -475,10 +475,220 @@ export interface paths {
             'application/json': {
               /** @enum {boolean} */
               dryRun: true;
-              /** @description the estimate a real submission answers with */
-              estimate: unknown;
+              /** @description memory/time estimate made before queueing */
+              estimate: components['schemas']['Estimate'] | components['schemas']['UploadEstimate'];
               /** @description the spec normalised as the service would run it: defaults filled, presets expanded, checkpoint steps explicit */
-              spec: unknown;
+              spec:
+                | {
+                    name: string;
+                    networks: {
+                      reference: {
+                        architecture:
+                          | {
+                              /** @description Non-linearity of every hidden layer */
+                              activation: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                              hidden: number[];
+                              /** @enum {string} */
+                              type: 'mlp';
+                            }
+                          | {
+                              /** @description Non-linearity of every hidden layer */
+                              activation: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                              conv: {
+                                filters: number;
+                                kernel: number;
+                                pool: number;
+                              }[];
+                              dense: number[];
+                              /** @enum {string} */
+                              type: 'conv';
+                            };
+                        /** @description multiply-adds × 2 of one forward pass, per example */
+                        flopsPerExample: number;
+                        /** @description recorded layers in forward order */
+                        layers: {
+                          kind: 'input' | 'dense' | 'conv' | 'logits';
+                          /** @description stable name: 'input', 'conv1'…, 'fc1'…, 'logits' */
+                          name: string;
+                          /** @description output shape per example: [features] or [h, w, channels] */
+                          shape: number[];
+                        }[];
+                        /** @description trainable parameters (weights + biases) */
+                        parameters: number;
+                      };
+                      specimen: {
+                        architecture:
+                          | {
+                              /** @description Non-linearity of every hidden layer */
+                              activation: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                              hidden: number[];
+                              /** @enum {string} */
+                              type: 'mlp';
+                            }
+                          | {
+                              /** @description Non-linearity of every hidden layer */
+                              activation: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                              conv: {
+                                filters: number;
+                                kernel: number;
+                                pool: number;
+                              }[];
+                              dense: number[];
+                              /** @enum {string} */
+                              type: 'conv';
+                            };
+                        /** @description multiply-adds × 2 of one forward pass, per example */
+                        flopsPerExample: number;
+                        /** @description recorded layers in forward order */
+                        layers: {
+                          kind: 'input' | 'dense' | 'conv' | 'logits';
+                          /** @description stable name: 'input', 'conv1'…, 'fc1'…, 'logits' */
+                          name: string;
+                          /** @description output shape per example: [features] or [h, w, channels] */
+                          shape: number[];
+                        }[];
+                        /** @description trainable parameters (weights + biases) */
+                        parameters: number;
+                      };
+                    };
+                    probe: {
+                      examples: number;
+                      seed: number;
+                      split: 'test' | 'train';
+                    };
+                    reference: {
+                      architecture:
+                        | {
+                            /** @description Non-linearity of every hidden layer */
+                            activation: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                            hidden: number[];
+                            /** @enum {string} */
+                            type: 'mlp';
+                          }
+                        | {
+                            /** @description Non-linearity of every hidden layer */
+                            activation: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                            conv: {
+                              filters: number;
+                              kernel: number;
+                              pool: number;
+                            }[];
+                            dense: number[];
+                            /** @enum {string} */
+                            type: 'conv';
+                          };
+                      checkpoints: {
+                        /** @description sorted, distinct, always containing 0 and training.steps */
+                        steps: number[];
+                      };
+                      /** @description Data set the network is trained on */
+                      dataset: 'mnist' | 'fashion-mnist' | 'cifar10';
+                      training: {
+                        batchSize: number;
+                        optimizer:
+                          | {
+                              learningRate: number;
+                              momentum: number;
+                              /** @enum {string} */
+                              type: 'sgd';
+                            }
+                          | {
+                              beta1: number;
+                              beta2: number;
+                              epsilon: number;
+                              learningRate: number;
+                              /** @enum {string} */
+                              type: 'adam';
+                            };
+                        seed: number;
+                        steps: number;
+                        trainExamples: number;
+                      };
+                    };
+                    similarity: {
+                      /** @description how conv layers become [samples, features] (core/cca/conv.ts) */
+                      convMode: 'positions' | 'mean' | 'flatten' | 'pool';
+                      /** @description how conv-vs-conv pairs are reduced: 'positions' (positions as samples on the common grid of the conv layers) in a network mixing conv and dense layers whose convMode was not chosen; 'same' (convMode, like every other pair) otherwise */
+                      convPairs: 'positions' | 'same';
+                      epsilon: number;
+                      methods: ('cca' | 'svcca' | 'pwcca' | 'cka')[];
+                      svccaThreshold: number;
+                    };
+                    /** @description null when the specimen is the reference run itself ("same") */
+                    specimen: {
+                      architecture:
+                        | {
+                            /** @description Non-linearity of every hidden layer */
+                            activation: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                            hidden: number[];
+                            /** @enum {string} */
+                            type: 'mlp';
+                          }
+                        | {
+                            /** @description Non-linearity of every hidden layer */
+                            activation: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                            conv: {
+                              filters: number;
+                              kernel: number;
+                              pool: number;
+                            }[];
+                            dense: number[];
+                            /** @enum {string} */
+                            type: 'conv';
+                          };
+                      checkpoints: {
+                        /** @description sorted, distinct, always containing 0 and training.steps */
+                        steps: number[];
+                      };
+                      /** @description Data set the network is trained on */
+                      dataset: 'mnist' | 'fashion-mnist' | 'cifar10';
+                      training: {
+                        batchSize: number;
+                        optimizer:
+                          | {
+                              learningRate: number;
+                              momentum: number;
+                              /** @enum {string} */
+                              type: 'sgd';
+                            }
+                          | {
+                              beta1: number;
+                              beta2: number;
+                              epsilon: number;
+                              learningRate: number;
+                              /** @enum {string} */
+                              type: 'adam';
+                            };
+                        seed: number;
+                        steps: number;
+                        trainExamples: number;
+                      };
+                    } | null;
+                  }
+                | {
+                    checkpoints: {
+                      fraction: number;
+                      index: number;
+                      step: number;
+                    }[];
+                    layers: {
+                      reference: string[];
+                      specimen: string[];
+                    };
+                    name: string;
+                    /** @description true: specimen 'same' — the reference representations are the specimen's last checkpoint */
+                    same: boolean;
+                    samples: number;
+                    similarity: {
+                      /** @description how conv layers become [samples, features] (core/cca/conv.ts) */
+                      convMode: 'positions' | 'mean' | 'flatten' | 'pool';
+                      /** @description how conv-vs-conv pairs are reduced: 'positions' (positions as samples on the common grid of the conv layers) in a network mixing conv and dense layers whose convMode was not chosen; 'same' (convMode, like every other pair) otherwise */
+                      convPairs: 'positions' | 'same';
+                      epsilon: number;
+                      methods: ('cca' | 'svcca' | 'pwcca' | 'cka')[];
+                      svccaThreshold: number;
+                    };
+                  };
               /** @description the warnings a real submission would get (e.g. few-samples) */
               warnings: components['schemas']['AnalysisWarning'][];
             };
@@ -491,7 +701,8 @@ export interface paths {
           };
           content: {
             'application/json': {
-              estimate: unknown;
+              /** @description memory/time estimate made before queueing */
+              estimate: components['schemas']['Estimate'] | components['schemas']['UploadEstimate'];
               /** Format: uuid */
               id: string;
               links: {
@@ -519,7 +730,8 @@ export interface paths {
           };
           content: {
             'application/json': {
-              estimate: unknown;
+              /** @description memory/time estimate made before queueing */
+              estimate: components['schemas']['Estimate'] | components['schemas']['UploadEstimate'];
               /** Format: uuid */
               id: string;
               links: {
@@ -904,13 +1116,13 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description application/octet-stream (.npy) */
+        /** @description the representation as .npy [samples, features] */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
-            'application/json': unknown;
+            'application/octet-stream': string;
           };
         };
         /** @description Default Response */
@@ -2670,13 +2882,15 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description JSON slice, application/octet-stream (.npy) or text/csv */
+        /** @description format=json: the slice (Slice); format=npy: float32 .npy; format=csv: long form */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
-            'application/json': unknown;
+            'application/json': components['schemas']['Slice'];
+            'application/octet-stream': string;
+            'text/csv': string;
           };
         };
         /** @description Default Response */
@@ -3507,9 +3721,17 @@ export interface paths {
                 dataset: string;
                 defaults: {
                   /** @description the checkpoint schedule */
-                  checkpoints: {
-                    [key: string]: unknown;
-                  };
+                  checkpoints:
+                    | {
+                        /** @description Checkpoints including step 0 and the last */
+                        count: number;
+                        /** @description Default log */
+                        spacing?: 'log' | 'linear';
+                      }
+                    | {
+                        /** @description Explicit steps; 0 and the last step are always added */
+                        steps: number[];
+                      };
                   probe: {
                     examples: number;
                     seed: number;
@@ -3517,14 +3739,37 @@ export interface paths {
                   };
                   /** @description the preset's training settings (a spec's own fields win) */
                   training: {
-                    [key: string]: unknown;
+                    batchSize?: number;
+                    /** @description Passes over trainExamples (give epochs or steps) */
+                    epochs?: number;
+                    optimizer?:
+                      | {
+                          learningRate: number;
+                          /** @description Default 0 */
+                          momentum?: number;
+                          /** @enum {string} */
+                          type: 'sgd';
+                        }
+                      | {
+                          /** @description Default 0.9 */
+                          beta1?: number;
+                          /** @description Default 0.999 */
+                          beta2?: number;
+                          /** @description Default 1e-7 */
+                          epsilon?: number;
+                          learningRate: number;
+                          /** @enum {string} */
+                          type: 'adam';
+                        };
+                    seed?: number;
+                    /** @description Optimizer steps (give epochs or steps) */
+                    steps?: number;
+                    /** @description Deterministic subset of the train split; default all */
+                    trainExamples?: number;
                   };
                 };
                 description: string;
-                /** @description a complete experiment spec using the preset (Net_S = Net_R), valid as a POST body */
-                example: {
-                  [key: string]: unknown;
-                };
+                example: components['schemas']['ExperimentSpec'];
                 /** @description the recorded layers, bottom to top */
                 layers: {
                   /** @description values per example (h × w × channels for conv layers) */
@@ -3666,6 +3911,33 @@ export interface components {
       /** @description HTTP status */
       statusCode: number;
     };
+    /**
+     * Estimate
+     * @description memory and time estimated from the layer shapes
+     */
+    Estimate: {
+      /** @description tensor cells: reference layers × specimen layers × checkpoints */
+      cells: number;
+      checkpoints: number;
+      /** @description stored representations */
+      diskMB: number;
+      /** @description peak memory of the worker */
+      memoryMB: number;
+      representation: {
+        /** @description widest representation (columns CCA sees) */
+        maxFeatures: number;
+        /** @description most samples of a representation (rows CCA sees) */
+        maxSamples: number;
+      };
+      /** @description uploaded activations: the probe samples (set at POST …/complete) */
+      samples?: number;
+      seconds: {
+        capture: number;
+        tensor: number;
+        total: number;
+        training: number;
+      };
+    };
     /** Experiment */
     Experiment: {
       backend: string | null;
@@ -3682,8 +3954,7 @@ export interface components {
         code: string;
         message: string;
       } | null;
-      /** @description memory/time estimate made before queueing */
-      estimate: unknown;
+      estimate: (components['schemas']['Estimate'] | components['schemas']['UploadEstimate']) | null;
       /** Format: uuid */
       id: string;
       /** @description each recorded layer: its matrix [samples, features] and how conv layers were reduced */
@@ -3734,8 +4005,8 @@ export interface components {
           | 'failed'
           | 'canceled';
       };
-      /** @description the submitted spec */
-      spec: unknown;
+      /** @description the submitted spec (ExperimentSpec, or UploadExperimentSpec for uploaded activations) */
+      spec: components['schemas']['ExperimentSpec'] | components['schemas']['UploadExperimentSpec'];
       /** @description queued → training → capturing → computing → succeeded | failed | canceled; experiments on uploaded activations start in awaiting_representations and are queued by POST …/complete */
       status:
         | 'awaiting_representations'
@@ -3747,7 +4018,7 @@ export interface components {
         | 'failed'
         | 'canceled';
       /** @description per-layer results when succeeded, else null */
-      summary: unknown;
+      summary: components['schemas']['ExperimentSummary'] | null;
       timings: {
         capturingAt: string | null;
         computingAt: string | null;
@@ -3760,6 +4031,330 @@ export interface components {
       };
       /** @description what limits the numbers: before the run, from the layer widths and the samples (few-samples); once succeeded, also from the ranks kept and each cell's null (constant-layer, rank-deficient, null-near-one) */
       warnings: components['schemas']['AnalysisWarning'][];
+    };
+    /** ExperimentSpec */
+    ExperimentSpec: {
+      /** @description A label for people */
+      name: string;
+      probe?: {
+        /** @description Default 10000 (capped at the split size) */
+        examples?: number;
+        /** @description Default 0 */
+        seed?: number;
+        /** @description Default test */
+        split?: 'test' | 'train';
+      };
+      reference: {
+        architecture:
+          | {
+              preset: 'mnist-fc' | 'cifar10-conv';
+            }
+          | {
+              /** @description Non-linearity of every hidden layer */
+              activation?: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+              /** @description Widths of the hidden layers fc1, fc2, … */
+              hidden: number[];
+              /** @enum {string} */
+              type: 'mlp';
+            }
+          | {
+              /** @description Non-linearity of every hidden layer */
+              activation?: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+              /** @description Layers conv1, conv2, … */
+              conv: {
+                filters: number;
+                /** @description Square kernel size; stride 1 and same padding */
+                kernel: number;
+                /** @description Max-pool window and stride after the activation (1 = none) */
+                pool?: number;
+              }[];
+              /** @description Dense layers fc1, … after flattening */
+              dense?: number[];
+              /** @enum {string} */
+              type: 'conv';
+            };
+        checkpoints?:
+          | {
+              /** @description Checkpoints including step 0 and the last */
+              count: number;
+              /** @description Default log */
+              spacing?: 'log' | 'linear';
+            }
+          | {
+              /** @description Explicit steps; 0 and the last step are always added */
+              steps: number[];
+            };
+        /** @description Data set the network is trained on */
+        dataset: 'mnist' | 'fashion-mnist' | 'cifar10';
+        training?: {
+          batchSize?: number;
+          /** @description Passes over trainExamples (give epochs or steps) */
+          epochs?: number;
+          optimizer?:
+            | {
+                learningRate: number;
+                /** @description Default 0 */
+                momentum?: number;
+                /** @enum {string} */
+                type: 'sgd';
+              }
+            | {
+                /** @description Default 0.9 */
+                beta1?: number;
+                /** @description Default 0.999 */
+                beta2?: number;
+                /** @description Default 1e-7 */
+                epsilon?: number;
+                learningRate: number;
+                /** @enum {string} */
+                type: 'adam';
+              };
+          seed?: number;
+          /** @description Optimizer steps (give epochs or steps) */
+          steps?: number;
+          /** @description Deterministic subset of the train split; default all */
+          trainExamples?: number;
+        };
+      };
+      similarity?: {
+        /** @description How conv layers become [samples, features], in every pair. Default: 'positions' (positions as samples, on the common grid of the conv layers) when every layer of both networks is convolutional; else per pair: 'positions' for conv-vs-conv pairs, 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened) for pairs with a dense layer or the input. 'pool' is for trained networks only */
+        convMode?: 'positions' | 'mean' | 'flatten' | 'pool';
+        /** @description Rank tolerance relative to the largest singular value (default 1e-10) */
+        epsilon?: number;
+        /** @description Measures per cell; rho and mean CCA are always computed. Default all. */
+        methods?: ('cca' | 'svcca' | 'pwcca' | 'cka')[];
+        /** @description SVCCA variance kept (default 0.99) */
+        svccaThreshold?: number;
+      };
+      /** @description "same" (Net_S = Net_R) or a second run spec (a different network) */
+      specimen:
+        | 'same'
+        | {
+            architecture:
+              | {
+                  preset: 'mnist-fc' | 'cifar10-conv';
+                }
+              | {
+                  /** @description Non-linearity of every hidden layer */
+                  activation?: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                  /** @description Widths of the hidden layers fc1, fc2, … */
+                  hidden: number[];
+                  /** @enum {string} */
+                  type: 'mlp';
+                }
+              | {
+                  /** @description Non-linearity of every hidden layer */
+                  activation?: 'relu' | 'tanh' | 'sigmoid' | 'linear';
+                  /** @description Layers conv1, conv2, … */
+                  conv: {
+                    filters: number;
+                    /** @description Square kernel size; stride 1 and same padding */
+                    kernel: number;
+                    /** @description Max-pool window and stride after the activation (1 = none) */
+                    pool?: number;
+                  }[];
+                  /** @description Dense layers fc1, … after flattening */
+                  dense?: number[];
+                  /** @enum {string} */
+                  type: 'conv';
+                };
+            checkpoints?:
+              | {
+                  /** @description Checkpoints including step 0 and the last */
+                  count: number;
+                  /** @description Default log */
+                  spacing?: 'log' | 'linear';
+                }
+              | {
+                  /** @description Explicit steps; 0 and the last step are always added */
+                  steps: number[];
+                };
+            /** @description Data set the network is trained on */
+            dataset: 'mnist' | 'fashion-mnist' | 'cifar10';
+            training?: {
+              batchSize?: number;
+              /** @description Passes over trainExamples (give epochs or steps) */
+              epochs?: number;
+              optimizer?:
+                | {
+                    learningRate: number;
+                    /** @description Default 0 */
+                    momentum?: number;
+                    /** @enum {string} */
+                    type: 'sgd';
+                  }
+                | {
+                    /** @description Default 0.9 */
+                    beta1?: number;
+                    /** @description Default 0.999 */
+                    beta2?: number;
+                    /** @description Default 1e-7 */
+                    epsilon?: number;
+                    learningRate: number;
+                    /** @enum {string} */
+                    type: 'adam';
+                  };
+              seed?: number;
+              /** @description Optimizer steps (give epochs or steps) */
+              steps?: number;
+              /** @description Deterministic subset of the train split; default all */
+              trainExamples?: number;
+            };
+          };
+    };
+    /**
+     * ExperimentSummary
+     * @description per-layer results of a succeeded experiment
+     */
+    ExperimentSummary: {
+      /** @description baseline[refLayer][specLayer]: rho and CKA of Gaussian data with the pair's samples and widths (null: not a number) */
+      baseline: {
+        cka: number | null;
+        rho: number | null;
+      }[][];
+      /** @description cells of the tensor */
+      cells: number;
+      /** @description what the attempt that finished did: each run reused, resumed from a saved step or trained from step 0, and the cells it computed next to those an earlier attempt had stored */
+      finalAttempt: {
+        /** @description cells this attempt computed */
+        cellsComputed: number;
+        /** @description cells an earlier attempt had stored */
+        cellsStoredBefore: number;
+        runs: {
+          resumedFromStep: number | null;
+          reused: boolean;
+        }[];
+      };
+      /** @description each specimen layer against its own final version over training (Figure 2's data) */
+      layers: {
+        layer: string;
+        rhoToFinal: (number | null)[] | null;
+      }[];
+      /** @description each cell's null is a permutation null (the specimen's rows shuffled, seeded) */
+      null?: {
+        /** @enum {string} */
+        kind: 'permutation';
+        seed: number;
+      };
+      /** @description how the pairs were reduced: each pass's pairs, samples and (conv-vs-conv) reduction */
+      pairReductions?: {
+        /** @description in words */
+        detail: string;
+        /** @description (reference layer, specimen layer) pairs the pass computed, per checkpoint */
+        pairs: number;
+        reduction: 'layers' | 'positions';
+        /** @description samples (rows) CCA saw in these pairs */
+        samples: number;
+      }[];
+      /** @description a spread experiment: the parts other workers did (runs trained, tensor blocks), who and when */
+      parts?: {
+        cells?: number;
+        /** Format: date-time */
+        finishedAt: string;
+        from?: number;
+        network?: 'reference' | 'specimen';
+        /** @description 'run': a run's training; 'block': checkpoints [from, to) of the tensor */
+        part: 'run' | 'block';
+        reused?: boolean;
+        /** Format: date-time */
+        startedAt: string;
+        to?: number;
+        /** @description host:pid of the worker that did it */
+        worker: string;
+      }[];
+      /** @description runs another experiment had already trained */
+      reusedRuns: number;
+      /** @description probe samples of the (non-positions) representations */
+      samples: number;
+      /** @description from the first attempt starting to the tensor being complete */
+      seconds: number;
+      source: 'trained' | 'upload';
+      /** @description what limits the numbers; GET /v1/experiments/:id shows them as `warnings` */
+      warnings: components['schemas']['AnalysisWarning'][];
+    };
+    /** Slice */
+    Slice: {
+      /** @description refLayer, specLayer, then checkpoint unless one checkpoint was asked for, then coefficient for measure=coefficients */
+      axes: ('refLayer' | 'specLayer' | 'checkpoint' | 'coefficient')[];
+      /** @description measure=coefficients: the length of each coefficient vector [refLayer][specLayer](, [checkpoint]) */
+      counts?: (number | number[])[][];
+      labels: {
+        /** @description the checkpoint asked for, or the list along the checkpoint axis */
+        checkpoint:
+          | {
+              /** @description -1: not recorded yet */
+              fraction: number;
+              index: number;
+              /** @description -1: not recorded yet */
+              step: number;
+            }
+          | {
+              /** @description -1: not recorded yet */
+              fraction: number;
+              index: number;
+              /** @description -1: not recorded yet */
+              step: number;
+            }[];
+        refLayer: string[];
+        specLayer: string[];
+      };
+      measure: 'rho' | 'mean' | 'svcca' | 'pwcca' | 'cka' | 'rho_null' | 'rho_adjusted' | 'coefficients';
+      /** @description the length of each axis */
+      shape: number[];
+      /** @description nested arrays of `shape` (2 to 4 levels); coefficients are padded with null to the longest vector */
+      values: ((number | null) | (number | null)[] | (number | null)[][])[][];
+    };
+    /**
+     * UploadEstimate
+     * @description an experiment on uploaded activations before POST …/complete: its size; memory and time follow from the uploaded shapes
+     */
+    UploadEstimate: {
+      cells: number;
+      checkpoints: number;
+      note: string;
+      /** @description representations to upload before POST …/complete */
+      representations: number;
+      samples: number;
+    };
+    /** UploadExperimentSpec */
+    UploadExperimentSpec: {
+      /** @description The specimen's checkpoints, in increasing step order */
+      checkpoints: {
+        /** @description Fraction of training; default step / last step (1 for a single checkpoint) */
+        fraction?: number;
+        /** @description Training step of the checkpoint */
+        step: number;
+      }[];
+      /** @description A label for people */
+      name: string;
+      reference: {
+        /** @description Layer names in order (the tensor axis); letters, digits, _ and -, starting with a letter */
+        layers: string[];
+      };
+      /** @description Probe examples: the first axis of every uploaded array */
+      samples: number;
+      similarity?: {
+        /** @description How conv layers become [samples, features], in every pair. Default: 'positions' (positions as samples, on the common grid of the conv layers) when every layer of both networks is convolutional; else per pair: 'positions' for conv-vs-conv pairs, 'pool' (average-pooled to the finest grid within 1 feature per 10 examples, flattened) for pairs with a dense layer or the input. 'pool' is for trained networks only */
+        convMode?: 'positions' | 'mean' | 'flatten' | 'pool';
+        /** @description Rank tolerance relative to the largest singular value (default 1e-10) */
+        epsilon?: number;
+        /** @description Measures per cell; rho and mean CCA are always computed. Default all. */
+        methods?: ('cca' | 'svcca' | 'pwcca' | 'cka')[];
+        /** @description SVCCA variance kept (default 0.99) */
+        svccaThreshold?: number;
+      };
+      /**
+       * @description The activations are uploaded (PUT …/activations/…), then POST …/complete
+       * @enum {string}
+       */
+      source: 'upload';
+      /** @description "same": the reference representation of a layer is the specimen's last checkpoint (its layers are the reference's); or the layers of a separate specimen network */
+      specimen:
+        | 'same'
+        | {
+            /** @description Layer names in order (the tensor axis); letters, digits, _ and -, starting with a letter */
+            layers: string[];
+          };
     };
   };
   responses: never;

@@ -2,6 +2,10 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.ts';
+import { EstimateSchema, UploadEstimateSchema } from '../core/contracts/estimate.ts';
+import { SliceSchema } from '../core/contracts/slice.ts';
+import { ExperimentSummarySchema } from '../core/contracts/summary.ts';
+import { ExperimentSpecSchema } from '../core/spec/experiment.ts';
 import type { ArtifactStore } from '../store/artifact-store.ts';
 import type { Db } from '../store/db.ts';
 import { openArtifactStore } from '../store/open-artifacts.ts';
@@ -19,7 +23,7 @@ import { keyRoutes } from './routes/v1/keys.ts';
 import { metaRoutes } from './routes/v1/meta.ts';
 import { webRoutes } from './routes/web.ts';
 import { ErrorSchema, HttpError } from './schemas/error.ts';
-import { ExperimentSchema, WarningSchema } from './schemas/experiment.ts';
+import { ExperimentSchema, UploadExperimentSpecComponent, WarningSchema } from './schemas/experiment.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -81,6 +85,12 @@ export async function buildApp(
   });
   app.addSchema(ErrorSchema);
   app.addSchema(WarningSchema);
+  app.addSchema(ExperimentSpecSchema);
+  app.addSchema(UploadExperimentSpecComponent);
+  app.addSchema(EstimateSchema);
+  app.addSchema(UploadEstimateSchema);
+  app.addSchema(ExperimentSummarySchema);
+  app.addSchema(SliceSchema);
   app.addSchema(ExperimentSchema);
   registerErrorHandling(app, rateLimit);
   registerBodyTimeout(app, deps.config.limits.bodyIdleMs);

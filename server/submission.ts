@@ -7,6 +7,8 @@ import type { Config } from '../config/index.ts';
 import { convReductionWarnings } from '../core/analysis/conv-reduction.ts';
 import { declaredWarnings } from '../core/analysis/index.ts';
 import type { AnalysisWarning } from '../core/analysis/warnings.ts';
+import type { ExperimentEstimate, UploadEstimate } from '../core/contracts/estimate.ts';
+import { fromJson } from '../core/contracts/json.ts';
 import { datasetAvailability } from '../core/data/load.ts';
 import {
   checkLimits,
@@ -42,13 +44,7 @@ import { links, uploadLinks } from './views.ts';
 
 type LayerRow = NewLayer & { reduction: string; reductionDetail: string | null };
 
-export type UploadEstimate = {
-  cells: number;
-  checkpoints: number;
-  samples: number;
-  representations: number;
-  note: string;
-};
+export type { UploadEstimate };
 
 export type Submission =
   | {
@@ -180,10 +176,10 @@ export async function submitExperiment(
     teamId,
     activeLimit: deps.config.limits.activeExperiments,
     name: plan.spec.name,
-    spec: plan.spec as Prisma.InputJsonValue,
+    spec: plan.spec,
     specHash: specHash(plan.spec),
     idempotencyKey,
-    estimate: plan.estimate as Prisma.InputJsonValue,
+    estimate: plan.estimate,
     checkpointCount: plan.estimate.checkpoints,
   };
   if (plan.kind === 'upload') {
@@ -209,7 +205,7 @@ export async function submitExperiment(
 }
 
 function submitted(created: Created) {
-  return { id: created.id, status: created.status, estimate: created.estimate };
+  return { id: created.id, status: created.status, estimate: fromJson<ExperimentEstimate>(created.estimate) };
 }
 
 async function queueReachable(deps: RouteDeps): Promise<void> {

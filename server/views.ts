@@ -3,11 +3,19 @@
 import { convReductionWarnings } from '../core/analysis/conv-reduction.ts';
 import { declaredWarnings } from '../core/analysis/index.ts';
 import { type AnalysisWarning, dedupeWarnings } from '../core/analysis/warnings.ts';
+import type { ExperimentEstimate } from '../core/contracts/estimate.ts';
+import { fromJson } from '../core/contracts/json.ts';
+import type { ExperimentSummary } from '../core/contracts/summary.ts';
+import type { ExperimentSpec } from '../core/spec/experiment.ts';
+import { isUploadSpec, type UploadExperimentSpec } from '../core/spec/upload.ts';
 import { type ExperimentRow, experimentInclude } from '../store/repository.ts';
 import type { ExperimentView } from './schemas/experiment.ts';
 
 export type { ExperimentRow };
 export { experimentInclude };
+
+/** The spec an experiment was submitted with. */
+type SubmittedSpec = ExperimentSpec | UploadExperimentSpec;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -36,8 +44,8 @@ export function uploadLinks(id: string): Record<string, string> {
  * from its layers' widths and samples; and how each conv layer was reduced (conv-reduction).
  */
 export function experimentWarnings(row: Pick<ExperimentRow, 'summary' | 'layers'>): AnalysisWarning[] {
-  const stored = (row.summary as { warnings?: unknown } | null)?.warnings;
-  const known = Array.isArray(stored) ? (stored as AnalysisWarning[]) : declaredWarnings(row.layers);
+  const stored = fromJson<ExperimentSummary | null>(row.summary)?.warnings;
+  const known = Array.isArray(stored) ? stored : declaredWarnings(row.layers);
   return dedupeWarnings([...known, ...convReductionWarnings(row.layers)]);
 }
 
@@ -61,8 +69,8 @@ export function experimentView(row: ExperimentRow): ExperimentView {
     status: row.status,
     progress: { phase: row.status, fraction: row.progress, message: row.message, etaSeconds: row.etaSeconds },
     error: row.errorCode ? { code: row.errorCode, message: row.errorMessage ?? '' } : null,
-    spec: row.spec,
-    estimate: row.estimate,
+    spec: fromJson<SubmittedSpec>(row.spec),
+    estimate: fromJson<ExperimentEstimate | null>(row.estimate),
     layers: { reference: names('reference'), specimen: names('specimen') },
     layerDetails: { reference: details('reference'), specimen: details('specimen') },
     checkpoints: (row.specimenRun?.checkpoints ?? []).map((c) => ({
@@ -83,9 +91,8 @@ export function experimentView(row: ExperimentRow): ExperimentView {
       finishedAt: iso(row.finishedAt),
     },
     backend: row.backend,
-    summary: row.summary,
+    summary: fromJson<ExperimentSummary | null>(row.summary),
     warnings: experimentWarnings(row),
-    links:
-      (row.spec as { source?: unknown } | null)?.source === 'upload' ? uploadLinks(row.id) : links(row.id),
+    links: isUploadSpec(row.spec) ? uploadLinks(row.id) : links(row.id),
   };
 }

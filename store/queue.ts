@@ -3,6 +3,7 @@
 
 import { Queue, type QueueOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Baseline, PartResult } from '../core/contracts/summary.ts';
 import { withTimeout } from '../core/timeout.ts';
 
 export const EXPERIMENT_QUEUE = 'experiments';
@@ -13,7 +14,7 @@ export const BLOCK_PART_JOB = 'block';
 export type JobName = typeof EXPERIMENT_JOB | typeof RUN_PART_JOB | typeof BLOCK_PART_JOB;
 
 /** The baseline an earlier entry of a spread experiment computed (kept with its job, not redone). */
-export type SavedBaseline = Array<Array<{ rho: number; cka: number | null }>>;
+export type SavedBaseline = Baseline;
 
 export interface ExperimentJobData {
   experimentId: string;
@@ -39,17 +40,7 @@ export function partJobId(part: ExperimentJobData): string {
 }
 
 /** What a part job returns (its parent's summary lists them: who did what, when). */
-export interface PartResult {
-  part: 'run' | 'block';
-  worker: string;
-  startedAt: string;
-  finishedAt: string;
-  network?: 'reference' | 'specimen';
-  reused?: boolean;
-  from?: number;
-  to?: number;
-  cells?: number;
-}
+export type { PartResult };
 
 export type ExperimentQueue = Queue<ExperimentJobData, PartResult | undefined, JobName>;
 

@@ -180,7 +180,7 @@ export async function completeUpload(
       const moved = await advance(tx, row.id, 'queued', {
         queuedAt: new Date(),
         message: 'waiting for a worker',
-        estimate: { ...est, samples: u.samples } as Prisma.InputJsonValue,
+        estimate: { ...est, samples: u.samples },
       });
       if (!moved) throw new NotAwaitingRepresentations(status);
     },

@@ -10,6 +10,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { components, paths } from '../../openapi/schema.d.ts';
 
 class CliError extends Error {
   constructor(
@@ -20,8 +21,22 @@ class CliError extends Error {
   }
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the CLI prints the API's JSON
-type Json = any;
+// The API's answers, typed from the generated OpenAPI document (openapi/schema.d.ts).
+type Schemas = components['schemas'];
+type Experiment = Schemas['Experiment'];
+type Estimate = Schemas['Estimate'] | Schemas['UploadEstimate'];
+/** The JSON body of a route's answer with this status. */
+type Answer<P extends keyof paths, M extends 'get' | 'post', S extends number> = paths[P][M] extends {
+  responses: { [K in S]: { content: { 'application/json': infer B } } };
+}
+  ? B
+  : never;
+type Submitted = Answer<'/v1/experiments', 'post', 202>;
+type DryRun = Answer<'/v1/experiments', 'post', 200>;
+type PresetList = Answer<'/v1/presets', 'get', 200>;
+type ExperimentPage = Answer<'/v1/experiments', 'get', 200>;
+type CreatedShare = Answer<'/v1/experiments/{id}/shares', 'post', 201>;
+type SharePage = Answer<'/v1/experiments/{id}/shares', 'get', 200>;
 
 function endpoint(): { base: string; key: string } {
   const base = (process.env['REPDYN_URL'] ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
@@ -54,12 +69,14 @@ async function call(path: string, init: RequestInit = {}): Promise<Response> {
   return res;
 }
 
-const json = async (path: string, init?: RequestInit): Promise<Json> => (await call(path, init)).json();
+/** The JSON answer of a route, as the OpenAPI document types it. */
+const json = async <T>(path: string, init?: RequestInit): Promise<T> =>
+  (await call(path, init)).json() as Promise<T>;
 
-const TERMINAL = ['succeeded', 'failed', 'canceled'];
+const TERMINAL: readonly Experiment['status'][] = ['succeeded', 'failed', 'canceled'];
 
-function bar(e: Json): string {
-  const f = e.progress.fraction as number;
+function bar(e: Experiment): string {
+  const f = e.progress.fraction;
   const width = 30;
   const eta =
     e.progress.etaSeconds != null && !TERMINAL.includes(e.status)
@@ -69,9 +86,9 @@ function bar(e: Json): string {
 }
 
 /** The experiment, or null once it is gone (deleted while watched). */
-async function getOrGone(id: string): Promise<Json | null> {
+async function getOrGone(id: string): Promise<Experiment | null> {
   try {
-    return await json(`/v1/experiments/${id}`);
+    return await json<Experiment>(`/v1/experiments/${id}`);
   } catch (err) {
     if (err instanceof CliError && /^404 EXPERIMENT_NOT_FOUND/.test(err.message)) return null;
     throw err;
@@ -87,7 +104,7 @@ async function watch(id: string, asJson = false): Promise<number> {
   let last = '';
   let seen = false;
   for (;;) {
-    const e = await (seen ? getOrGone(id) : json(`/v1/experiments/${id}`));
+    const e = await (seen ? getOrGone(id) : json<Experiment>(`/v1/experiments/${id}`));
     if (e === null) {
       if (tty) process.stdout.write('\n');
       if (asJson) console.log(JSON.stringify({ id, status: 'deleted' }));
@@ -138,31 +155,28 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   return n;
 }
 
-function listLine(e: Json): string {
+function listLine(e: Experiment): string {
   return `${e.id}  ${String(e.status).padEnd(9)} ${(e.progress.fraction * 100).toFixed(0).padStart(3)}%  ${e.name}`;
 }
 
 /** The estimate in a few lines (seconds and megabytes as the server computed them). */
-function describeEstimate(est: Json): string[] {
+function describeEstimate(est: Estimate): string[] {
   if (!est || typeof est !== 'object') return [`estimate: ${JSON.stringify(est)}`];
-  const s = est.seconds ?? {};
-  const lines = [
-    `time     ~${Math.round(s.total ?? 0)} s (training ${Math.round(s.training ?? 0)} s, capture ${Math.round(s.capture ?? 0)} s, tensor ${Math.round(s.tensor ?? 0)} s)`,
-    `memory   ~${Math.round(est.memoryMB ?? 0)} MB, disk ~${Math.round(est.diskMB ?? 0)} MB`,
-    `tensor   ${est.cells} cells over ${est.checkpoints} checkpoints`,
+  const tensor = `tensor   ${est.cells} cells over ${est.checkpoints} checkpoints`;
+  // an upload's estimate before its arrays arrive: its size, and how the rest is estimated
+  if (!('seconds' in est)) return [tensor, `samples  ${est.samples}; ${est.note}`];
+  const s = est.seconds;
+  return [
+    `time     ~${Math.round(s.total)} s (training ${Math.round(s.training)} s, capture ${Math.round(s.capture)} s, tensor ${Math.round(s.tensor)} s)`,
+    `memory   ~${Math.round(est.memoryMB)} MB, disk ~${Math.round(est.diskMB)} MB`,
+    tensor,
+    `largest  representation ${est.representation.maxSamples} samples x ${est.representation.maxFeatures} features`,
   ];
-  if (est.representation)
-    lines.push(
-      `largest  representation ${est.representation.maxSamples} samples x ${est.representation.maxFeatures} features`,
-    );
-  return lines;
 }
 
 /** The experiment's warnings, one line each on stderr (stdout stays the JSON or the id). */
-function printWarnings(warnings: unknown): void {
-  if (!Array.isArray(warnings)) return;
-  for (const w of warnings as Array<{ code?: string; message?: string }>)
-    console.error(`warning: ${w.code}: ${w.message}`);
+function printWarnings(warnings: Schemas['AnalysisWarning'][]): void {
+  for (const w of warnings) console.error(`warning: ${w.code}: ${w.message}`);
 }
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>;
@@ -209,25 +223,27 @@ export async function run(argv: string[], command?: string): Promise<number> {
     switch (command) {
       case 'submit': {
         const body = readSpec(need('SPEC.json'));
-        const sub = await json('/v1/experiments', { method: 'POST', body });
+        const sub = await json<Submitted>('/v1/experiments', { method: 'POST', body });
         if (asJson) print(sub);
         else console.log(sub.id);
         printWarnings(sub.warnings);
         return values.wait ? watch(sub.id, asJson) : 0;
       }
       case 'presets': {
-        const { presets } = await json('/v1/presets');
+        const { presets } = await json<PresetList>('/v1/presets');
         if (asJson) print(presets);
         else
-          for (const p of presets as Json[]) {
-            const layers = (p.layers as Json[]).map((l) => `${l.name} [${l.features}]`).join(' → ');
+          for (const p of presets) {
+            const layers = p.layers.map((l) => `${l.name} [${l.features}]`).join(' → ');
             const t = p.defaults.training;
             const opt = t.optimizer
               ? `${t.optimizer.type} lr ${t.optimizer.learningRate}`
               : 'default optimizer';
             console.log(`${p.name} (${p.dataset}): ${layers}`);
+            const c = p.defaults.checkpoints;
+            const schedule = 'count' in c ? `${c.count} ${c.spacing ?? ''}` : `${c.steps.length} explicit`;
             console.log(
-              `  defaults: ${t.epochs ?? '?'} epochs, batch ${t.batchSize ?? '?'}, ${opt}; ${p.defaults.checkpoints.count} ${p.defaults.checkpoints.spacing ?? ''} checkpoints`,
+              `  defaults: ${t.epochs ?? '?'} epochs, batch ${t.batchSize ?? '?'}, ${opt}; ${schedule} checkpoints`,
             );
           }
         return 0;
@@ -235,10 +251,11 @@ export async function run(argv: string[], command?: string): Promise<number> {
       case 'estimate': {
         const body = readSpec(need('SPEC.json'));
         const res = await call('/v1/experiments?dryRun=true', { method: 'POST', body });
-        const dry = (await res.json()) as Json;
-        if (res.status !== 200 || dry.dryRun !== true) {
+        const dry = (await res.json()) as DryRun | Submitted;
+        if (res.status !== 200 || !('dryRun' in dry) || dry.dryRun !== true) {
           // a server from before dry runs queued it: take it back
-          if (dry.id) await call(`/v1/experiments/${dry.id}`, { method: 'DELETE' }).catch(() => undefined);
+          if ('id' in dry && dry.id)
+            await call(`/v1/experiments/${dry.id}`, { method: 'DELETE' }).catch(() => undefined);
           throw new CliError(
             `the API at ${endpoint().base} does not support dry runs (POST /v1/experiments?dryRun=true answered ${res.status}); update it`,
           );
@@ -249,7 +266,7 @@ export async function run(argv: string[], command?: string): Promise<number> {
         return 0;
       }
       case 'status': {
-        const e = await json(`/v1/experiments/${need('ID')}`);
+        const e = await json<Experiment>(`/v1/experiments/${need('ID')}`);
         print(e);
         if (!asJson) printWarnings(e.warnings);
         return 0;
@@ -259,7 +276,7 @@ export async function run(argv: string[], command?: string): Promise<number> {
       case 'list': {
         const limit = positiveInt(values.limit, '--limit');
         if (values.all && values.cursor) throw new CliError('--all starts at the newest; drop --cursor', 2);
-        const items: Json[] = [];
+        const items: Experiment[] = [];
         let cursor = values.cursor;
         let next: string | null = null;
         for (;;) {
@@ -267,7 +284,7 @@ export async function run(argv: string[], command?: string): Promise<number> {
           if (values.status) q.set('status', values.status);
           q.set('limit', String(limit ?? (values.all ? 200 : 50)));
           if (cursor) q.set('cursor', cursor);
-          const page = await json(`/v1/experiments?${q}`);
+          const page = await json<ExperimentPage>(`/v1/experiments?${q}`);
           if (!asJson) for (const e of page.items) console.log(listLine(e));
           items.push(...page.items);
           next = page.nextCursor;
@@ -282,7 +299,7 @@ export async function run(argv: string[], command?: string): Promise<number> {
         return 0;
       }
       case 'cancel': {
-        const e = await json(`/v1/experiments/${need('ID')}/cancel`, { method: 'POST' });
+        const e = await json<Experiment>(`/v1/experiments/${need('ID')}/cancel`, { method: 'POST' });
         if (asJson) print(e);
         else console.log(e.status);
         return 0;
@@ -329,14 +346,14 @@ export async function run(argv: string[], command?: string): Promise<number> {
         return 0;
       }
       case 'share': {
-        const s = await json(`/v1/experiments/${need('ID')}/shares`, { method: 'POST' });
+        const s = await json<CreatedShare>(`/v1/experiments/${need('ID')}/shares`, { method: 'POST' });
         const { base } = endpoint();
         if (asJson) print({ ...s, url: `${base}${s.pageUrl}` });
         else console.log(`${base}${s.pageUrl}`);
         return 0;
       }
       case 'shares': {
-        const page = await json(`/v1/experiments/${need('ID')}/shares`);
+        const page = await json<SharePage>(`/v1/experiments/${need('ID')}/shares`);
         if (asJson) print(page);
         else for (const s of page.items) console.log(`${s.id}  ${s.createdAt}  key ${s.keyId ?? '-'}`);
         return 0;

@@ -1,6 +1,7 @@
 // The 'conv-reduction' warning: how each conv-shaped layer became a [samples, features] matrix. CCA
 // on a reduced layer compares that reduction, not the layer itself, so every figure, page and analysis
 // says which one was used.
+import type { PairReduction } from '../contracts/summary.ts';
 import { positionsName } from '../train/store.ts';
 import type { AnalysisWarning } from './warnings.ts';
 
@@ -101,16 +102,8 @@ export function convPairPasses(ref: PassLayer[], spec: PassLayer[]): PairPass[] 
   return passes;
 }
 
-/** How the pairs were reduced, for the experiment's summary (one entry per pass). */
-export interface PairReduction {
-  reduction: 'layers' | 'positions';
-  /** (reference layer, specimen layer) pairs the pass computed, per checkpoint */
-  pairs: number;
-  /** samples (rows) CCA saw in these pairs */
-  samples: number;
-  /** in words */
-  detail: string;
-}
+/** How the pairs were reduced, for the experiment's summary (one entry per pass; core/contracts/summary.ts). */
+export type { PairReduction };
 
 export function pairReductionSummary(
   passes: PairPass[],

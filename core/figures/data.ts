@@ -1,16 +1,15 @@
 // Builds FigureData from stored cells and the experiment's random-baseline summary.
 import { adjustedScore } from '../analysis/warnings.ts';
+import type { Baseline } from '../contracts/summary.ts';
 import type { FigureCheckpoint, FigureData, RhoCell } from './types.ts';
-
-/** summary.baseline as the worker writes it: baseline[refLayer][specLayer].rho */
-type BaselineSummary = Array<Array<{ rho?: number | null } | null> | null>;
 
 export function figureDataFromCells(input: {
   refLayers: string[];
   specLayers: string[];
   checkpoints: FigureCheckpoint[];
   cells: RhoCell[];
-  baseline?: unknown;
+  /** summary.baseline as the worker writes it (absent: no baseline) */
+  baseline?: Baseline;
 }): FigureData {
   const { refLayers, specLayers, checkpoints, cells } = input;
   const byIndex = new Map(checkpoints.map((c) => [c.index, c] as const));
@@ -48,7 +47,7 @@ export function figureDataFromCells(input: {
     const v = nulls[slot(i, j, t)];
     return Number.isNaN(v) ? null : v;
   };
-  const table = Array.isArray(input.baseline) ? (input.baseline as BaselineSummary) : null;
+  const table = Array.isArray(input.baseline) ? input.baseline : null;
   return {
     refLayers,
     specLayers,

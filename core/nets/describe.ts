@@ -1,25 +1,12 @@
 // Layer names and shapes of an architecture, computed without TensorFlow.js (for validation and
 // size estimates).
+import type { LayerInfo, NetworkDescription } from '../contracts/spec.ts';
 import { type Architecture, type ResolvedArchitecture, resolveArchitecture } from '../spec/run.ts';
 
 export type LayerKind = 'input' | 'dense' | 'conv' | 'logits';
 
-export interface LayerInfo {
-  /** Stable name: 'input', 'conv1'…, 'fc1'…, 'logits'. */
-  name: string;
-  kind: LayerKind;
-  /** Output shape per example: [features] or [h, w, channels]. */
-  shape: number[];
-}
-
-export interface NetworkDescription {
-  architecture: ResolvedArchitecture;
-  layers: LayerInfo[];
-  /** Trainable parameters (weights + biases). */
-  parameters: number;
-  /** Multiply-adds × 2 of one forward pass, per example. */
-  flopsPerExample: number;
-}
+/** A recorded layer and its network (core/contracts/spec.ts). */
+export type { LayerInfo, NetworkDescription };
 
 /**
  * Recorded layers in forward order. MLPs see the image flattened ([h*w*c]); conv nets see [h, w, c].

@@ -4,13 +4,13 @@
 import { createHash } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import { positionsGrid } from '../cca/conv.ts';
+import type { NormalisedExperiment, NormalisedSimilarity } from '../contracts/spec.ts';
 import { DATASETS } from '../data/info.ts';
-import { describeNetwork, type NetworkDescription } from '../nets/describe.ts';
+import { describeNetwork } from '../nets/describe.ts';
 import {
   type CaptureOptions,
   type ConvMode,
   canonicalJson,
-  type NormalisedProbeSpec,
   type NormalisedRunSpec,
   normaliseProbeSpec,
   normaliseRunSpec,
@@ -20,8 +20,8 @@ import {
 } from './run.ts';
 import { Text } from './text.ts';
 
-/** The run schema inlined (its $id would otherwise appear twice in one experiment schema). */
-function inline<T extends object>(schema: T): T {
+/** A schema without its $id, to be held inline (its $id would otherwise appear twice in one schema). */
+export function inline<T extends object>(schema: T): T {
   const { $id: _id, ...rest } = schema as T & { $id?: string };
   return rest as T;
 }
@@ -75,29 +75,8 @@ export const ExperimentSpecSchema = Type.Object(
 );
 export type ExperimentSpec = Static<typeof ExperimentSpecSchema>;
 
-export interface NormalisedSimilarity {
-  methods: SimilarityMethod[];
-  svccaThreshold: number;
-  epsilon: number;
-  /** How conv layers are reduced in pairs with a dense layer (or in every pair, see convPairs). */
-  convMode: ConvMode;
-  /**
-   * How conv-vs-conv pairs are reduced: 'positions' (positions as samples on the common grid of the
-   * conv layers: the paper's treatment) in a network mixing conv and dense layers whose convMode was
-   * not chosen; 'same' (convMode, like every other pair) otherwise.
-   */
-  convPairs: 'positions' | 'same';
-}
-
-export interface NormalisedExperiment {
-  name: string;
-  reference: NormalisedRunSpec;
-  /** null when the specimen is the reference run itself ("same"). */
-  specimen: NormalisedRunSpec | null;
-  probe: NormalisedProbeSpec;
-  similarity: NormalisedSimilarity;
-  networks: { reference: NetworkDescription; specimen: NetworkDescription };
-}
+/** The spec as the service runs it (core/contracts/spec.ts): specimen null when "same". */
+export type { NormalisedExperiment, NormalisedSimilarity };
 
 export type SimilaritySpec = Static<typeof SimilaritySpecSchema>;
 

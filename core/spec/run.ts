@@ -2,6 +2,7 @@
 // deterministic normalisation that fills every default, and the key that identifies a run.
 import { createHash } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
+import type { NormalisedRunSpec, ResolvedArchitecture, ResolvedOptimizer } from '../contracts/spec.ts';
 import { DATASETS, type DatasetName } from '../data/info.ts';
 import { PRESETS, type PresetName } from '../nets/presets.ts';
 import { INT32_MAX } from './text.ts';
@@ -70,15 +71,8 @@ export const ArchitectureSchema = Type.Union([
 ]);
 export type Architecture = Static<typeof ArchitectureSchema>;
 
-/** Architecture with every optional field filled and presets expanded. */
-export type ResolvedArchitecture =
-  | { type: 'mlp'; hidden: number[]; activation: Activation }
-  | {
-      type: 'conv';
-      conv: Array<{ filters: number; kernel: number; pool: number }>;
-      dense: number[];
-      activation: Activation;
-    };
+/** Architecture with every optional field filled and presets expanded (core/contracts/spec.ts). */
+export type { ResolvedArchitecture };
 
 export const SgdSchema = Type.Object(
   {
@@ -100,9 +94,7 @@ export const AdamSchema = Type.Object(
 );
 export const OptimizerSchema = Type.Union([SgdSchema, AdamSchema]);
 export type Optimizer = Static<typeof OptimizerSchema>;
-export type ResolvedOptimizer =
-  | { type: 'sgd'; learningRate: number; momentum: number }
-  | { type: 'adam'; learningRate: number; beta1: number; beta2: number; epsilon: number };
+export type { ResolvedOptimizer };
 
 export const TrainingSchema = Type.Object(
   {
@@ -157,19 +149,7 @@ export const RunSpecSchema = Type.Object(
 export type RunSpec = Static<typeof RunSpecSchema>;
 
 /** A run spec after normaliseRunSpec: every default filled, presets expanded, schedule explicit. */
-export interface NormalisedRunSpec {
-  dataset: DatasetName;
-  architecture: ResolvedArchitecture;
-  training: {
-    steps: number;
-    batchSize: number;
-    trainExamples: number;
-    seed: number;
-    optimizer: ResolvedOptimizer;
-  };
-  /** Sorted, distinct, always containing 0 and training.steps. */
-  checkpoints: { steps: number[] };
-}
+export type { NormalisedRunSpec };
 
 export const ProbeSpecSchema = Type.Object(
   {

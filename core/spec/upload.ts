@@ -12,7 +12,7 @@
 //   checkpoint  specimen: the index in the declared list (0, 1, …), 'step-<n>' for the checkpoint
 //               declared with step n, or 'final' for the last one; reference: 'final'.
 import { type Static, Type } from '@sinclair/typebox';
-import type { NormalisedSimilarity } from './experiment.ts';
+import type { NormalisedUpload } from '../contracts/spec.ts';
 import { normaliseSimilarity, SimilaritySpecSchema } from './experiment.ts';
 import { SpecError } from './run.ts';
 import { INT32_MAX, Text } from './text.ts';
@@ -75,15 +75,7 @@ export type UploadExperimentSpec = Static<typeof UploadExperimentSpecSchema>;
 
 export type UploadNetwork = 'reference' | 'specimen';
 
-export interface NormalisedUpload {
-  name: string;
-  samples: number;
-  /** true: specimen "same" — the reference representations are the specimen's last checkpoint. */
-  same: boolean;
-  layers: { reference: string[]; specimen: string[] };
-  checkpoints: Array<{ index: number; step: number; fraction: number }>;
-  similarity: NormalisedSimilarity;
-}
+export type { NormalisedUpload };
 
 export function isUploadSpec(spec: unknown): spec is UploadExperimentSpec {
   return typeof spec === 'object' && spec !== null && (spec as { source?: unknown }).source === 'upload';

@@ -1,5 +1,11 @@
 // Response schemas of the experiments resource.
 import { type Static, Type } from '@sinclair/typebox';
+import { ExperimentEstimateSchema } from '../../core/contracts/estimate.ts';
+import { NormalisedExperimentSchema, NormalisedUploadSchema } from '../../core/contracts/spec.ts';
+import { ExperimentSummaryRef } from '../../core/contracts/summary.ts';
+import { WarningSchema } from '../../core/contracts/warning.ts';
+import type { ExperimentSpec } from '../../core/spec/experiment.ts';
+import { type UploadExperimentSpec, UploadExperimentSpecSchema } from '../../core/spec/upload.ts';
 import { EXPERIMENT_STATUSES } from '../../core/status.ts';
 
 export const ExperimentStatusSchema = Type.Union(
@@ -37,21 +43,13 @@ export const LayerDetailSchema = Type.Object({
   reductionDetail: Nullable(Type.String({ description: 'the reduction in words' })),
 });
 
-export const WarningSchema = Type.Object(
-  {
-    code: Type.String({
-      description:
-        "lower-kebab-case: 'few-samples', 'constant-layer', 'rank-deficient', 'conv-reduction', 'null-near-one', …",
-    }),
-    message: Type.String({ description: 'plain words naming the layer(s) and the numbers' }),
-    network: Type.Optional(Type.Union([Type.Literal('reference'), Type.Literal('specimen')])),
-    layer: Type.Optional(Type.String()),
-    refLayer: Type.Optional(Type.String()),
-    specLayer: Type.Optional(Type.String()),
-    checkpoint: Type.Optional(Type.Integer()),
-  },
-  { $id: 'AnalysisWarning', title: 'AnalysisWarning' },
-);
+export { WarningSchema };
+
+/** The submitted specs as components (ExperimentSpecSchema has its $id; the upload spec gets one
+ * here, its request schema stays without, as the POST body union holds both inline). */
+export const UploadExperimentSpecComponent = { ...UploadExperimentSpecSchema, $id: 'UploadExperimentSpec' };
+const ExperimentSpecRef = Type.Unsafe<ExperimentSpec>(Type.Ref('ExperimentSpec'));
+const UploadExperimentSpecRef = Type.Unsafe<UploadExperimentSpec>(Type.Ref('UploadExperimentSpec'));
 
 export const ExperimentSchema = Type.Object(
   {
@@ -65,8 +63,10 @@ export const ExperimentSchema = Type.Object(
       etaSeconds: Nullable(Type.Number()),
     }),
     error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
-    spec: Type.Unknown({ description: 'the submitted spec' }),
-    estimate: Type.Unknown({ description: 'memory/time estimate made before queueing' }),
+    spec: Type.Union([ExperimentSpecRef, UploadExperimentSpecRef], {
+      description: 'the submitted spec (ExperimentSpec, or UploadExperimentSpec for uploaded activations)',
+    }),
+    estimate: Nullable(ExperimentEstimateSchema),
     layers: Type.Object({ reference: Type.Array(Type.String()), specimen: Type.Array(Type.String()) }),
     layerDetails: Type.Object(
       { reference: Type.Array(LayerDetailSchema), specimen: Type.Array(LayerDetailSchema) },
@@ -82,7 +82,9 @@ export const ExperimentSchema = Type.Object(
       finishedAt: Nullable(Type.String({ format: 'date-time' })),
     }),
     backend: Nullable(Type.String()),
-    summary: Type.Unknown({ description: 'per-layer results when succeeded, else null' }),
+    summary: Type.Union([ExperimentSummaryRef, Type.Null()], {
+      description: 'per-layer results when succeeded, else null',
+    }),
     warnings: Type.Array(Type.Ref('AnalysisWarning'), {
       description:
         'what limits the numbers: before the run, from the layer widths and the samples (few-samples); once ' +
@@ -102,7 +104,7 @@ export const ExperimentListSchema = Type.Object({
 export const SubmittedSchema = Type.Object({
   id: Type.String({ format: 'uuid' }),
   status: ExperimentStatusSchema,
-  estimate: Type.Unknown(),
+  estimate: ExperimentEstimateSchema,
   warnings: Type.Array(Type.Ref('AnalysisWarning'), {
     description: 'known before the run: e.g. few-samples when the probe set is under 10x a layer width',
   }),
@@ -112,11 +114,11 @@ export const SubmittedSchema = Type.Object({
 export const DryRunSchema = Type.Object(
   {
     dryRun: Type.Literal(true),
-    spec: Type.Unknown({
+    spec: Type.Union([NormalisedExperimentSchema, NormalisedUploadSchema], {
       description:
         'the spec normalised as the service would run it: defaults filled, presets expanded, checkpoint steps explicit',
     }),
-    estimate: Type.Unknown({ description: 'the estimate a real submission answers with' }),
+    estimate: ExperimentEstimateSchema,
     warnings: Type.Array(Type.Ref('AnalysisWarning'), {
       description: 'the warnings a real submission would get (e.g. few-samples)',
     }),

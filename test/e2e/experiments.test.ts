@@ -69,6 +69,13 @@ describe('experiments end to end', () => {
       { timeoutMs: 120_000, intervalMs: 100, what: 'experiment to finish' },
     );
     assert.equal(final.status, 'succeeded', JSON.stringify(final.error));
+    // the JSON contracts as stored, none of their fields dropped by the response schema
+    const stored = await svc.db.experiment.findUniqueOrThrow({
+      where: { id },
+      select: { spec: true, estimate: true, summary: true },
+    });
+    assert.deepEqual({ spec: final.spec, estimate: final.estimate, summary: final.summary }, stored);
+    assert.equal(final.summary.layers.length, 4, 'the summary has each layer');
     assertInOrder(polled.map((p) => p.status));
     for (let i = 1; i < polled.length; i++) {
       assert.ok(polled[i].fraction >= polled[i - 1].fraction, 'fraction never decreases');

@@ -145,6 +145,13 @@ describe('experiments on uploaded activations', () => {
       const e = JSON.parse(readFileSync(join(goldenDir, name, 'expected.json'), 'utf8')) as Expected;
       const final = await finished(id);
       assert.deepEqual(final.layers, { reference: ['x'], specimen: ['y'] });
+      // the upload's JSON contracts as stored (its spec, the estimate made at complete, the summary)
+      const stored = await svc.db.experiment.findUniqueOrThrow({
+        where: { id },
+        select: { spec: true, estimate: true, summary: true },
+      });
+      assert.deepEqual({ spec: final.spec, estimate: final.estimate, summary: final.summary }, stored);
+      assert.equal(final.estimate.samples, e.samples);
       assert.deepEqual(
         final.checkpoints.map((c: { step: number; fraction: number }) => [c.step, c.fraction]),
         [[0, 1]],

@@ -147,7 +147,7 @@ describe('summary phase (pure part)', () => {
     assert.ok(experimentSummary(nearOne).warnings.some((w) => w.code === 'null-near-one'));
     assert.ok(!s.warnings.some((w) => w.code === 'null-near-one'), 'nulls of 0.1 are far from 1');
     assert.deepEqual(
-      s.pairReductions.map((p) => [p.reduction, p.pairs, p.samples]),
+      s.pairReductions?.map((p) => [p.reduction, p.pairs, p.samples]),
       [['layers', 4, 400]],
     );
   });

@@ -26,14 +26,11 @@
  * @typedef {Paths['/v1/experiments']['post']['responses'][202]['content']['application/json']} Submitted
  */
 
-// Not typed by the API yet (the schema says `unknown`): the estimate object and a JSON slice.
-
 /**
- * @typedef {{ cells: number, checkpoints: number, memoryMB: number, diskMB: number,
- *   seconds: { training: number, capture: number, tensor: number, total: number } }} Estimate
- * @typedef {{ shape: number[], axes: string[], measure: string,
- *   labels: { refLayer: string[], specLayer: string[], checkpoint: unknown },
- *   values: unknown, counts?: unknown }} Slice
+ * @typedef {Schemas['Estimate']} Estimate the full estimate (memory and time; an upload's once completed)
+ * @typedef {Schemas['UploadEstimate']} UploadEstimate an upload's estimate before its arrays arrive
+ * @typedef {Schemas['ExperimentSummary']} Summary
+ * @typedef {Schemas['Slice']} Slice the JSON answer of GET …/tensor
  */
 
 export {};

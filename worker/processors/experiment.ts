@@ -449,7 +449,7 @@ async function summaryPhase(a: Attempt, runs: Runs, b: Baseline, t: Tensor): Pro
     progress: 1,
     etaSeconds: 0,
     message: `done: ${t.total} cells`,
-    summary: summary as unknown as Prisma.InputJsonValue,
+    summary,
   });
   if (won) ctx.log(`experiment ${row.id}: succeeded`);
 }

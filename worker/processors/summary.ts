@@ -5,6 +5,7 @@
 import { type PairPass, pairReductionSummary } from '../../core/analysis/conv-reduction.ts';
 import { experimentWarnings } from '../../core/analysis/crawl.ts';
 import { analysisContext } from '../../core/analysis/index.ts';
+import type { ExperimentSummary } from '../../core/contracts/summary.ts';
 import { figureDataFromCells } from '../../core/figures/data.ts';
 import type { FigureCheckpoint, RhoCell } from '../../core/tensor-data.ts';
 import type { RepresentationInfo } from '../../core/train/store.ts';
@@ -86,7 +87,7 @@ function summaryWarnings(input: SummaryInput) {
 }
 
 /** The experiment's summary (key order as stored since the summary's first version). */
-export function experimentSummary(input: SummaryInput) {
+export function experimentSummary(input: SummaryInput): ExperimentSummary {
   return {
     cells: input.cells,
     seconds: input.seconds,

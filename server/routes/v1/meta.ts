@@ -9,7 +9,8 @@ import { DEFAULT_FRACTIONS } from '../../../core/figures/heatmaps.ts';
 import { describeNetwork } from '../../../core/nets/describe.ts';
 import { PRESETS, type PresetName } from '../../../core/nets/presets.ts';
 import { SLICE_MEASURES } from '../../../core/slice.ts';
-import { normaliseProbeSpec } from '../../../core/spec/run.ts';
+import type { ExperimentSpec } from '../../../core/spec/experiment.ts';
+import { CheckpointScheduleSchema, normaliseProbeSpec, TrainingSchema } from '../../../core/spec/run.ts';
 import { EXPERIMENT_STATUSES, STATUS_PHASES, TERMINAL_STATUSES } from '../../../core/status.ts';
 import { principalOf } from '../../plugins/auth.ts';
 import { errorResponses } from '../../schemas/error.ts';
@@ -32,19 +33,21 @@ const PresetSchema = Type.Object({
     { description: 'the recorded layers, bottom to top' },
   ),
   defaults: Type.Object({
-    training: Type.Record(Type.String(), Type.Unknown(), {
+    training: Type.Object(TrainingSchema.properties, {
       description: "the preset's training settings (a spec's own fields win)",
     }),
-    checkpoints: Type.Record(Type.String(), Type.Unknown(), { description: 'the checkpoint schedule' }),
+    checkpoints: Type.Union(CheckpointScheduleSchema.anyOf, { description: 'the checkpoint schedule' }),
     probe: Type.Object({
       split: Type.String(),
       examples: Type.Integer(),
       seed: Type.Integer(),
     }),
   }),
-  example: Type.Record(Type.String(), Type.Unknown(), {
-    description: 'a complete experiment spec using the preset (Net_S = Net_R), valid as a POST body',
-  }),
+  example: Type.Unsafe<ExperimentSpec>(
+    Type.Ref('ExperimentSpec', {
+      description: 'a complete experiment spec using the preset (Net_S = Net_R), valid as a POST body',
+    }),
+  ),
 });
 type PresetView = Static<typeof PresetSchema>;
 

@@ -245,7 +245,14 @@ describe('figureDataFromCells', () => {
         { refLayer: 1, specLayer: 2, checkpoint: 1, rho: 0.25 },
         { refLayer: 5, specLayer: 0, checkpoint: 0, rho: 0.5 },
       ],
-      baseline: [[{ rho: 0.1 }, { rho: 0.2 }, null], [{ rho: 0.3 }]],
+      baseline: [
+        [
+          { rho: 0.1, cka: null },
+          { rho: 0.2, cka: null },
+          { rho: null, cka: null },
+        ],
+        [{ rho: 0.3, cka: null }],
+      ],
     });
     assert.deepEqual(
       data.checkpoints.map((c) => c.index),

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { FastifyInstance } from 'fastify';
-import { type ExperimentSpec, ExperimentSpecSchema } from '../../../../core/spec/experiment.ts';
+import { type ExperimentSpec, ExperimentSpecSchema, inline } from '../../../../core/spec/experiment.ts';
 import { isUploadSpec, UploadExperimentSpecSchema } from '../../../../core/spec/upload.ts';
 import { hashSecret } from '../../../../store/auth.ts';
 import {
@@ -32,12 +32,6 @@ import { shareRoutes } from './shares.ts';
 import { uploadRoutes } from './uploads.ts';
 
 const tags = ['experiments'];
-
-/** The schema without its $id (the body union holds it inline). */
-function inline<T extends object>(schema: T): T {
-  const { $id: _id, ...rest } = schema as T & { $id?: string };
-  return rest as T;
-}
 
 const uploadSpecCheck = TypeCompiler.Compile(UploadExperimentSpecSchema);
 

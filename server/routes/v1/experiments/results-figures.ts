@@ -10,6 +10,8 @@ import { defaultTopLayer, experimentWarnings } from '../../../../core/analysis/c
 import type { AnalysisContext } from '../../../../core/analysis/evidence.ts';
 import { analyseExperiment, analysisContext } from '../../../../core/analysis/index.ts';
 import { dedupeWarnings } from '../../../../core/analysis/warnings.ts';
+import { fromJson } from '../../../../core/contracts/json.ts';
+import type { ExperimentSummary } from '../../../../core/contracts/summary.ts';
 import { figureDataFromCells } from '../../../../core/figures/data.ts';
 import { DEFAULT_FRACTIONS, heatmapsSvg } from '../../../../core/figures/heatmaps.ts';
 import { convergenceSvg, crawlSvg } from '../../../../core/figures/lines.ts';
@@ -230,7 +232,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
         .sort((a, b) => a.index - b.index)
         .map((l) => l.name);
     const cells = await figureCells(db, row.id);
-    const summary = row.summary as { baseline?: unknown } | null;
+    const summary = fromJson<ExperimentSummary | null>(row.summary);
     const data = figureDataFromCells({
       refLayers: names('reference'),
       specLayers: names('specimen'),
@@ -255,8 +257,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
     const ctx = analysisContext(data, row.layers, same);
     const warnings = dedupeWarnings([...experimentWarnings(data, ctx), ...convReductionWarnings(ordered)]);
     // conv-vs-conv pairs on positions as samples: their own n
-    const pairs = (row.summary as { pairReductions?: Array<{ reduction: string; samples: number }> } | null)
-      ?.pairReductions;
+    const pairs = summary?.pairReductions;
     const positions = Array.isArray(pairs) ? pairs.find((p) => p.reduction === 'positions') : undefined;
     const notes = {
       networks: same ? ('same' as const) : ('different' as const),

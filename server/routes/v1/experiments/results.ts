@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type SliceAxis, type Slice as SliceJson, SliceRef } from '../../../../core/contracts/slice.ts';
 import { encodeNpy } from '../../../../core/npy.ts';
 import {
   planSlice,
@@ -111,7 +112,21 @@ export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
         params: IdParams,
         querystring: SliceQuerySchema,
         response: {
-          200: Type.Unknown({ description: 'JSON slice, application/octet-stream (.npy) or text/csv' }),
+          200: {
+            description: 'format=json: the slice (Slice); format=npy: float32 .npy; format=csv: long form',
+            content: {
+              'application/json': { schema: SliceRef },
+              'application/octet-stream': {
+                schema: Type.String({ format: 'binary', description: '.npy (float32), C order' }),
+              },
+              'text/csv': {
+                schema: Type.String({
+                  description:
+                    'refLayer,specLayer,checkpoint,step,fraction,measure(,coefficient),value — one row per value',
+                }),
+              },
+            },
+          },
           304: Type.Null(),
           ...errorResponses,
         },
@@ -218,11 +233,11 @@ export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
         for (let j = 0; j < nS; j++)
           for (let t = 0; t < nT; t++) width = Math.max(width, coefOf(i, j, t).length);
     const shape = [nR, nS, ...(single ? [] : [nT]), ...(coefs ? [width] : [])];
-    const axes = [
+    const axes: SliceAxis[] = [
       'refLayer',
       'specLayer',
-      ...(single ? [] : ['checkpoint']),
-      ...(coefs ? ['coefficient'] : []),
+      ...(single ? [] : (['checkpoint'] as const)),
+      ...(coefs ? (['coefficient'] as const) : []),
     ];
     const scalar = (i: number, j: number, t: number): number | null => {
       const c = cellAt(i, j, t);
@@ -297,7 +312,14 @@ export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
           }),
         )
       : undefined;
-    const json = { shape, axes, measure, labels, values: nest(0, shape), ...(counts ? { counts } : {}) };
+    const json: SliceJson = {
+      shape,
+      axes,
+      measure,
+      labels,
+      values: nest(0, shape) as SliceJson['values'],
+      ...(counts ? { counts } : {}),
+    };
     return {
       body: Buffer.from(JSON.stringify(json)),
       headers: { 'content-type': 'application/json; charset=utf-8' },
@@ -319,7 +341,12 @@ export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
           ...ShareQuery,
         }),
         response: {
-          200: Type.Unknown({ description: 'application/octet-stream (.npy)' }),
+          200: {
+            description: 'the representation as .npy [samples, features]',
+            content: {
+              'application/octet-stream': { schema: Type.String({ format: 'binary', description: '.npy' }) },
+            },
+          },
           ...errorResponses,
         },
       },
