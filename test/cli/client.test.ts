@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeNpy } from '../../core/npy.ts';
 import { repoRoot, waitFor } from '../helpers/env.ts';
+import { readJson, type Submitted } from '../helpers/json.ts';
 import { type Service, startService, tinySpec } from '../helpers/service.ts';
 
 function repdyn(
@@ -107,7 +108,7 @@ describe('repdyn API commands', () => {
         body: JSON.stringify(tinySpec({ name: `page-${i}` })),
       });
       assert.equal(res.status, 202);
-      const id = ((await res.json()) as { id: string }).id;
+      const id = (await readJson<Submitted>(res)).id;
       ids.push(id);
       // queued experiments would hold the worker: cancel them (they stay listed)
       assert.equal(
@@ -157,7 +158,7 @@ describe('repdyn API commands', () => {
     spec.reference.training.trainExamples = 4096;
     const res = await svc.request('/v1/experiments', { method: 'POST', body: JSON.stringify(spec) });
     assert.equal(res.status, 202);
-    const { id } = (await res.json()) as { id: string };
+    const { id } = await readJson<Submitted>(res);
     const watching = repdyn(['watch', id], env);
     await waitFor(
       async () => {

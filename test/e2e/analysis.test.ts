@@ -11,6 +11,14 @@ import { after, before, describe, it } from 'node:test';
 import { gaussianMatrix } from '../../core/analysis/baseline.ts';
 import { encodeNpy } from '../../core/npy.ts';
 import { waitFor } from '../helpers/env.ts';
+import {
+  type Analysis,
+  type Experiment,
+  readJson,
+  type SliceOf,
+  type Submitted,
+  type UploadCreated,
+} from '../helpers/json.ts';
 import { type Service, startService, tinySpec } from '../helpers/service.ts';
 
 const WIDTHS: Record<string, number> = { input: 784, fc1: 500, fc2: 500, fc3: 500, logits: 10 };
@@ -33,7 +41,7 @@ describe('analysis verdicts on evidence (issue 13 acceptance)', () => {
   async function finished(id: string, timeoutMs: number) {
     const body = await waitFor(
       async () => {
-        const b = await (await svc.request(`/v1/experiments/${id}`)).json();
+        const b = await readJson<Experiment>(await svc.request(`/v1/experiments/${id}`));
         return ['succeeded', 'failed', 'canceled'].includes(b.status) ? b : undefined;
       },
       { timeoutMs, intervalMs: 250, what: `experiment ${id} to finish` },
@@ -44,7 +52,7 @@ describe('analysis verdicts on evidence (issue 13 acceptance)', () => {
 
   async function analysis(id: string) {
     const res = await svc.request(`/v1/experiments/${id}/analysis`);
-    const body = await res.json();
+    const body = await readJson<Analysis>(res);
     assert.equal(res.status, 200, JSON.stringify(body));
     return body;
   }
@@ -64,7 +72,7 @@ describe('analysis verdicts on evidence (issue 13 acceptance)', () => {
           similarity: { methods: ['cca'] },
         }),
       });
-      const created = await res.json();
+      const created = await readJson<UploadCreated>(res);
       assert.equal(res.status, 201, JSON.stringify(created));
       assert.deepEqual(created.warnings, [], 'widths are not known before the arrays arrive');
       for (const [t] of STEPS.entries()) {
@@ -79,7 +87,7 @@ describe('analysis verdicts on evidence (issue 13 acceptance)', () => {
         }
       }
       const done = await svc.request(`/v1/experiments/${created.id}/complete`, { method: 'POST' });
-      const queued = await done.json();
+      const queued = await readJson<Experiment>(done);
       assert.equal(done.status, 202, JSON.stringify(queued));
       // the widths are known now: 2500 samples for a 784-wide input and 500-wide layers
       assert.ok(
@@ -101,23 +109,17 @@ describe('analysis verdicts on evidence (issue 13 acceptance)', () => {
         crawl: a.crawl.verdict,
         crawlReason: a.crawl.reason,
         score: a.crawl.score,
-        crawlSteps: a.crawl.steps.map(
-          (s: { fraction: number; mostSimilar: string | null; decision: string }) => [
-            s.fraction,
-            s.mostSimilar,
-            s.decision,
-          ],
-        ),
+        crawlSteps: a.crawl.steps.map((s) => [s.fraction, s.mostSimilar, s.decision]),
       };
       console.log(JSON.stringify(record));
       verdicts.push(record);
       // each cell has its permutation null and adjusted score, sliceable like rho
-      const adjusted = await (
-        await svc.request(`/v1/experiments/${id}/tensor?measure=rho_adjusted&checkpoint=0`)
-      ).json();
-      const nulls = await (
-        await svc.request(`/v1/experiments/${id}/tensor?measure=rho_null&checkpoint=0`)
-      ).json();
+      const adjusted = await readJson<SliceOf<2>>(
+        await svc.request(`/v1/experiments/${id}/tensor?measure=rho_adjusted&checkpoint=0`),
+      );
+      const nulls = await readJson<SliceOf<2>>(
+        await svc.request(`/v1/experiments/${id}/tensor?measure=rho_null&checkpoint=0`),
+      );
       assert.deepEqual(adjusted.shape, [5, 5]);
       for (const row of adjusted.values as number[][])
         for (const v of row) assert.ok(Math.abs(v) < 0.05, `adjusted ${v}`);
@@ -137,7 +139,7 @@ describe('analysis verdicts on evidence (issue 13 acceptance)', () => {
       method: 'POST',
       body: JSON.stringify(tinySpec({ name: 'analysis tiny' })),
     });
-    const sub = await res.json();
+    const sub = await readJson<Submitted>(res);
     assert.equal(res.status, 202, JSON.stringify(sub));
     // known before the run: 256 samples for 784 input features
     const early = sub.warnings.find(
@@ -164,17 +166,11 @@ describe('analysis verdicts on evidence (issue 13 acceptance)', () => {
         convergenceReason: a.convergence.reason,
         crawl: a.crawl.verdict,
         crawlReason: a.crawl.reason,
-        crawlSteps: a.crawl.steps.map(
-          (s: { fraction: number; mostSimilar: string | null; decision: string }) => [
-            s.fraction,
-            s.mostSimilar,
-            s.decision,
-          ],
-        ),
+        crawlSteps: a.crawl.steps.map((s) => [s.fraction, s.mostSimilar, s.decision]),
       }),
     );
     assert.equal(a.crawl.verdict, 'inconclusive');
-    assert.match(a.crawl.reason, /^few-samples: input has 784 features and 256 samples/);
+    assert.match(a.crawl.reason ?? '', /^few-samples: input has 784 features and 256 samples/);
     assert.ok(
       a.crawl.excluded.some(
         (x: { code: string; layer?: string }) => x.code === 'few-samples' && x.layer === 'input',

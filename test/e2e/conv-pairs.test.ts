@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/env.ts';
+import { type Analysis, type Experiment, readJson, type SliceOf, type Submitted } from '../helpers/json.ts';
 import { type Service, startService } from '../helpers/service.ts';
 
 describe('conv reduction per pair (trained conv net)', () => {
@@ -40,10 +41,10 @@ describe('conv reduction per pair (trained conv net)', () => {
       }),
     });
     assert.equal(res.status, 202, await res.clone().text());
-    const id = (await res.json()).id as string;
+    const id = (await readJson<Submitted>(res)).id;
     const final = await waitFor(
       async () => {
-        const body = await (await svc.request(`/v1/experiments/${id}`)).json();
+        const body = await readJson<Experiment>(await svc.request(`/v1/experiments/${id}`));
         return ['succeeded', 'failed', 'canceled'].includes(body.status) ? body : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 200, what: 'experiment to finish' },
@@ -65,11 +66,7 @@ describe('conv reduction per pair (trained conv net)', () => {
     assert.equal(by.fc1.reductionDetail, null);
     // per pair: 4 conv-vs-conv pairs on 6,000 positions, the other 21 on 300 examples
     assert.deepEqual(
-      final.summary.pairReductions.map((p: { reduction: string; pairs: number; samples: number }) => [
-        p.reduction,
-        p.pairs,
-        p.samples,
-      ]),
+      final.summary?.pairReductions?.map((p) => [p.reduction, p.pairs, p.samples]),
       [
         ['layers', 21, 300],
         ['positions', 4, 6000],
@@ -84,9 +81,11 @@ describe('conv reduction per pair (trained conv net)', () => {
     // the cells themselves: a conv-vs-conv cell has at most as many CCA directions as channels (4),
     // conv1 against fc1 uses conv1's pooled 2×2×4 = 16 features (8 directions with fc1's 8)
     const last = final.checkpoints.length - 1;
-    const coef = await (
-      await svc.request(`/v1/experiments/${id}/tensor?measure=coefficients&checkpoint=${last}&refLayer=conv1`)
-    ).json();
+    const coef = await readJson<SliceOf<3, 'one'>>(
+      await svc.request(
+        `/v1/experiments/${id}/tensor?measure=coefficients&checkpoint=${last}&refLayer=conv1`,
+      ),
+    );
     const spec = coef.labels.specLayer as string[];
     // (padded with null to the widest cell's length)
     const count = (name: string) =>
@@ -95,7 +94,7 @@ describe('conv reduction per pair (trained conv net)', () => {
     assert.ok(count('conv1') <= 4, `conv1 × conv1: ${count('conv1')} coefficients`);
     assert.ok(count('fc1') > 4, `conv1 × fc1: ${count('fc1')} coefficients`);
     // the crawl (fc1 followed) leaves the pooled input out, with the reason
-    const analysis = await (await svc.request(`/v1/experiments/${id}/analysis`)).json();
+    const analysis = await readJson<Analysis>(await svc.request(`/v1/experiments/${id}/analysis`));
     const input = analysis.crawl.excluded.find((e: { layer?: string }) => e.layer === 'input');
     assert.equal(input?.code, 'structural-input', JSON.stringify(analysis.crawl.excluded));
     for (const s of analysis.crawl.steps) assert.notEqual(s.mostSimilar, 'input');

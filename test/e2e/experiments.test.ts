@@ -4,6 +4,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/env.ts';
+import {
+  type ErrorBody,
+  type ErrorWith,
+  type Experiment,
+  type ExperimentPage,
+  readJson,
+  type SliceOf,
+  type Submitted,
+} from '../helpers/json.ts';
 import { type Service, startService, tinySpec } from '../helpers/service.ts';
 
 const PHASES = ['queued', 'training', 'capturing', 'computing', 'succeeded'];
@@ -54,7 +63,7 @@ describe('experiments end to end', () => {
   it('runs the example body to succeeded with a correct tensor; polling and SSE agree', async () => {
     const res = await submit(svc, tinySpec());
     assert.equal(res.status, 202, await res.clone().text());
-    const { id, links } = await res.json();
+    const { id, links } = await readJson<Submitted>(res);
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.equal(links.self, `/v1/experiments/${id}`);
 
@@ -62,7 +71,7 @@ describe('experiments end to end', () => {
     const polled: Progress[] = [];
     const final = await waitFor(
       async () => {
-        const body = await (await svc.request(`/v1/experiments/${id}`)).json();
+        const body = await readJson<Experiment>(await svc.request(`/v1/experiments/${id}`));
         polled.push({ status: body.status, fraction: body.progress.fraction });
         return ['succeeded', 'failed', 'canceled'].includes(body.status) ? body : undefined;
       },
@@ -75,12 +84,12 @@ describe('experiments end to end', () => {
       select: { spec: true, estimate: true, summary: true },
     });
     assert.deepEqual({ spec: final.spec, estimate: final.estimate, summary: final.summary }, stored);
-    assert.equal(final.summary.layers.length, 4, 'the summary has each layer');
+    assert.equal(final.summary?.layers.length, 4, 'the summary has each layer');
     assertInOrder(polled.map((p) => p.status));
     for (let i = 1; i < polled.length; i++) {
       assert.ok(polled[i].fraction >= polled[i - 1].fraction, 'fraction never decreases');
     }
-    for (const t of ['trainingAt', 'capturingAt', 'computingAt', 'finishedAt'])
+    for (const t of ['trainingAt', 'capturingAt', 'computingAt', 'finishedAt'] as const)
       assert.ok(final.timings[t], t);
     assert.deepEqual(final.layers.reference, ['input', 'fc1', 'fc2', 'logits']);
     assert.equal(final.checkpoints.length, 4);
@@ -97,16 +106,22 @@ describe('experiments end to end', () => {
     const N = final.checkpoints.length;
     assert.equal(await svc.db.cell.count({ where: { experimentId: id } }), L * L * N);
     for (let t = 0; t < N; t++) {
-      const slice = await (
-        await svc.request(`/v1/experiments/${id}/tensor?measure=rho&checkpoint=${t}`)
-      ).json();
+      const slice = await readJson<SliceOf<2>>(
+        await svc.request(`/v1/experiments/${id}/tensor?measure=rho&checkpoint=${t}`),
+      );
       assert.deepEqual(slice.shape, [L, L]);
       assert.deepEqual(slice.axes, ['refLayer', 'specLayer']);
       assert.deepEqual(slice.labels.refLayer, final.layers.reference);
-      assert.ok(Math.abs(slice.values[0][0] - 1) < 1e-6, `rho(input, input) at checkpoint ${t}`);
+      assert.ok(
+        Math.abs((slice.values[0][0] ?? Number.NaN) - 1) < 1e-6,
+        `rho(input, input) at checkpoint ${t}`,
+      );
       if (t === N - 1) {
         for (let l = 0; l < L; l++)
-          assert.ok(Math.abs(slice.values[l][l] - 1) < 1e-6, `rho(layer ${l}, itself) at the end`);
+          assert.ok(
+            Math.abs((slice.values[l][l] ?? Number.NaN) - 1) < 1e-6,
+            `rho(layer ${l}, itself) at the end`,
+          );
       }
     }
   });
@@ -121,9 +136,10 @@ describe('experiments end to end', () => {
         checkpoints: { count: 5 },
       },
     });
-    const { id } = await (await submit(svc, long)).json();
+    const { id } = await readJson<Submitted>(await submit(svc, long));
     await waitFor(
-      async () => (await (await svc.request(`/v1/experiments/${id}`)).json()).status === 'training',
+      async () =>
+        (await readJson<Experiment>(await svc.request(`/v1/experiments/${id}`))).status === 'training',
       {
         timeoutMs: 60_000,
         what: 'training',
@@ -133,7 +149,8 @@ describe('experiments end to end', () => {
     const cancel = await svc.request(`/v1/experiments/${id}/cancel`, { method: 'POST' });
     assert.equal(cancel.status, 202);
     await waitFor(
-      async () => (await (await svc.request(`/v1/experiments/${id}`)).json()).status === 'canceled',
+      async () =>
+        (await readJson<Experiment>(await svc.request(`/v1/experiments/${id}`))).status === 'canceled',
       {
         timeoutMs: 10_000,
         what: 'canceled within 10 s',
@@ -142,19 +159,19 @@ describe('experiments end to end', () => {
     assert.ok(Date.now() - t0 < 10_000);
     const again = await svc.request(`/v1/experiments/${id}/cancel`, { method: 'POST' });
     assert.equal(again.status, 409);
-    assert.equal((await again.json()).code, 'EXPERIMENT_FINISHED');
+    assert.equal((await readJson<ErrorBody>(again)).code, 'EXPERIMENT_FINISHED');
 
-    const next = await (await submit(svc, tinySpec({ name: 'after-cancel' }))).json();
+    const next = await readJson<Submitted>(await submit(svc, tinySpec({ name: 'after-cancel' })));
     const done = await waitFor(
       async () => {
-        const b = await (await svc.request(`/v1/experiments/${next.id}`)).json();
+        const b = await readJson<Experiment>(await svc.request(`/v1/experiments/${next.id}`));
         return ['succeeded', 'failed', 'canceled'].includes(b.status) ? b : undefined;
       },
       { timeoutMs: 120_000, what: 'next job' },
     );
     assert.equal(done.status, 'succeeded');
     // same run definition as the first test's experiment: its finished run is reused, not retrained
-    assert.equal(done.summary.reusedRuns, 1);
+    assert.equal(done.summary?.reusedRuns, 1);
   });
 
   it('refuses bad and oversized specs with codes and queues nothing', async () => {
@@ -188,7 +205,7 @@ describe('experiments end to end', () => {
     ];
     for (const [body, status, code, field] of cases) {
       const res = await submit(svc, body);
-      const err = await res.json();
+      const err = await readJson<ErrorWith<{ estimate: unknown; violations: Array<{ limit: number }> }>>(res);
       assert.equal(res.status, status, JSON.stringify(err));
       assert.equal(err.code, code, JSON.stringify(err));
       assert.equal(err.statusCode, status);
@@ -202,7 +219,7 @@ describe('experiments end to end', () => {
     assert.equal(notJson.status, 400);
     const huge = await submit(svc, { ...tinySpec(), name: 'x'.repeat(100_000) });
     assert.equal(huge.status, 413);
-    assert.equal((await huge.json()).code, 'BODY_TOO_LARGE');
+    assert.equal((await readJson<ErrorBody>(huge)).code, 'BODY_TOO_LARGE');
     assert.equal(await svc.db.experiment.count({ where: { teamId: svc.teamId } }), before, 'no rows created');
     assert.deepEqual(await svc.queue.getJobCounts(), countsBefore, 'nothing queued');
   });
@@ -210,12 +227,12 @@ describe('experiments end to end', () => {
   it('requires a valid key and hides other teams’ experiments', async () => {
     const missing = await svc.request('/v1/experiments', { key: null });
     assert.equal(missing.status, 401);
-    assert.equal((await missing.json()).code, 'MISSING_API_KEY');
+    assert.equal((await readJson<ErrorBody>(missing)).code, 'MISSING_API_KEY');
     const wrong = await svc.request('/v1/experiments', { key: 'rdk_000000000000_notarealkeynotarealkey' });
     assert.equal(wrong.status, 401);
-    assert.equal((await wrong.json()).code, 'INVALID_API_KEY');
+    assert.equal((await readJson<ErrorBody>(wrong)).code, 'INVALID_API_KEY');
 
-    const mine = await (await svc.request('/v1/experiments')).json();
+    const mine = await readJson<ExperimentPage>(await svc.request('/v1/experiments'));
     assert.ok(mine.items.length > 0);
     const other = await svc.newTeam();
     const id = mine.items[0].id;
@@ -228,9 +245,9 @@ describe('experiments end to end', () => {
     ]) {
       const res = await svc.request(path, { method, key: other.key });
       assert.equal(res.status, 404, `${method} ${path}`);
-      assert.equal((await res.json()).code, 'EXPERIMENT_NOT_FOUND');
+      assert.equal((await readJson<ErrorBody>(res)).code, 'EXPERIMENT_NOT_FOUND');
     }
-    const theirs = await (await svc.request('/v1/experiments', { key: other.key })).json();
+    const theirs = await readJson<ExperimentPage>(await svc.request('/v1/experiments', { key: other.key }));
     assert.equal(theirs.items.length, 0);
   });
 
@@ -241,20 +258,22 @@ describe('experiments end to end', () => {
     const b = await submit(svc, body, { 'idempotency-key': key });
     assert.equal(a.status, 202);
     assert.equal(b.status, 202);
-    assert.equal((await a.json()).id, (await b.json()).id);
+    assert.equal((await readJson<Submitted>(a)).id, (await readJson<Submitted>(b)).id);
     const c = await submit(svc, { ...body, name: 'different' }, { 'idempotency-key': key });
     assert.equal(c.status, 409);
-    assert.equal((await c.json()).code, 'IDEMPOTENCY_KEY_REUSED');
+    assert.equal((await readJson<ErrorBody>(c)).code, 'IDEMPOTENCY_KEY_REUSED');
 
-    const page1 = await (await svc.request('/v1/experiments?limit=2')).json();
+    const page1 = await readJson<ExperimentPage>(await svc.request('/v1/experiments?limit=2'));
     assert.equal(page1.items.length, 2);
     assert.ok(page1.nextCursor);
-    const page2 = await (await svc.request(`/v1/experiments?limit=2&cursor=${page1.nextCursor}`)).json();
+    const page2 = await readJson<ExperimentPage>(
+      await svc.request(`/v1/experiments?limit=2&cursor=${page1.nextCursor}`),
+    );
     assert.ok(page2.items.length >= 1);
     assert.ok(
       !page2.items.some((x: { id: string }) => page1.items.some((y: { id: string }) => y.id === x.id)),
     );
-    const canceled = await (await svc.request('/v1/experiments?status=canceled')).json();
+    const canceled = await readJson<ExperimentPage>(await svc.request('/v1/experiments?status=canceled'));
     assert.ok(canceled.items.every((x: { status: string }) => x.status === 'canceled'));
 
     const del = await svc.request(`/v1/experiments/${page1.items[0].id}`, { method: 'DELETE' });

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { hashSecret } from '../../store/auth.ts';
 import { svgTexts, xmlProblem } from '../core/figures/xml.ts';
 import { waitFor } from '../helpers/env.ts';
+import { type Analysis, type ErrorBody, type Experiment, readJson, type Submitted } from '../helpers/json.ts';
 import { type Service, startService, tinySpec } from '../helpers/service.ts';
 
 const LAYERS = ['input', 'fc1', 'fc2', 'logits'];
@@ -32,7 +33,7 @@ describe('figures and analysis end to end', () => {
 
   async function errorOf(path: string, status: number, code: string, init?: { key?: string | null }) {
     const res = await svc.request(path, init);
-    const body = await res.json();
+    const body = await readJson<ErrorBody>(res);
     assert.equal(res.status, status, JSON.stringify(body));
     assert.equal(body.code, code);
   }
@@ -40,14 +41,14 @@ describe('figures and analysis end to end', () => {
   async function submit(): Promise<string> {
     const res = await svc.request('/v1/experiments', { method: 'POST', body: JSON.stringify(tinySpec()) });
     assert.equal(res.status, 202, await res.clone().text());
-    return (await res.json()).id;
+    return (await readJson<Submitted>(res)).id;
   }
 
   /** Waits for the experiment to succeed; its checkpoint fractions. */
   async function succeeded(id: string): Promise<number[]> {
     const final = await waitFor(
       async () => {
-        const body = await (await svc.request(`/v1/experiments/${id}`)).json();
+        const body = await readJson<Experiment>(await svc.request(`/v1/experiments/${id}`));
         return ['succeeded', 'failed', 'canceled'].includes(body.status) ? body : undefined;
       },
       { timeoutMs: 90_000, intervalMs: 200, what: 'experiment to finish' },
@@ -116,7 +117,7 @@ describe('figures and analysis end to end', () => {
   it('returns the convergence and crawl analysis', async () => {
     const { id, fractions } = await finishedExperiment();
     const res = await svc.request(`/v1/experiments/${id}/analysis?threshold=0.8`);
-    const body = await res.json();
+    const body = await readJson<Analysis>(res);
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(body.convergence.threshold, 0.8);
     assert.deepEqual(
@@ -124,7 +125,7 @@ describe('figures and analysis end to end', () => {
       LAYERS,
     );
     // the input is its final self by construction: left out, with the reason
-    assert.match(body.convergence.layers[0].excluded, /^input: /);
+    assert.match(body.convergence.layers[0]?.excluded ?? '', /^input: /);
     assert.ok(body.convergence.excluded.some((e: { code: string }) => e.code === 'input'));
     // Net_S = Net_R: the final checkpoint is the reference itself and never counts as converging
     assert.ok(body.convergence.layers.every((l: { convergedAt: number | null }) => l.convergedAt !== 1));
@@ -136,9 +137,9 @@ describe('figures and analysis end to end', () => {
       body.crawl.steps.map((s: { fraction: number }) => s.fraction),
       fractions,
     );
-    const last = body.crawl.steps.at(-1);
+    const last = body.crawl.steps.at(-1)!;
     assert.equal(last.mostSimilar, 'fc2', 'at the end a layer is most similar to its final self');
-    assert.ok(Math.abs(last.rho - 1) < 1e-3);
+    assert.ok(Math.abs((last.rho ?? Number.NaN) - 1) < 1e-3);
     assert.deepEqual(Object.keys(last.rhoByLayer), LAYERS);
     assert.ok(['crawl', 'no-crawl', 'inconclusive'].includes(body.crawl.verdict));
     await errorOf(`/v1/experiments/${id}/analysis?layer=nope`, 400, 'UNKNOWN_LAYER');

@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { svgTexts, xmlProblem } from '../core/figures/xml.ts';
 import { waitFor } from '../helpers/env.ts';
+import { type Experiment, readJson, type SliceOf, type Submitted } from '../helpers/json.ts';
 import { type Service, startService, tinySpec } from '../helpers/service.ts';
 
 async function finished(svc: Service, id: string) {
   return waitFor(
     async () => {
-      const body = await (await svc.request(`/v1/experiments/${id}`)).json();
+      const body = await readJson<Experiment>(await svc.request(`/v1/experiments/${id}`));
       return ['succeeded', 'failed', 'canceled'].includes(body.status) ? body : undefined;
     },
     { timeoutMs: 120_000, intervalMs: 200, what: 'experiment to finish' },
@@ -19,7 +20,7 @@ async function finished(svc: Service, id: string) {
 async function submit(svc: Service, body: unknown): Promise<string> {
   const res = await svc.request('/v1/experiments', { method: 'POST', body: JSON.stringify(body) });
   assert.equal(res.status, 202, await res.clone().text());
-  return (await res.json()).id;
+  return (await readJson<Submitted>(res)).id;
 }
 
 describe('a specimen that is a different network (trained)', () => {
@@ -49,7 +50,7 @@ describe('a specimen that is a different network (trained)', () => {
     assert.equal(final.checkpoints.length, 3);
     const last = final.checkpoints.length - 1;
     const res = await svc.request(`/v1/experiments/${id}/tensor?measure=rho&checkpoint=${last}`);
-    const slice = await res.json();
+    const slice = await readJson<SliceOf<2>>(res);
     assert.equal(res.status, 200, JSON.stringify(slice));
     assert.deepEqual(slice.shape, [4, 4]);
     const rho = slice.values as number[][];
@@ -92,7 +93,7 @@ describe('a specimen that is a different network (trained)', () => {
     assert.deepEqual(final.layers.reference, ['input', 'fc1', 'fc2', 'logits']);
     assert.deepEqual(final.layers.specimen, ['input', 'fc1', 'logits']);
     const res = await svc.request(`/v1/experiments/${id}/tensor?measure=rho&checkpoint=0,3&specLayer=fc1`);
-    const slice = await res.json();
+    const slice = await readJson<SliceOf<3>>(res);
     assert.equal(res.status, 200, JSON.stringify(slice));
     assert.deepEqual(slice.shape, [4, 1, 2]);
     assert.deepEqual(slice.labels.specLayer, ['fc1']);

@@ -8,6 +8,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeNpy } from '../../core/npy.ts';
 import { waitFor } from '../helpers/env.ts';
+import {
+  type CreatedShare,
+  type ErrorBody,
+  type Experiment,
+  readJson,
+  type SliceOf,
+  type Submitted,
+} from '../helpers/json.ts';
 import { type Service, startService, tinySpec } from '../helpers/service.ts';
 
 /** numpy.load of the bytes → { shape, values (flattened, NaN as null) }. */
@@ -43,10 +51,10 @@ describe('results', () => {
       method: 'POST',
       body: JSON.stringify(tinySpec({ name: 'results' })),
     });
-    id = (await res.json()).id;
+    id = (await readJson<Submitted>(res)).id;
     const done = await waitFor(
       async () => {
-        const b = await (await svc.request(`/v1/experiments/${id}`)).json();
+        const b = await readJson<Experiment>(await svc.request(`/v1/experiments/${id}`));
         return ['succeeded', 'failed', 'canceled'].includes(b.status) ? b : undefined;
       },
       { timeoutMs: 120_000, what: 'experiment' },
@@ -59,21 +67,21 @@ describe('results', () => {
   });
 
   it('serves the whole tensor and sub-blocks; npy and CSV carry the JSON values', async () => {
-    const all = await (await svc.request(`/v1/experiments/${id}/tensor?measure=cka`)).json();
+    const all = await readJson<SliceOf<3>>(await svc.request(`/v1/experiments/${id}/tensor?measure=cka`));
     assert.deepEqual(all.shape, [4, 4, 4]);
     assert.deepEqual(all.axes, ['refLayer', 'specLayer', 'checkpoint']);
     assert.equal(all.labels.checkpoint.length, 4);
 
     const q = `/v1/experiments/${id}/tensor?refLayer=fc1,2&specLayer=logits&checkpoint=1,3&measure=rho`;
-    const json = await (await svc.request(q)).json();
+    const json = await readJson<SliceOf<3>>(await svc.request(q));
     assert.deepEqual(json.shape, [2, 1, 2]);
     assert.deepEqual(json.labels.refLayer, ['fc1', 'fc2']);
     assert.deepEqual(json.labels.specLayer, ['logits']);
     assert.deepEqual(
-      json.labels.checkpoint.map((c: { index: number }) => c.index),
+      json.labels.checkpoint.map((c) => c.index),
       [1, 3],
     );
-    const rhoAll = await (await svc.request(`/v1/experiments/${id}/tensor?measure=rho`)).json();
+    const rhoAll = await readJson<SliceOf<3>>(await svc.request(`/v1/experiments/${id}/tensor?measure=rho`));
     assert.equal(
       json.values[0][0][1],
       rhoAll.values[1][3][3],
@@ -96,18 +104,20 @@ describe('results', () => {
     assert.equal(rows.length - 1, jsonFlat.length);
     for (const [k, r] of rows.slice(1).entries()) assert.ok(close(Number(r.split(',').at(-1)), jsonFlat[k]));
 
-    const nearest = await (await svc.request(`/v1/experiments/${id}/tensor?fraction=0.99`)).json();
+    const nearest = await readJson<SliceOf<2>>(
+      await svc.request(`/v1/experiments/${id}/tensor?fraction=0.99`),
+    );
     assert.deepEqual(nearest.shape, [4, 4]);
     assert.equal(nearest.labels.checkpoint.fraction, 1);
   });
 
   it('pads coefficient vectors with NaN and gives their lengths', async () => {
     const q = `/v1/experiments/${id}/tensor?refLayer=input&specLayer=fc1,logits&checkpoint=3&measure=coefficients`;
-    const json = await (await svc.request(q)).json();
+    const json = await readJson<SliceOf<3, 'one'>>(await svc.request(q));
     assert.deepEqual(json.axes, ['refLayer', 'specLayer', 'coefficient']);
     assert.deepEqual(json.counts, [[32, 10]]);
     assert.equal(json.shape[2], 32);
-    assert.equal(json.values[0][1][9] > 0, true);
+    assert.equal((json.values[0][1][9] ?? Number.NaN) > 0, true);
     assert.equal(json.values[0][1][10], null);
     const np = numpyLoad(new Uint8Array(await (await svc.request(`${q}&format=npy`)).arrayBuffer()));
     assert.deepEqual(np.shape, [1, 2, 32]);
@@ -136,21 +146,21 @@ describe('results', () => {
       `/v1/experiments/${id}/activations?network=reference&checkpoint=3&layer=fc9`,
     );
     assert.equal(bad.status, 400);
-    assert.equal((await bad.json()).code, 'UNKNOWN_LAYER');
+    assert.equal((await readJson<ErrorBody>(bad)).code, 'UNKNOWN_LAYER');
     const badLayer = await svc.request(`/v1/experiments/${id}/tensor?refLayer=nope`);
-    assert.equal((await badLayer.json()).code, 'UNKNOWN_LAYER');
+    assert.equal((await readJson<ErrorBody>(badLayer)).code, 'UNKNOWN_LAYER');
     const badCkpt = await svc.request(`/v1/experiments/${id}/tensor?checkpoint=9`);
-    assert.equal((await badCkpt.json()).code, 'CHECKPOINT_OUT_OF_RANGE');
+    assert.equal((await readJson<ErrorBody>(badCkpt)).code, 'CHECKPOINT_OUT_OF_RANGE');
   });
 
   it('share tokens read but cannot write; a revoked token gets 404', async () => {
     const created = await svc.request(`/v1/experiments/${id}/shares`, { method: 'POST' });
     assert.equal(created.status, 201);
-    const share = await created.json();
-    assert.ok(Buffer.from(share.token, 'base64url').length * 8 >= 128);
+    const share = await readJson<CreatedShare>(created);
+    assert.ok(Buffer.from(share.token!, 'base64url').length * 8 >= 128);
     const read = await svc.request(`/v1/experiments/${id}?share=${share.token}`, { key: null });
     assert.equal(read.status, 200);
-    assert.equal((await read.json()).id, id);
+    assert.equal((await readJson<Experiment>(read)).id, id);
     const slice = await svc.request(`/v1/experiments/${id}/tensor?checkpoint=0&share=${share.token}`, {
       key: null,
     });
@@ -167,12 +177,12 @@ describe('results', () => {
     assert.equal(del.status, 401);
     const list = await svc.request(`/v1/experiments?share=${share.token}`, { key: null });
     assert.equal(list.status, 401);
-    const other = await (
+    const other = await readJson<Submitted>(
       await svc.request('/v1/experiments', {
         method: 'POST',
         body: JSON.stringify(tinySpec({ name: 'other' })),
-      })
-    ).json();
+      }),
+    );
     const elsewhere = await svc.request(`/v1/experiments/${other.id}?share=${share.token}`, { key: null });
     assert.equal(elsewhere.status, 404, 'a share opens its own experiment only');
 

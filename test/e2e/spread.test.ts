@@ -4,7 +4,8 @@
 // spread tensor leaves the experiment to finish with the same tensor and no cell stored twice.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { PartResult } from '../../store/queue.ts';
+import { fromJson } from '../../core/contracts/json.ts';
+import type { ExperimentSummary } from '../../core/contracts/summary.ts';
 import { type Service, startService } from '../helpers/service.ts';
 import { assertSameTensor, finished, killWorkerWhen, smallSpec, submit } from '../recovery/helpers.ts';
 
@@ -19,11 +20,6 @@ const SPREAD = { SPREAD_MIN_CELLS: '0', TENSOR_BLOCKS: '4' };
 // a killed worker's part is taken over once its lock expires; long enough that a busy machine's
 // training never misses a lock renewal (a part whose lock lapses is run again: correct, but twice)
 const RECOVERY = { JOB_LOCK_MS: '10000', STALLED_INTERVAL_MS: '1000', RECONCILE_INTERVAL_MS: '500' };
-
-interface Summary {
-  parts?: PartResult[];
-  finalAttempt: { cellsStoredBefore: number; cellsComputed: number };
-}
 
 describe('one experiment spread over two workers', () => {
   let svc: Service;
@@ -41,7 +37,7 @@ describe('one experiment spread over two workers', () => {
     spreadId = await submit(svc, spec);
     const row = await finished(svc.db, spreadId, 180_000);
     assert.equal(row.attempts, 1, 'handing out parts is not a retry');
-    const summary = row.summary as unknown as Summary;
+    const summary = fromJson<ExperimentSummary>(row.summary);
     const parts = summary.parts ?? [];
     const runs = parts.filter((p) => p.part === 'run');
     const blocks = parts.filter((p) => p.part === 'block');
@@ -88,7 +84,7 @@ describe('one experiment spread over two workers', () => {
     await svc.startWorker({ SPREAD_MIN_CELLS: '1000000' });
     const plain = await submit(svc, { ...spec, name: 'spread: unspread' }); // reuses the trained runs
     const row = await finished(svc.db, plain, 180_000);
-    assert.equal((row.summary as unknown as Summary).parts, undefined, 'not spread');
+    assert.equal(fromJson<ExperimentSummary>(row.summary).parts, undefined, 'not spread');
     assert.equal(await assertSameTensor(svc.db, plain, spreadId), TOTAL);
   });
 
@@ -111,6 +107,6 @@ describe('one experiment spread over two workers', () => {
     const row = await finished(svc.db, id, 180_000);
     assert.equal(await svc.db.cell.count({ where: { experimentId: id } }), TOTAL, 'no cell stored twice');
     assert.equal(await assertSameTensor(svc.db, id, spreadId), TOTAL);
-    assert.ok((row.summary as unknown as Summary).parts, 'it was spread');
+    assert.ok(fromJson<ExperimentSummary>(row.summary).parts, 'it was spread');
   });
 });

@@ -13,6 +13,13 @@ import { after, before, describe, it } from 'node:test';
 import { decodeNpy, encodeNpy } from '../../core/npy.ts';
 import { goldenCases, goldenDir, randomMatrix, related, repoRoot } from '../core/cca/helpers.ts';
 import { waitFor } from '../helpers/env.ts';
+import {
+  type Experiment,
+  readJson,
+  type SliceOf,
+  type UploadCreated,
+  type Uploaded,
+} from '../helpers/json.ts';
 import { type Service, startService } from '../helpers/service.ts';
 
 const TOL = 1e-12;
@@ -74,9 +81,9 @@ describe('float64 uploads give the CLI numbers', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function json(path: string, init?: RequestInit) {
+  async function json<T>(path: string, init?: RequestInit) {
     const res = await svc.request(path, init);
-    const body = await res.json();
+    const body = await readJson<T>(res);
     return { status: res.status, body };
   }
 
@@ -87,7 +94,7 @@ describe('float64 uploads give the CLI numbers', () => {
     const ids = new Map<string, string>();
     for (const name of cases) {
       const samples = decodeNpy(readFileSync(join(goldenDir, name, 'x.npy'))).shape[0]!;
-      const created = await json('/v1/experiments', {
+      const created = await json<UploadCreated>('/v1/experiments', {
         method: 'POST',
         body: JSON.stringify({
           name: `float64 ${name}`,
@@ -100,12 +107,12 @@ describe('float64 uploads give the CLI numbers', () => {
         }),
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
-      const id = created.body.id as string;
+      const id = created.body.id;
       for (const [layer, [file, factor]] of Object.entries(variants)) {
         const bytes = float64Npy(join(goldenDir, name, `${file}.npy`), factor);
         writeFileSync(join(dir, `${name}-${layer}.npy`), bytes);
         const path = layer.startsWith('x') ? `reference/final/${layer}` : `specimen/0/${layer}`;
-        const put = await json(`/v1/experiments/${id}/activations/${path}`, {
+        const put = await json<Uploaded>(`/v1/experiments/${id}/activations/${path}`, {
           method: 'PUT',
           body: bytes,
           headers: { 'content-type': 'application/octet-stream' },
@@ -119,7 +126,7 @@ describe('float64 uploads give the CLI numbers', () => {
         assert.equal(stored.status, 200, `${name} ${layer}: GET activations`);
         assert.deepEqual(new Uint8Array(await stored.arrayBuffer()), bytes, `${name} ${layer} stored`);
       }
-      const done = await json(`/v1/experiments/${id}/complete`, { method: 'POST' });
+      const done = await json<Experiment>(`/v1/experiments/${id}/complete`, { method: 'POST' });
       assert.equal(done.status, 202, JSON.stringify(done.body));
       ids.set(name, id);
     }
@@ -128,14 +135,15 @@ describe('float64 uploads give the CLI numbers', () => {
       const id = ids.get(name)!;
       const final = await waitFor(
         async () => {
-          const b = (await json(`/v1/experiments/${id}`)).body;
+          const b = (await json<Experiment>(`/v1/experiments/${id}`)).body;
           return ['succeeded', 'failed', 'canceled'].includes(b.status) ? b : undefined;
         },
         { timeoutMs: 300_000, intervalMs: 200, what: `experiment ${name} to finish` },
       );
       assert.equal(final.status, 'succeeded', `${name}: ${JSON.stringify(final.error)}\n${svc.output()}`);
       const measure = async (m: string) =>
-        (await json(`/v1/experiments/${id}/tensor?measure=${m}&checkpoint=0`)).body.values as unknown[][];
+        (await json<SliceOf<2>>(`/v1/experiments/${id}/tensor?measure=${m}&checkpoint=0`)).body
+          .values as unknown[][];
       const api = {
         rho: await measure('rho'),
         mean: await measure('mean'),
@@ -185,7 +193,7 @@ describe('float64 uploads give the CLI numbers', () => {
       huge: [map(x, (v) => v * 1e160), map(y, (v) => v * 1e39)],
     };
     const names = Object.keys(layers);
-    const created = await json('/v1/experiments', {
+    const created = await json<UploadCreated>('/v1/experiments', {
       method: 'POST',
       body: JSON.stringify({
         name: 'float64 extremes',
@@ -198,7 +206,7 @@ describe('float64 uploads give the CLI numbers', () => {
       }),
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    const id = created.body.id as string;
+    const id = created.body.id;
     for (const name of names) {
       const [a, b] = layers[name]!;
       for (const [side, data, width, path] of [
@@ -207,7 +215,7 @@ describe('float64 uploads give the CLI numbers', () => {
       ] as const) {
         const bytes = encodeNpy(data, [n, width]);
         writeFileSync(join(dir, `extreme-${name}-${side}.npy`), bytes);
-        const put = await json(`/v1/experiments/${id}/activations/${path}`, {
+        const put = await json<Uploaded>(`/v1/experiments/${id}/activations/${path}`, {
           method: 'PUT',
           body: bytes,
           headers: { 'content-type': 'application/octet-stream' },
@@ -215,18 +223,19 @@ describe('float64 uploads give the CLI numbers', () => {
         assert.equal(put.status, 201, JSON.stringify(put.body));
       }
     }
-    const done = await json(`/v1/experiments/${id}/complete`, { method: 'POST' });
+    const done = await json<Experiment>(`/v1/experiments/${id}/complete`, { method: 'POST' });
     assert.equal(done.status, 202, JSON.stringify(done.body));
     const final = await waitFor(
       async () => {
-        const b = (await json(`/v1/experiments/${id}`)).body;
+        const b = (await json<Experiment>(`/v1/experiments/${id}`)).body;
         return ['succeeded', 'failed', 'canceled'].includes(b.status) ? b : undefined;
       },
       { timeoutMs: 300_000, intervalMs: 200, what: 'the extremes experiment to finish' },
     );
     assert.equal(final.status, 'succeeded', `${JSON.stringify(final.error)}\n${svc.output()}`);
     const measure = async (m: string) =>
-      (await json(`/v1/experiments/${id}/tensor?measure=${m}&checkpoint=0`)).body.values as unknown[][];
+      (await json<SliceOf<2>>(`/v1/experiments/${id}/tensor?measure=${m}&checkpoint=0`)).body
+        .values as unknown[][];
     const [rho, pwcca, cka, coefficients] = [
       await measure('rho'),
       await measure('pwcca'),

@@ -10,6 +10,18 @@ import { encodeNpy, encodeNpyHeader } from '../../core/npy.ts';
 import { uploadRunKey } from '../../store/artifacts.ts';
 import { goldenCases, goldenDir } from '../core/cca/helpers.ts';
 import { testConfig, waitFor } from '../helpers/env.ts';
+import {
+  type Analysis,
+  type Answer,
+  type CreatedShare,
+  type ErrorWith,
+  type Experiment,
+  readJson,
+  type SliceOf,
+  type Submitted,
+  type UploadCreated,
+  type Uploaded,
+} from '../helpers/json.ts';
 import { type Service, startService } from '../helpers/service.ts';
 
 const LIMIT = 6_000_000; // MAX_UPLOAD_BYTES for this service: above every golden file (4.7 MB)
@@ -40,7 +52,7 @@ describe('experiments on uploaded activations', () => {
 
   async function create(body: Record<string, unknown>): Promise<string> {
     const res = await svc.request('/v1/experiments', { method: 'POST', body: JSON.stringify(body) });
-    const json = await res.json();
+    const json = await readJson<Submitted>(res);
     assert.equal(res.status, 201, JSON.stringify(json));
     assert.equal(json.status, 'awaiting_representations');
     assert.equal(json.links.complete, `/v1/experiments/${json.id}/complete`);
@@ -57,8 +69,9 @@ describe('experiments on uploaded activations', () => {
     } as RequestInit);
   }
 
-  async function expectError(res: Response, status: number, code: string) {
-    const body = await res.json();
+  /** The error body, its details as the test expects them. */
+  async function expectError<D = Record<string, unknown>>(res: Response, status: number, code: string) {
+    const body = await readJson<ErrorWith<D>>(res);
     assert.equal(res.status, status, `${JSON.stringify(body)}${res.status === 500 ? svc.output() : ''}`);
     assert.equal(body.code, code, JSON.stringify(body));
     return body;
@@ -69,7 +82,7 @@ describe('experiments on uploaded activations', () => {
   async function finished(id: string) {
     const body = await waitFor(
       async () => {
-        const b = await (await svc.request(`/v1/experiments/${id}`)).json();
+        const b = await readJson<Experiment>(await svc.request(`/v1/experiments/${id}`));
         return ['succeeded', 'failed', 'canceled'].includes(b.status) ? b : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 100, what: `experiment ${id} to finish` },
@@ -78,11 +91,12 @@ describe('experiments on uploaded activations', () => {
     return body;
   }
 
+  /** One checkpoint's values of a measure (a cell not computed, or NaN, reads NaN). */
   async function cell(id: string, measure: string, checkpoint = 0): Promise<number[][]> {
     const res = await svc.request(`/v1/experiments/${id}/tensor?measure=${measure}&checkpoint=${checkpoint}`);
-    const body = await res.json();
+    const body = await readJson<SliceOf<2>>(res);
     assert.equal(res.status, 200, JSON.stringify(body));
-    return body.values;
+    return body.values.map((row) => row.map((v) => v ?? Number.NaN));
   }
 
   it('refuses a declaration over the limits (422) and replays an idempotent creation', async () => {
@@ -97,7 +111,11 @@ describe('experiments on uploaded activations', () => {
       specimen: 'same',
       checkpoints: Array.from({ length: checkpoints }, (_, i) => ({ step: i })),
     });
-    const over = await expectError(await post(declared(limit + 1)), 422, 'LIMIT_CHECKPOINTS');
+    const over = await expectError<{ field: string; violations: Array<{ limit: number }> }>(
+      await post(declared(limit + 1)),
+      422,
+      'LIMIT_CHECKPOINTS',
+    );
     assert.equal(over.details.field, 'checkpoints');
     assert.equal(over.details.violations[0].limit, limit);
     const headers = { 'idempotency-key': `uploads-${Date.now()}` };
@@ -105,7 +123,7 @@ describe('experiments on uploaded activations', () => {
     const again = await post(declared(2), headers);
     assert.equal(first.status, 201);
     assert.equal(again.status, 201);
-    const [a, b] = [await first.json(), await again.json()];
+    const [a, b] = [await readJson<UploadCreated>(first), await readJson<UploadCreated>(again)];
     assert.equal(b.id, a.id, 'the same experiment');
     assert.deepEqual(b, a);
     assert.equal((await svc.request(`/v1/experiments/${a.id}`, { method: 'DELETE' })).status < 300, true);
@@ -131,7 +149,7 @@ describe('experiments on uploaded activations', () => {
       const rx = await put(id, 'reference/final/x', x);
       assert.equal(rx.status, 201, await rx.clone().text());
       const ry = await put(id, 'specimen/0/y', y);
-      const uploaded = await ry.json();
+      const uploaded = await readJson<Uploaded>(ry);
       assert.equal(ry.status, 201, JSON.stringify(uploaded));
       assert.equal(uploaded.replaced, false);
       assert.equal(uploaded.input.dtype, 'float32');
@@ -151,7 +169,7 @@ describe('experiments on uploaded activations', () => {
         select: { spec: true, estimate: true, summary: true },
       });
       assert.deepEqual({ spec: final.spec, estimate: final.estimate, summary: final.summary }, stored);
-      assert.equal(final.estimate.samples, e.samples);
+      assert.equal(final.estimate && 'samples' in final.estimate ? final.estimate.samples : null, e.samples);
       assert.deepEqual(
         final.checkpoints.map((c: { step: number; fraction: number }) => [c.step, c.fraction]),
         [[0, 1]],
@@ -196,13 +214,9 @@ describe('experiments on uploaded activations', () => {
     });
     const inventory = async () => {
       const res = await svc.request(`/v1/experiments/${id}/uploads`);
-      const body = await res.json();
+      const body = await readJson<Answer<'/v1/experiments/{id}/uploads', 'get', 200>>(res);
       assert.equal(res.status, 200, JSON.stringify(body));
-      return body as {
-        required: number;
-        stored: number;
-        representations: Array<{ network: string; step: number; layer: string; shape: number[] | null }>;
-      };
+      return body;
     };
     const before = await inventory();
     assert.equal(before.required, 6, '2 layers x 3 checkpoints of the specimen');
@@ -224,7 +238,7 @@ describe('experiments on uploaded activations', () => {
         `specimen/${checkpoint}/conv1`,
         encodeNpy(rand(n * 4 * 4 * 3), [n, 4, 4, 3]),
       );
-      const body = await conv.json();
+      const body = await readJson<Uploaded>(conv);
       assert.equal(conv.status, 201, `${tag}: ${JSON.stringify(body)}`);
       assert.deepEqual(body.shape, [n, 3], 'conv layers default to mean pooling');
       const fc = await put(
@@ -242,7 +256,7 @@ describe('experiments on uploaded activations', () => {
     );
     // uploading again replaces
     const again = await put(id, 'specimen/2/fc1', encodeNpy(rand(n * 6), [n, 6]));
-    const replaced = await again.json();
+    const replaced = await readJson<Uploaded>(again);
     assert.equal(again.status, 200, JSON.stringify(replaced));
     assert.equal(replaced.replaced, true);
     assert.deepEqual(replaced.checkpoint, { index: 2, step: 1000, fraction: 1 });
@@ -266,7 +280,7 @@ describe('experiments on uploaded activations', () => {
     assert.equal(fig.status, 200, await fig.clone().text());
     // analysis and sharing, as for a trained experiment
     const analysis = await svc.request(`/v1/experiments/${id}/analysis`);
-    const verdicts = await analysis.json();
+    const verdicts = await readJson<Analysis>(analysis);
     assert.equal(analysis.status, 200, JSON.stringify(verdicts));
     assert.deepEqual(
       verdicts.convergence.layers.map((l: { layer: string }) => l.layer),
@@ -274,12 +288,12 @@ describe('experiments on uploaded activations', () => {
     );
     const share = await svc.request(`/v1/experiments/${id}/shares`, { method: 'POST' });
     assert.equal(share.status, 201);
-    const { token } = await share.json();
+    const { token } = await readJson<CreatedShare>(share);
     const shared = await svc.request(`/v1/experiments/${id}/tensor?measure=rho&checkpoint=2&share=${token}`, {
       key: null,
     });
     assert.equal(shared.status, 200);
-    assert.deepEqual((await shared.json()).values, last);
+    assert.deepEqual((await readJson<SliceOf<2>>(shared)).values, last);
     // completed: no more uploads
     await expectError(
       await put(id, 'specimen/0/fc1', encodeNpy(rand(n * 6), [n, 6])),
@@ -303,7 +317,7 @@ describe('experiments on uploaded activations', () => {
         new Float64Array(rows * cols).map((_, i) => Math.sin(i)),
         [rows, cols],
       );
-    const mismatch = await expectError(
+    const mismatch = await expectError<{ expected: number; actual: number }>(
       await put(id, 'specimen/0/b', good(n - 1)),
       422,
       'SAMPLE_COUNT_MISMATCH',
@@ -373,7 +387,10 @@ describe('experiments on uploaded activations', () => {
       timeoutMs: 10_000,
       what: 'the temporary file of the cut-off upload to be removed',
     });
-    const missing = await expectError(await complete(id), 422, 'REPRESENTATIONS_MISSING');
+    const missing = await expectError<{
+      count: number;
+      missing: Array<{ network: string; checkpoint: number; layer: string }>;
+    }>(await complete(id), 422, 'REPRESENTATIONS_MISSING');
     assert.equal(missing.details.count, 3);
     assert.deepEqual(
       missing.details.missing.map(
@@ -386,7 +403,7 @@ describe('experiments on uploaded activations', () => {
     assert.equal((await put(id, 'specimen/0/b', full)).status, 201);
     const still = await expectError(await complete(id), 422, 'REPRESENTATIONS_MISSING');
     assert.equal(still.details.count, 2);
-    const row = await (await svc.request(`/v1/experiments/${id}`)).json();
+    const row = await readJson<Experiment>(await svc.request(`/v1/experiments/${id}`));
     assert.equal(row.status, 'awaiting_representations');
     // bad specs are 400 naming the field; a trained experiment takes no uploads
     const badSpec = await svc.request('/v1/experiments', {
@@ -417,7 +434,7 @@ describe('experiments on uploaded activations', () => {
     // cancel while awaiting
     const cancel = await svc.request(`/v1/experiments/${id}/cancel`, { method: 'POST' });
     assert.equal(cancel.status, 202);
-    assert.equal((await cancel.json()).status, 'canceled');
+    assert.equal((await readJson<Experiment>(cancel)).status, 'canceled');
   });
 
   it("'positions' with a dense layer: complete names the sample counts; delete removes the uploads", async () => {
@@ -436,12 +453,20 @@ describe('experiments on uploaded activations', () => {
       'specimen/0/conv1',
       encodeNpy(new Float32Array(n * 3 * 3 * 2).map(Math.sin), [n, 3, 3, 2]),
     );
-    assert.deepEqual((await conv.json()).shape, [n * 9, 2], 'every position of every example is a sample');
+    assert.deepEqual(
+      (await readJson<Uploaded>(conv)).shape,
+      [n * 9, 2],
+      'every position of every example is a sample',
+    );
     assert.equal(
       (await put(id, 'specimen/final/fc1', encodeNpy(new Float32Array(n * 5).map(Math.cos), [n, 5]))).status,
       201,
     );
-    const mismatch = await expectError(await complete(id), 422, 'SAMPLE_COUNT_MISMATCH');
+    const mismatch = await expectError<{ samples: Record<string, unknown> }>(
+      await complete(id),
+      422,
+      'SAMPLE_COUNT_MISMATCH',
+    );
     assert.deepEqual(Object.keys(mismatch.details.samples).sort(), [String(n), String(n * 9)].sort());
     const runDir = join(svc.env['ARTIFACT_DIR'] as string, 'runs', uploadRunKey(id, 'specimen'));
     assert.deepEqual(readdirSync(join(runDir, 'ckpt-0000')).sort(), ['conv1.npy', 'fc1.npy']);

@@ -20,6 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { pageFiles } from '../../server/routes/web.ts';
 import { repoRoot, waitFor } from '../helpers/env.ts';
+import { readJson, type Submitted } from '../helpers/json.ts';
 import { type Service, startService, tinySpec } from '../helpers/service.ts';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -306,7 +307,7 @@ describe('web page in headless Chromium', () => {
       body: JSON.stringify(tinySpec({ name: 'web cancel me' })),
     });
     assert.equal(other.status, 202, await other.clone().text());
-    const otherId = ((await other.json()) as { id: string }).id;
+    const otherId = (await readJson<Submitted>(other)).id;
     await page.goto(`${svc.base}/#/experiments/${otherId}`);
     await page.getByTestId('experiment-name').filter({ hasText: 'web cancel me' }).waitFor();
     await page.getByRole('button', { name: 'Cancel', exact: true }).click();

@@ -3,15 +3,13 @@
 // checkpoint. (Each stop used to cost an attempt, so three deploys could fail an experiment.)
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { fromJson } from '../../core/contracts/json.ts';
+import type { ExperimentSummary } from '../../core/contracts/summary.ts';
 import { captureOptions, normaliseExperimentSpec } from '../../core/spec/experiment.ts';
 import { runKey } from '../../core/spec/run.ts';
 import { testConfig, waitFor } from '../helpers/env.ts';
 import { type Service, startService } from '../helpers/service.ts';
 import { atMoment, FAST_RECOVERY, finished, runState, smallSpec, submit } from './helpers.ts';
-
-interface Summary {
-  finalAttempt: { runs: Array<{ reused: boolean; resumedFromStep: number | null }> };
-}
 
 describe('a worker stopped gracefully mid-training', () => {
   let svc: Service;
@@ -58,7 +56,7 @@ describe('a worker stopped gracefully mid-training', () => {
     svc.workers.splice(svc.workers.indexOf(worker), 1);
     await svc.startWorker();
     const done = await finished(svc.db, id);
-    const runs = (done.summary as unknown as Summary).finalAttempt.runs;
+    const runs = fromJson<ExperimentSummary>(done.summary).finalAttempt.runs;
     assert.deepEqual(runs, [{ reused: false, resumedFromStep: saved }]);
   });
 });

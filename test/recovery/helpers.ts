@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from '../../store/db.ts';
 import { waitFor } from '../helpers/env.ts';
+import { readJson, type Submitted } from '../helpers/json.ts';
 import { type Service, tinySpec } from '../helpers/service.ts';
 
 export const FAST_RECOVERY = {
@@ -31,7 +32,7 @@ export function smallSpec(name: string, training: Record<string, unknown>, check
 export async function submit(svc: Service, body: unknown): Promise<string> {
   const res = await svc.request('/v1/experiments', { method: 'POST', body: JSON.stringify(body) });
   assert.equal(res.status, 202, await res.clone().text());
-  return ((await res.json()) as { id: string }).id;
+  return (await readJson<Submitted>(res)).id;
 }
 
 export async function finished(db: Db, id: string, timeoutMs = 90_000) {

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fromJson } from '../../core/contracts/json.ts';
+import type { ExperimentSummary } from '../../core/contracts/summary.ts';
 import { captureOptions, normaliseExperimentSpec } from '../../core/spec/experiment.ts';
 import { runKey } from '../../core/spec/run.ts';
 import { testConfig } from '../helpers/env.ts';
@@ -22,15 +24,6 @@ import {
 function referenceKey(spec: ReturnType<typeof tinySpec>): string {
   const e = normaliseExperimentSpec(spec as never);
   return runKey(e.reference, e.probe, captureOptions(e, testConfig().limits));
-}
-
-interface Summary {
-  cells: number;
-  finalAttempt: {
-    runs: Array<{ reused: boolean; resumedFromStep: number | null }>;
-    cellsStoredBefore: number;
-    cellsComputed: number;
-  };
 }
 
 describe('a worker killed mid-experiment', () => {
@@ -82,7 +75,7 @@ describe('a worker killed mid-experiment', () => {
 
     await svc.startWorker();
     const done = await finished(svc.db, id);
-    const summary = done.summary as unknown as Summary;
+    const summary = fromJson<ExperimentSummary>(done.summary);
     assert.deepEqual(summary.finalAttempt.runs, [{ reused: false, resumedFromStep: lastStep }]);
     assert.equal(summary.finalAttempt.cellsStoredBefore, 0);
     assert.ok(done.attempts >= 2, `attempts ${done.attempts}`);
@@ -108,7 +101,7 @@ describe('a worker killed mid-experiment', () => {
 
     await svc.startWorker();
     const done = await finished(svc.db, id);
-    const summary = done.summary as unknown as Summary;
+    const summary = fromJson<ExperimentSummary>(done.summary);
     assert.deepEqual(summary.finalAttempt.runs, [{ reused: true, resumedFromStep: null }]);
     assert.equal(summary.finalAttempt.cellsStoredBefore, stored);
     assert.equal(summary.finalAttempt.cellsComputed, total - stored, 'only the missing cells computed');

@@ -7,6 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, startRedis, stopProcess, waitFor } from '../helpers/env.ts';
+import { type ErrorBody, readJson } from '../helpers/json.ts';
 import { type Service, startService } from '../helpers/service.ts';
 import { atMoment, FAST_RECOVERY, finished, smallSpec, submit } from './helpers.ts';
 
@@ -69,7 +70,7 @@ describe('Redis flushed, stopped and restarted', () => {
     });
     const elapsed = Date.now() - started;
     assert.equal(res.status, 503, await res.clone().text());
-    assert.equal(((await res.json()) as { code: string }).code, 'QUEUE_UNAVAILABLE');
+    assert.equal((await readJson<ErrorBody>(res)).code, 'QUEUE_UNAVAILABLE');
     assert.ok(elapsed < 1_500, `answered in ${elapsed} ms`);
     assert.equal(await svc.db.experiment.count({ where: { teamId: svc.teamId } }), before, 'nothing stored');
     const ready = await svc.request('/ready');

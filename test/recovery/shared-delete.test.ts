@@ -6,15 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fromJson } from '../../core/contracts/json.ts';
+import type { ExperimentSummary } from '../../core/contracts/summary.ts';
 import { captureOptions, normaliseExperimentSpec } from '../../core/spec/experiment.ts';
 import { runKey } from '../../core/spec/run.ts';
 import { testConfig, waitFor } from '../helpers/env.ts';
+import { readJson, type Submitted } from '../helpers/json.ts';
 import { type Service, startService } from '../helpers/service.ts';
 import { atMoment, FAST_RECOVERY, finished, runState, smallSpec, submit } from './helpers.ts';
-
-interface Summary {
-  finalAttempt: { runs: Array<{ reused: boolean; resumedFromStep: number | null }> };
-}
 
 const exists = (path: string) =>
   stat(path).then(
@@ -60,7 +59,7 @@ describe('runs shared across teams, and deletes', () => {
       key: teamB.key,
     });
     assert.equal(res.status, 202, await res.clone().text());
-    const bId = ((await res.json()) as { id: string }).id;
+    const bId = (await readJson<Submitted>(res)).id;
 
     // The moment B trains its specimen (it has reused A's reference), A deletes its experiment.
     await atMoment(
@@ -84,7 +83,7 @@ describe('runs shared across teams, and deletes', () => {
     const bRow = await finished(svc.db, bId, 120_000);
     assert.equal(bRow.attempts, 1, `B needed ${bRow.attempts} attempts: ${bRow.errorMessage ?? ''}`);
     assert.equal(bRow.referenceRunId, sharedRunId, "B uses A's reference run row");
-    const runs = (bRow.summary as unknown as Summary).finalAttempt.runs;
+    const runs = fromJson<ExperimentSummary>(bRow.summary).finalAttempt.runs;
     assert.equal(runs[0]!.reused, true, 'the shared reference was reused, not retrained');
     const shared = await svc.db.run.findUnique({ where: { id: sharedRunId } });
     assert.equal(shared?.status, 'done', 'the shared run is still there');

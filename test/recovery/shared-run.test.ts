@@ -2,12 +2,10 @@
 // once (the run lease makes the second worker wait, then reuse it) and both tensors are identical.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { fromJson } from '../../core/contracts/json.ts';
+import type { ExperimentSummary } from '../../core/contracts/summary.ts';
 import { type Service, startService } from '../helpers/service.ts';
 import { assertSameTensor, FAST_RECOVERY, finished, smallSpec, submit } from './helpers.ts';
-
-interface Summary {
-  finalAttempt: { runs: Array<{ reused: boolean; resumedFromStep: number | null }> };
-}
 
 describe('experiments sharing a network on two workers', () => {
   let svc: Service;
@@ -27,7 +25,7 @@ describe('experiments sharing a network on two workers', () => {
       submit(svc, { ...spec, name: 'shared-run b' }),
     ]);
     const rows = [await finished(svc.db, a, 120_000), await finished(svc.db, b, 120_000)];
-    const runs = rows.map((r) => (r.summary as unknown as Summary).finalAttempt.runs);
+    const runs = rows.map((r) => fromJson<ExperimentSummary>(r.summary).finalAttempt.runs);
     for (const r of runs) assert.equal(r.length, 1, 'Net_S = Net_R: one run');
     const trained = runs.filter((r) => !r[0]!.reused).length;
     assert.equal(trained, 1, `the shared network was trained ${trained} times: ${JSON.stringify(runs)}`);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { assertHealthyHttp } from '../helpers/health.ts';
+import { type ErrorBody, type ErrorWith, readJson, type UploadCreated } from '../helpers/json.ts';
 
 describe('progress stream limits', () => {
   let t: TestApp;
@@ -38,7 +39,7 @@ describe('progress stream limits', () => {
         checkpoints: [{ step: 0 }, { step: 1 }],
       }),
     });
-    const body = await res.json();
+    const body = await readJson<UploadCreated>(res);
     assert.equal(res.status, 201, JSON.stringify(body));
     return body.id;
   }
@@ -70,7 +71,7 @@ describe('progress stream limits', () => {
     for (const s of mine) assert.equal(s.res.status, 200);
     const fourth = await open(id, t.key);
     assert.equal(fourth.res.status, 429);
-    const body = await fourth.res.json();
+    const body = await readJson<ErrorWith<{ limit: number }>>(fourth.res);
     assert.equal(body.code, 'LIMIT_EVENT_STREAMS_PER_KEY');
     assert.equal(body.details.limit, 3);
 
@@ -80,7 +81,7 @@ describe('progress stream limits', () => {
     for (const s of theirs) assert.equal(s.res.status, 200);
     const sixth = await open(theirId, other.key);
     assert.equal(sixth.res.status, 503);
-    assert.equal((await sixth.res.json()).code, 'LIMIT_EVENT_STREAMS');
+    assert.equal((await readJson<ErrorBody>(sixth.res)).code, 'LIMIT_EVENT_STREAMS');
     await assertHealthyHttp(base);
 
     // closing one frees a place

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { freePort, repoRoot, startRedis, stopProcess, waitFor } from '../helpers/env.ts';
+import { type Answer, type ErrorWith, readJson } from '../helpers/json.ts';
 
 describe('API readiness follows Redis', () => {
   let redis: ChildProcess;
@@ -49,10 +50,10 @@ describe('API readiness follows Redis', () => {
   it('serves /health and /ready', async () => {
     const health = await fetch(`${base}/health`);
     assert.equal(health.status, 200);
-    assert.equal((await health.json()).status, 'ok');
+    assert.equal((await readJson<Answer<'/health', 'get', 200>>(health)).status, 'ok');
     const ready = await fetch(`${base}/ready`);
     assert.equal(ready.status, 200);
-    const body = await ready.json();
+    const body = await readJson<Answer<'/ready', 'get', 200>>(ready);
     assert.equal(body.postgres.ok, true);
     assert.equal(body.redis.ok, true);
   });
@@ -66,7 +67,7 @@ describe('API readiness follows Redis', () => {
       },
       { what: '/ready 503' },
     );
-    const body = await down.json();
+    const body = await readJson<ErrorWith<{ postgres: { ok: boolean } }>>(down);
     assert.equal(body.code, 'REDIS_UNAVAILABLE');
     assert.match(body.message, /redis/);
     assert.equal(body.details.postgres.ok, true);

@@ -11,6 +11,7 @@ import { FsRunArtifactStore, uploadRunKey } from '../../store/artifacts.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { waitFor } from '../helpers/env.ts';
 import { assertHealthyHttp } from '../helpers/health.ts';
+import { type ErrorBody, type ErrorWith, readJson, type UploadCreated } from '../helpers/json.ts';
 
 const IDLE_MS = 600;
 
@@ -77,7 +78,7 @@ describe('slow and hostile request bodies', () => {
         checkpoints: [{ step: 0 }, { step: 1 }],
       }),
     });
-    const body = await res.json();
+    const body = await readJson<UploadCreated>(res);
     assert.equal(res.status, 201, JSON.stringify(body));
     return {
       id: body.id,
@@ -138,7 +139,7 @@ describe('slow and hostile request bodies', () => {
       headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/octet-stream' },
       body: new Uint8Array(64),
     });
-    const body = await third.json();
+    const body = await readJson<ErrorWith<{ limit: number }>>(third);
     assert.equal(third.status, 429, JSON.stringify(body));
     assert.equal(body.code, 'LIMIT_CONCURRENT_UPLOADS');
     assert.equal(body.details.limit, 2);
@@ -174,9 +175,9 @@ describe('slow and hostile request bodies', () => {
       headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/octet-stream' },
       body,
     });
-    const json = await res.json();
-    assert.equal(res.status, 422, JSON.stringify(json));
-    assert.equal(json.code, 'NPY_HEADER_TOO_LARGE');
+    const body422 = await readJson<ErrorBody>(res);
+    assert.equal(res.status, 422, JSON.stringify(body422));
+    assert.equal(body422.code, 'NPY_HEADER_TOO_LARGE');
     assert.ok(Date.now() - started < 10_000);
     assert.deepEqual(tmpFiles(dir), []);
     await assertHealthyHttp(base);
@@ -190,7 +191,7 @@ describe('slow and hostile request bodies', () => {
       headers: { authorization: `Bearer ${t.key}`, 'content-type': 'application/octet-stream' },
       body: nested,
     });
-    const json2 = await res2.json();
+    const json2 = await readJson<ErrorBody>(res2);
     assert.equal(res2.status, 422, JSON.stringify(json2));
     assert.equal(json2.code, 'NPY_BAD_HEADER');
     await assertHealthyHttp(base);
