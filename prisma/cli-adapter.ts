@@ -4,6 +4,9 @@
 //     `"char"` (oid 18) that migrate's introspection reads (prisma/prisma#27403): report them as text.
 //  2. Its connectToShadowDb drops the shadow database while its own pool is still connected, which
 //     Postgres refuses: close the shadow pool first, then drop.
+//  3. Its executeScript splits a migration at every `;`, even inside a dollar-quoted function body
+//     (and in comments): a script with `$$` is sent whole instead, as one simple query (Postgres runs
+//     its statements in one implicit transaction).
 import { randomUUID } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 
@@ -14,6 +17,8 @@ type Field = { dataTypeID: number };
 type QueryResult = { fields?: Field[] };
 type Queryable = { performIO: (query: unknown) => Promise<QueryResult | QueryResult[]> };
 type AdapterLike = Queryable & {
+  client: { query: (text: string) => Promise<unknown> };
+  onError: (error: unknown) => never;
   startTransaction: (...args: unknown[]) => Promise<unknown>;
   executeScript: (script: string) => Promise<void>;
   dispose: () => Promise<void>;
@@ -37,6 +42,15 @@ function patchQueryable<T>(target: T): T {
 
 function patchAdapter<T>(adapter: T): T {
   const a = patchQueryable(adapter) as unknown as AdapterLike;
+  const executeScript = a.executeScript.bind(a);
+  a.executeScript = async (script) => {
+    if (!script.includes('$$')) return executeScript(script);
+    try {
+      await a.client.query(script);
+    } catch (error) {
+      a.onError(error);
+    }
+  };
   const startTransaction = a.startTransaction.bind(a);
   a.startTransaction = async (...args) => patchQueryable(await startTransaction(...args));
   return adapter;

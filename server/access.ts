@@ -29,24 +29,38 @@ export interface ExperimentHead {
  */
 export async function experimentHead(db: Db, request: FastifyRequest, id: string): Promise<ExperimentHead> {
   const pool = poolOf(db);
-  let rows: ExperimentHead[];
+  let load: () => Promise<ExperimentHead | null>;
+  let key: string;
   if (request.principal) {
-    ({ rows } = await pool.query<ExperimentHead>({
-      name: 'repdyn-experiment-head',
-      text: 'SELECT id, status::text AS status, "finishedAt" FROM "Experiment" WHERE id = $1 AND "teamId" = $2',
-      values: [id, request.principal.teamId],
-    }));
+    const { teamId } = request.principal;
+    key = `head:${teamId}:${id}`;
+    load = async () =>
+      (
+        await pool.query<ExperimentHead>({
+          name: 'repdyn-experiment-head',
+          text: 'SELECT id, status::text AS status, "finishedAt" FROM "Experiment" WHERE id = $1 AND "teamId" = $2',
+          values: [id, teamId],
+        })
+      ).rows[0] ?? null;
   } else if (request.shareToken) {
-    ({ rows } = await pool.query<ExperimentHead>({
-      name: 'repdyn-experiment-head-share',
-      text: `SELECT e.id, e.status::text AS status, e."finishedAt" FROM "Share" s JOIN "Experiment" e ON e.id = s."experimentId"
+    const token = request.shareToken;
+    key = `head-share:${token}:${id}`;
+    load = async () =>
+      (
+        await pool.query<ExperimentHead>({
+          name: 'repdyn-experiment-head-share',
+          text: `SELECT e.id, e.status::text AS status, e."finishedAt" FROM "Share" s JOIN "Experiment" e ON e.id = s."experimentId"
              WHERE s."tokenHash" = $1 AND s."revokedAt" IS NULL AND e.id = $2`,
-      values: [Buffer.from(hashSecret(request.shareToken)), id],
-    }));
+          values: [Buffer.from(hashSecret(token)), id],
+        })
+      ).rows[0] ?? null;
   } else {
     throw new HttpError(401, 'MISSING_API_KEY', 'send Authorization: Bearer <api key>');
   }
-  const row = rows[0];
+  // a finished experiment's head never changes (only a delete or a revocation ends it, and those
+  // clear the cache); a running one's status does, so it is always read
+  const cache = request.server.accessCache;
+  const row = cache ? await cache.through(key, load, (h) => h?.status === 'succeeded') : await load();
   if (!row) throw new ExperimentNotFound(id);
   return row;
 }

@@ -6,6 +6,7 @@ import { EstimateSchema, UploadEstimateSchema } from '../core/contracts/estimate
 import { SliceSchema } from '../core/contracts/slice.ts';
 import { ExperimentSummarySchema } from '../core/contracts/summary.ts';
 import { ExperimentSpecSchema } from '../core/spec/experiment.ts';
+import type { AccessCache } from '../store/access-cache.ts';
 import type { ArtifactStore } from '../store/artifact-store.ts';
 import type { Db } from '../store/db.ts';
 import { openArtifactStore } from '../store/open-artifacts.ts';
@@ -39,6 +40,15 @@ export interface AppDeps {
   queue: ExperimentQueue;
   /** where run artifacts live; from the configuration when not given (store/open-artifacts.ts) */
   artifacts?: ArtifactStore;
+  /** in-memory answers of the access checks (store/access-cache.ts); none: every check queries */
+  accessCache?: AccessCache;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the access checks' cache, when the API runs one (store/access-cache.ts) */
+    accessCache: AccessCache | null;
+  }
 }
 
 /** What the routes get: the dependencies with the artifact store resolved. */
@@ -113,13 +123,24 @@ export async function buildApp(
     for (const method of [route.method].flat()) routes.push({ method, url: route.url });
   });
   app.decorate('registeredRoutes', routes);
+  const accessCache = deps.accessCache ?? null;
+  app.decorate('accessCache', accessCache);
+  if (accessCache) {
+    // A write (revoke, delete, re-role, ...) forgets every cached access answer before its answer is
+    // sent, so this process's next request sees the change; other processes hear of it by NOTIFY.
+    app.addHook('onSend', async (request) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') {
+        accessCache.invalidate();
+      }
+    });
+  }
   await registerSecurity(app, deps.config);
   rateLimitHook = await registerRateLimit(app, deps.config, deps.redis);
   await registerOpenapi(app);
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(webRoutes);
   await app.register(async (v1) => {
-    registerAuth(v1, deps.db);
+    registerAuth(v1, deps.db, accessCache);
     // after the auth hook, so the request counts against its key
     if (rateLimitHook) v1.addHook('onRequest', rateLimitHook);
     await experimentRoutes(v1, deps);

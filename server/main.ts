@@ -1,5 +1,6 @@
 // API entrypoint: validate config, check Postgres and Redis once, listen, close gracefully.
 import { describeStartupError, loadConfigOrExit } from '../config/startup.ts';
+import { AccessCache } from '../store/access-cache.ts';
 import { createDb, pingDb } from '../store/db.ts';
 import { ensureDatabase } from '../store/ensure-db.ts';
 import { createExperimentQueue } from '../store/queue.ts';
@@ -34,13 +35,24 @@ async function main(): Promise<void> {
   }
   const queue = createExperimentQueue(redis, config.queuePrefix);
   queue.on('error', () => {}); // reported through /ready and submissions (503), not as crashes
-  const app = await buildApp({ config, db, redis, queue }, { logger: loggerOptions(config.logLevel) });
+  let warn = (message: string) => console.warn(message); // the app's logger once it exists
+  const accessCache = new AccessCache(config.databaseUrl, {
+    onLost: (err) =>
+      warn(`access cache: LISTEN connection lost (${err.message}); checks query until it is back`),
+  });
+  await accessCache.start();
+  const app = await buildApp(
+    { config, db, redis, queue, accessCache },
+    { logger: loggerOptions(config.logLevel) },
+  );
+  warn = (message) => app.log.warn(message);
   let closing = false;
   const close = async (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'closing');
     await app.close();
+    await accessCache.stop();
     await queue.close().catch(() => undefined);
     redis.disconnect();
     await db.$disconnect();

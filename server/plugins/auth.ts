@@ -1,6 +1,7 @@
 // Bearer API keys for every /v1 route; read-only GET (and HEAD) routes also accept `?share=TOKEN` (checked per
 // experiment by server/access.ts). The key itself is never logged (app.ts redacts the header).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AccessCache } from '../../store/access-cache.ts';
 import { authenticate, hashSecret, type Principal } from '../../store/auth.ts';
 import { type Db, poolOf } from '../../store/db.ts';
 import { routeRole } from '../roles.ts';
@@ -23,7 +24,25 @@ declare module 'fastify' {
  * token or, for a request without valid credentials, its client address. So failed
  * authentications are throttled too, and nothing is parsed or done for them.
  */
-export function registerAuth(app: FastifyInstance, db: Db): void {
+export function registerAuth(app: FastifyInstance, db: Db, cache: AccessCache | null = null): void {
+  // (the access cache answers repeated keys and tokens without a query; store/access-cache.ts says
+  // why that never serves a revoked one)
+  const principalOf = (key: string) =>
+    cache
+      ? cache.through(
+          `key:${key}`,
+          () => authenticate(db, key),
+          (p) => p !== null,
+        )
+      : authenticate(db, key);
+  const ownerOf = (token: string) =>
+    cache
+      ? cache.through(
+          `share:${token}`,
+          () => shareOwner(db, token),
+          (o) => o !== null,
+        )
+      : shareOwner(db, token);
   app.decorateRequest('principal', null);
   app.decorateRequest('shareToken', null);
   app.decorateRequest('shareOwner', null);
@@ -38,14 +57,14 @@ export function registerAuth(app: FastifyInstance, db: Db): void {
         share.length > 0
       ) {
         request.shareToken = share;
-        request.shareOwner = await shareOwner(db, share);
+        request.shareOwner = await ownerOf(share);
         return;
       }
       request.authError = new HttpError(401, 'MISSING_API_KEY', 'send Authorization: Bearer <api key>');
       return;
     }
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    const principal = m ? await authenticate(db, m[1]) : null;
+    const principal = m ? await principalOf(m[1]) : null;
     if (!principal) {
       request.authError = new HttpError(401, 'INVALID_API_KEY', 'the API key is unknown or revoked');
       return;

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../config/index.ts';
 import { buildApp } from '../../server/app.ts';
 import { rateLimitNamespace } from '../../server/plugins/security.ts';
+import { AccessCache } from '../../store/access-cache.ts';
 import { createTeam } from '../../store/auth.ts';
 import { createDb, type Db, type ExperimentStatus } from '../../store/db.ts';
 import { encodeCoefficients } from '../../store/experiments.ts';
@@ -16,6 +17,8 @@ import { tinySpec } from './service.ts';
 
 export interface TestApp {
   app: FastifyInstance;
+  /** the access checks' cache, with `startApp(…, { accessCache: true })` */
+  accessCache: AccessCache | null;
   config: Config;
   db: Db;
   redis: Redis;
@@ -29,6 +32,7 @@ export interface TestApp {
 export async function startApp(
   env: Record<string, string> = {},
   options: FastifyServerOptions = { logger: false },
+  extras: { accessCache?: boolean } = {},
 ): Promise<TestApp> {
   const tag = randomBytes(4).toString('hex');
   const config = testConfig({ QUEUE_PREFIX: `repdyn-test-${tag}`, ...env });
@@ -36,7 +40,12 @@ export async function startApp(
   const redis = createRedis(config.redisUrl, 'api');
   await waitFor(() => redis.status === 'ready', { what: 'redis ready' });
   const queue = createExperimentQueue(redis, config.queuePrefix);
-  const app = await buildApp({ config, db, redis, queue }, options);
+  const accessCache = extras.accessCache ? new AccessCache(config.databaseUrl) : null;
+  if (accessCache) {
+    await accessCache.start();
+    if (!accessCache.live) throw new Error('access cache: LISTEN did not start');
+  }
+  const app = await buildApp({ config, db, redis, queue, ...(accessCache && { accessCache }) }, options);
   await app.ready();
   const teams: string[] = [];
   const newTeam = async () => {
@@ -47,6 +56,7 @@ export async function startApp(
   const { key, teamId } = await newTeam();
   return {
     app,
+    accessCache,
     config,
     db,
     redis,
@@ -56,6 +66,7 @@ export async function startApp(
     newTeam,
     async close() {
       await app.close();
+      await accessCache?.stop();
       await queue.obliterate({ force: true }).catch(() => undefined);
       await queue.close();
       const counters = await redis.keys(`${rateLimitNamespace(config)}*`).catch(() => []);
