@@ -2615,12 +2615,12 @@ export interface paths {
               /** @description the key that minted it (its requests count against that key) */
               keyId: string | null;
               /** @description the web page opened on this experiment: /#/experiments/ID?share=TOKEN */
-              pageUrl?: string;
+              pageUrl: string;
               revokedAt: string | null;
-              /** @description shown once, at creation */
-              token?: string;
+              /** @description shown once, here */
+              token: string;
               /** @description the experiment over the API, readable without a key */
-              url?: string;
+              url: string;
             };
           };
         };

@@ -157,7 +157,7 @@ describe('results', () => {
     const created = await svc.request(`/v1/experiments/${id}/shares`, { method: 'POST' });
     assert.equal(created.status, 201);
     const share = await readJson<CreatedShare>(created);
-    assert.ok(Buffer.from(share.token!, 'base64url').length * 8 >= 128);
+    assert.ok(Buffer.from(share.token, 'base64url').length * 8 >= 128);
     const read = await svc.request(`/v1/experiments/${id}?share=${share.token}`, { key: null });
     assert.equal(read.status, 200);
     assert.equal((await readJson<Experiment>(read)).id, id);

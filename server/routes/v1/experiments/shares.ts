@@ -27,6 +27,16 @@ const ShareSchema = Type.Object({
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
 
+/** A share as created: its token and links, which are shown this once. */
+const CreatedShareSchema = Type.Object({
+  ...ShareSchema.properties,
+  token: Type.String({ description: 'shown once, here' }),
+  url: Type.String({ description: 'the experiment over the API, readable without a key' }),
+  pageUrl: Type.String({
+    description: 'the web page opened on this experiment: /#/experiments/ID?share=TOKEN',
+  }),
+});
+
 export async function shareRoutes(scope: FastifyInstance, deps: RouteDeps): Promise<void> {
   const app = scope.withTypeProvider<TypeBoxTypeProvider>();
   const { db, config } = deps;
@@ -40,7 +50,7 @@ export async function shareRoutes(scope: FastifyInstance, deps: RouteDeps): Prom
         summary: 'Create a read-only share link (token of 192 random bits; only its hash is stored)',
         description: `At most MAX_SHARE_TOKENS (${cap} here) live links per experiment (429 LIMIT_SHARE_TOKENS; revoke one first). The link's requests count against the rate-limit budget of the key that created it.`,
         params: IdParams,
-        response: { 201: ShareSchema, ...errorResponses },
+        response: { 201: CreatedShareSchema, ...errorResponses },
       },
     },
     async (request, reply) => {
