@@ -3,6 +3,7 @@
 // with a new Float64Array. Matrices are row-major float64, as in core/cca; the Fortran routines
 // see them as column-major transposes (for symmetric inputs they are the same matrix).
 //
+#define _GNU_SOURCE  // madvise flags, posix_memalign, clock_gettime under -std=c11
 // Built by `node-gyp` from scripts/build-native.mjs (npm postinstall); optional: when it is missing,
 // core/cca/native.ts reports that and the engine uses its JS/onnxruntime path.
 #include <node_api.h>
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 
 // Fortran BLAS/LAPACK symbols exported by libopenblas (32-bit integers; hidden string lengths last).
 extern void dgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
@@ -44,8 +47,7 @@ typedef struct {
   double *mean;           // centre: their means (malloc'd copy)
   double scale;           // centre: power-of-two factor applied after subtracting the mean
   napi_ref ref_a, ref_b;  // keep the JS inputs alive while the work runs
-  napi_ref ref_out;
-  double *out;            // output (JS ArrayBuffer memory)
+  double *out;            // output (malloc'd on the pool thread, then owned by an external ArrayBuffer)
   size_t out_len;         // doubles
   size_t result_len;      // doubles of out that form the result (0 = failure such as not positive definite)
   int info;               // LAPACK info when it failed
@@ -94,9 +96,93 @@ static void sym_eig(job_t *j, double *a, int n, const char *uplo, int vectors) {
   free(w); free(work); free(iwork);
 }
 
+// Per operation: calls, wall and thread-CPU nanoseconds of execute() on the pool threads (opStats()),
+// for profiles that must not count a call's wait for a thread or for the JS thread's callback.
+#define N_OPS (OP_HASH + 1)
+static uint64_t op_stats[N_OPS][3];
+
+static uint64_t clock_ns(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void run(job_t *j);
+
+// An output buffer: large ones on 2 MiB boundaries and marked for transparent huge pages (a 40 MB
+// centred matrix then costs 20 page faults instead of 10,000); zeroed only when asked.
+static double *alloc_output(size_t bytes, int zero) {
+  const size_t huge = (size_t)2 << 20;
+  if (bytes < 2 * huge) return zero ? calloc(1, bytes) : malloc(bytes);
+  void *p = NULL;
+  size_t rounded = (bytes + huge - 1) / huge * huge;
+  if (posix_memalign(&p, huge, rounded) != 0) return NULL;
+  madvise(p, rounded, MADV_HUGEPAGE);  // advisory: ignored where THP is off
+  if (zero) memset(p, 0, bytes);
+  return (double *)p;
+}
+
+// 256-bit fingerprint of a byte string: four independent lanes of 64-bit words, each multiplied and
+// xor-shifted, then mixed with the length. Not cryptographic: it tells identical representations
+// apart from different ones (a collision needs ~2^128 tries). Streamed: hash_blocks() takes the
+// 32-byte blocks of [from, to) (it stops at the last whole block and returns where it stopped), so a
+// pass over the data can hash it piece by piece; hash_finish() takes the rest.
+typedef struct { uint64_t h[4]; } hash_t;
+static const uint64_t HASH_K[4] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL,
+                                   0xd6e8feb86659fd93ULL};
+
+static void hash_init(hash_t *s) {
+  s->h[0] = 0x243f6a8885a308d3ULL;
+  s->h[1] = 0x13198a2e03707344ULL;
+  s->h[2] = 0xa4093822299f31d0ULL;
+  s->h[3] = 0x082efa98ec4e6c89ULL;
+}
+
+static size_t hash_blocks(hash_t *s, const unsigned char *p, size_t from, size_t to) {
+  size_t i = from;
+  for (; i + 32 <= to; i += 32) {
+    for (int l = 0; l < 4; l++) {
+      uint64_t w;
+      memcpy(&w, p + i + 8 * l, 8);
+      s->h[l] = (s->h[l] ^ w) * HASH_K[l];
+      s->h[l] ^= s->h[l] >> 31;
+    }
+  }
+  return i;
+}
+
+static void hash_finish(hash_t *s, const unsigned char *p, size_t i, size_t bytes, double *out) {
+  uint64_t *h = s->h;
+  for (int l = 0; i < bytes; i++, l = (l + 1) & 3) h[l] = ((h[l] ^ p[i]) * HASH_K[l]) ^ (h[l] >> 29);
+  for (int l = 0; l < 4; l++) {
+    uint64_t x = h[l] ^ (bytes * HASH_K[(l + 1) & 3]) ^ h[(l + 1) & 3];
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
+    memcpy(out + l, &x, 8);
+  }
+}
+
 static void execute(napi_env env, void *data) {
   (void)env;
   job_t *j = (job_t *)data;
+  uint64_t wall = clock_ns(CLOCK_MONOTONIC), cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+  // The output is allocated here, on the pool thread, and handed to JS as an external ArrayBuffer in
+  // complete(): the JS thread never zeroes (or page-faults in) tens of MB per call. Outputs every
+  // element of which the operation writes skip the zeroing altogether.
+  if (j->out_len) {
+    int writes_all = j->op == OP_GEMM_TN || j->op == OP_GEMM_NN || j->op == OP_SYRK || j->op == OP_CENTRE;
+    j->out = alloc_output(sizeof(double) * j->out_len, !writes_all);
+    if (!j->out) {
+      j->error = "out of memory";
+      return;
+    }
+  }
+  run(j);
+  __atomic_fetch_add(&op_stats[j->op][0], 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&op_stats[j->op][1], clock_ns(CLOCK_MONOTONIC) - wall, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&op_stats[j->op][2], clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu, __ATOMIC_RELAXED);
+}
+
+static void run(job_t *j) {
   const double one = 1.0, zero = 0.0;
   j->result_len = j->out_len;
   switch (j->op) {
@@ -156,37 +242,52 @@ static void execute(napi_env env, void *data) {
     }
     case OP_COLSTATS: {
       // Column sums in row order (so equal, bit for bit, to the JS loop), "varies" flags, minima and
-      // maxima, [4d].
+      // maxima, [4d]; with k = 1 also the fingerprint of the bytes after them (4 more doubles), in the
+      // same pass: rows are hashed in blocks while they are still in the cache.
       int n = j->m, d = j->n;
       double *sum = j->out, *varies = j->out + d, *lo = j->out + 2 * (size_t)d, *hi = j->out + 3 * (size_t)d;
-      if (n == 0 || d == 0) break;
-      if (j->af) {
-        const float *x = j->af;
-        for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
-        for (int r = 1; r < n; r++) {
-          const float *row = x + (size_t)r * d;
-          for (int c = 0; c < d; c++) {
-            double v = row[c];
-            sum[c] += v;
-            if (row[c] != x[c]) varies[c] = 1.0;
-            if (v < lo[c]) lo[c] = v;
-            if (v > hi[c]) hi[c] = v;
-          }
+      size_t item = j->af ? 4 : 8, row_bytes = (size_t)d * item, bytes = (size_t)n * row_bytes;
+      const unsigned char *p = j->af ? (const unsigned char *)j->af : (const unsigned char *)j->a;
+      hash_t h;
+      hash_init(&h);
+      size_t hashed = 0;
+      memset(varies, 0, sizeof(double) * d);
+      if (n > 0 && d > 0) {
+        if (j->af) {
+          const float *x = j->af;
+          for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
+        } else {
+          const double *x = j->a;
+          for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
         }
-      } else {
-        const double *x = j->a;
-        for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
-        for (int r = 1; r < n; r++) {
-          const double *row = x + (size_t)r * d;
-          for (int c = 0; c < d; c++) {
-            double v = row[c];
-            sum[c] += v;
-            if (v != x[c]) varies[c] = 1.0;
-            if (v < lo[c]) lo[c] = v;
-            if (v > hi[c]) hi[c] = v;
+        const int block = row_bytes >= 16384 ? 1 : (int)(16384 / row_bytes);
+        for (int r0 = 0; r0 < n; r0 += block) {
+          int r1 = r0 + block < n ? r0 + block : n;
+          for (int r = r0 > 0 ? r0 : 1; r < r1; r++) {
+            if (j->af) {
+              const float *x = j->af, *row = x + (size_t)r * d;
+              for (int c = 0; c < d; c++) {
+                double v = row[c];
+                sum[c] += v;
+                if (row[c] != x[c]) varies[c] = 1.0;
+                if (v < lo[c]) lo[c] = v;
+                if (v > hi[c]) hi[c] = v;
+              }
+            } else {
+              const double *x = j->a, *row = x + (size_t)r * d;
+              for (int c = 0; c < d; c++) {
+                double v = row[c];
+                sum[c] += v;
+                if (v != x[c]) varies[c] = 1.0;
+                if (v < lo[c]) lo[c] = v;
+                if (v > hi[c]) hi[c] = v;
+              }
+            }
           }
+          if (j->k) hashed = hash_blocks(&h, p, hashed, (size_t)r1 * row_bytes);
         }
       }
+      if (j->k) hash_finish(&h, p, hashed, bytes, j->out + 4 * (size_t)d);
       break;
     }
     case OP_CENTRE: {
@@ -211,28 +312,11 @@ static void execute(napi_env env, void *data) {
       break;
     }
     case OP_HASH: {
-      // 256-bit fingerprint of the bytes of a [n, d] (float32 or float64): four independent lanes of
-      // 64-bit words, each multiplied and xor-shifted, then mixed with the length. Not cryptographic:
-      // it tells identical representations apart from different ones (a collision needs ~2^128 tries).
-      size_t bytes = (size_t)j->m * j->n * (j->af ? 4 : 8);
       const unsigned char *p = j->af ? (const unsigned char *)j->af : (const unsigned char *)j->a;
-      uint64_t h[4] = {0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL, 0xa4093822299f31d0ULL, 0x082efa98ec4e6c89ULL};
-      const uint64_t k[4] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL, 0xd6e8feb86659fd93ULL};
-      size_t i = 0;
-      for (; i + 32 <= bytes; i += 32) {
-        for (int l = 0; l < 4; l++) {
-          uint64_t w;
-          memcpy(&w, p + i + 8 * l, 8);
-          h[l] = (h[l] ^ w) * k[l];
-          h[l] ^= h[l] >> 31;
-        }
-      }
-      for (int l = 0; i < bytes; i++, l = (l + 1) & 3) h[l] = ((h[l] ^ p[i]) * k[l]) ^ (h[l] >> 29);
-      for (int l = 0; l < 4; l++) {
-        uint64_t x = h[l] ^ (bytes * k[(l + 1) & 3]) ^ h[(l + 1) & 3];
-        x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
-        memcpy(j->out + l, &x, 8);
-      }
+      size_t bytes = (size_t)j->m * j->n * (j->af ? 4 : 8);
+      hash_t h;
+      hash_init(&h);
+      hash_finish(&h, p, hash_blocks(&h, p, 0, bytes), bytes, j->out);
       break;
     }
     case OP_SVDVALS:
@@ -271,23 +355,40 @@ static void execute(napi_env env, void *data) {
   }
 }
 
+static void free_output(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
 static void complete(napi_env env, napi_status status, void *data) {
   job_t *j = (job_t *)data;
-  napi_value result;
-  if (status != napi_ok || j->error) {
+  napi_value result, buffer;
+  void *none;
+  const char *error = status != napi_ok ? "native work cancelled" : j->error;
+  if (!error) {
+    if (!j->out) {
+      if (napi_create_arraybuffer(env, 0, &none, &buffer) != napi_ok) error = "could not create the result";
+    } else if (napi_create_external_arraybuffer(env, j->out, sizeof(double) * j->out_len, free_output, NULL,
+                                                &buffer) == napi_ok) {
+      j->out = NULL;  // owned by the ArrayBuffer now
+    } else {
+      error = "could not hand the result over";
+    }
+  }
+  if (!error && napi_create_typedarray(env, napi_float64_array, j->result_len, buffer, 0, &result) != napi_ok)
+    error = "could not create the result";
+  if (error) {
     napi_value msg, err;
-    napi_create_string_utf8(env, j->error ? j->error : "native work cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_string_utf8(env, error, NAPI_AUTO_LENGTH, &msg);
     napi_create_error(env, NULL, msg, &err);
     napi_reject_deferred(env, j->deferred, err);
   } else {
-    napi_value buffer;
-    napi_get_reference_value(env, j->ref_out, &buffer);
-    napi_create_typedarray(env, napi_float64_array, j->result_len, buffer, 0, &result);
     napi_resolve_deferred(env, j->deferred, result);
   }
+  free(j->out);
   if (j->ref_a) napi_delete_reference(env, j->ref_a);
   if (j->ref_b) napi_delete_reference(env, j->ref_b);
-  napi_delete_reference(env, j->ref_out);
   if (j->own_a) free(j->a);
   free(j->keep);
   free(j->mean);
@@ -325,11 +426,7 @@ static int int_arg(napi_env env, napi_value v, int *out) {
 }
 
 static napi_value queue(napi_env env, job_t *j) {
-  napi_value promise, name, buffer;
-  void *out;
-  CHECK(env, napi_create_arraybuffer(env, sizeof(double) * (j->out_len ? j->out_len : 0), &out, &buffer));
-  j->out = j->out_len ? (double *)out : NULL;
-  CHECK(env, napi_create_reference(env, buffer, 1, &j->ref_out));
+  napi_value promise, name;
   CHECK(env, napi_create_promise(env, &j->deferred, &promise));
   CHECK(env, napi_create_string_utf8(env, "repdyn-linalg", NAPI_AUTO_LENGTH, &name));
   CHECK(env, napi_create_async_work(env, NULL, name, execute, complete, j, &j->work));
@@ -472,14 +569,17 @@ static int raw_arg(napi_env env, napi_value v, size_t want, job_t *j) {
 
 // colstats(a, n, d): column sums then varies flags [2d] of a [n, d] (float32 or float64).
 static napi_value js_colstats(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return fail(env, NULL, "colstats(a, n, d)");
+  if (argc < 3) return fail(env, NULL, "colstats(a, n, d[, fingerprint])");
   job_t *j = new_job(OP_COLSTATS);
   if (!j || !int_arg(env, argv[1], &j->m) || !int_arg(env, argv[2], &j->n)) return fail(env, j, "bad shape");
   if (!raw_arg(env, argv[0], (size_t)j->m * j->n, j)) return fail(env, j, "bad argument");
-  j->out_len = 4 * (size_t)j->n;
+  bool hash = false;
+  if (argc > 3) napi_get_value_bool(env, argv[3], &hash);
+  j->k = hash ? 1 : 0;
+  j->out_len = 4 * (size_t)j->n + (hash ? 4 : 0);
   return queue(env, j);
 }
 
@@ -547,6 +647,23 @@ static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// opStats(): Float64Array [ops x 3]: calls, wall seconds, thread-CPU seconds per operation since load,
+// in the order of enum op.
+static napi_value js_op_stats(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value buffer, out;
+  void *data;
+  CHECK(env, napi_create_arraybuffer(env, sizeof(double) * N_OPS * 3, &data, &buffer));
+  double *d = (double *)data;
+  for (int i = 0; i < N_OPS; i++) {
+    d[3 * i] = (double)__atomic_load_n(&op_stats[i][0], __ATOMIC_RELAXED);
+    d[3 * i + 1] = (double)__atomic_load_n(&op_stats[i][1], __ATOMIC_RELAXED) / 1e9;
+    d[3 * i + 2] = (double)__atomic_load_n(&op_stats[i][2], __ATOMIC_RELAXED) / 1e9;
+  }
+  CHECK(env, napi_create_typedarray(env, napi_float64_array, N_OPS * 3, buffer, 0, &out));
+  return out;
+}
+
 static napi_value js_config(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value s;
@@ -572,6 +689,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"centreScaled", NULL, js_centre, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},
+      {"opStats", NULL, js_op_stats, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

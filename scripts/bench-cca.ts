@@ -3,7 +3,10 @@
 // (methods cca + cka; SVCCA/PWCCA would add per-pair decompositions). Activations are seeded and
 // synthetic: the input has ~15% constant pixels, hidden layers are ReLU, the last layer linear;
 // specimen layers at checkpoint t mix the final activations with fixed noise (the input layer is the
-// same at every checkpoint).
+// same at every checkpoint). Before the timed runs, every representation is written as a .npy file in
+// a temporary run artifact store, in the dtype the worker records (float32; CCA_BENCH_DTYPE=float64
+// for float64 files); the timed runs load them the worker's way (FsRunArtifactStore.loadRepresentation:
+// read, decode), so `loading` is the real cost of reading representations, not of making them.
 //
 // Prints one JSON line: the full run's seconds, CPU seconds and peak memory, where its time went phase
 // by phase (core/cca/profile.ts: wall seconds, thread seconds, share of the thread seconds), and the
@@ -12,23 +15,28 @@
 //   CCA_BENCH_FULL_ONLY=1   skip the rho-only run (seconds_rho_only is then null)
 //   CCA_BENCH_CHECKPOINTS=k only the first k checkpoints (e.g. for the slow JS fallback)
 //   GEMM_ENGINE=blas|onnx|js picks the engine (default auto: blas when the native addon loads)
+//   CCA_BENCH_DTYPE=float64 the representations' files in float64 (default float32, as recorded)
 //   --vs-svcca[=PAIRS]      then google/svcca's get_cca_similarity (a re-implementation,
 //                           scripts/svcca-reference.py, numpy with the machine's OpenBLAS pins unset)
 //                           on the same tensor: every pair, or PAIRS pairs spread over it with the time
 //                           extrapolated to all; adds svcca_seconds and the ratio to the line.
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildTensor, type GemmPreference, getGemmEngine, type Matrix2D } from '../core/cca/index.ts';
-import { PhaseProfile } from '../core/cca/profile.ts';
+import { loadNative, nativeOpStats } from '../core/cca/native.ts';
+import { PHASES, PhaseProfile } from '../core/cca/profile.ts';
 import { gaussian } from '../core/cca/similarity.ts';
 import { encodeNpy } from '../core/npy.ts';
+import { FsRunArtifactStore } from '../store/artifacts.ts';
 
 const SAMPLES = 10_000;
 const WIDTHS = [784, 500, 500, 500, 10];
 const CHECKPOINTS = Number(process.env.CCA_BENCH_CHECKPOINTS ?? 20);
+const DTYPE = process.env.CCA_BENCH_DTYPE === 'float64' ? 'float64' : 'float32';
 const vsArg = process.argv.slice(2).find((a) => a.startsWith('--vs-svcca'));
 const svccaPairs = vsArg?.includes('=') ? Number(vsArg.split('=')[1]) : null;
 
@@ -73,7 +81,41 @@ function specimen(j: number, t: number): Matrix2D {
   return { data, rows: SAMPLES, cols: refs[j]!.cols };
 }
 
+// The representations as the worker finds them: .npy files of a reference run (checkpoint 0) and a
+// specimen run (checkpoints 0..N-1) in a temporary artifact store, removed at exit.
+const artifactRoot = mkdtempSync(join(tmpdir(), 'repdyn-bench-cca-'));
+process.once('exit', () => rmSync(artifactRoot, { recursive: true, force: true }));
+const referenceRun = new FsRunArtifactStore(artifactRoot, randomBytes(8).toString('hex'));
+const specimenRun = new FsRunArtifactStore(artifactRoot, randomBytes(8).toString('hex'));
+const asStored = (m: Matrix2D): Matrix2D =>
+  DTYPE === 'float32' ? { ...m, data: Float32Array.from(m.data) } : m;
+for (const [l, r] of refs.entries()) await referenceRun.saveRepresentation(0, `ref${l}`, asStored(r));
+for (let t = 0; t < CHECKPOINTS; t++) {
+  for (let j = 0; j < WIDTHS.length; j++)
+    await specimenRun.saveRepresentation(t, `spec${j}`, asStored(specimen(j, t)));
+}
+
+const nativeLib = engine.name === 'blas' ? loadNative().lib : null;
+type OpStats = NonNullable<ReturnType<typeof nativeOpStats>>;
+/** The native operations' calls and seconds between two opStats() readings (null without the addon). */
+function nativeDelta(before: OpStats | null, after: OpStats | null) {
+  if (!before || !after) return null;
+  const out: Record<string, { calls: number; wall_s: number; cpu_s: number }> = {};
+  for (const [op, a] of Object.entries(after)) {
+    const b = before[op as keyof OpStats];
+    if (a.calls === b.calls) continue;
+    out[op] = {
+      calls: a.calls - b.calls,
+      wall_s: Number((a.wall_s - b.wall_s).toFixed(3)),
+      cpu_s: Number((a.cpu_s - b.cpu_s).toFixed(3)),
+    };
+  }
+  return out;
+}
+
 interface Run {
+  /** Per native operation: calls, wall and thread-CPU seconds inside the addon (blas engine only). */
+  native: ReturnType<typeof nativeDelta>;
   pairs: number;
   seconds: number;
   cpu: number;
@@ -86,16 +128,21 @@ async function run(spectrum: 'full' | 'rho'): Promise<Run> {
   const profile = new PhaseProfile();
   const start = performance.now();
   const cpu = process.cpuUsage();
+  const nativeBefore = nativeLib && nativeOpStats(nativeLib);
   let pairs = 0;
   const refRanks: number[] = [];
   let batch: object[] = [];
   for await (const cell of buildTensor({
-    refLayers: refs.map((m, i) => ({ name: `ref${i}`, load: async () => m })),
+    refLayers: refs.map((_, i) => ({
+      name: `ref${i}`,
+      load: () => referenceRun.loadRepresentation(0, `ref${i}`),
+    })),
     specLayers: refs.map((_, j) => ({ name: `spec${j}` })),
     checkpoints: CHECKPOINTS,
-    loadSpecimen: async (j, t) => specimen(j, t),
+    loadSpecimen: (j, t) => specimenRun.loadRepresentation(t, `spec${j}`),
     options: { engine, methods: ['cca', 'cka'], spectrum },
     profile,
+    ...(process.env.CCA_BENCH_IN_FLIGHT && { inFlight: Number(process.env.CCA_BENCH_IN_FLIGHT) }),
   })) {
     // "writing": what the worker does with a cell before its database write, in batches of 25 rows
     const begin = PhaseProfile.now();
@@ -112,6 +159,7 @@ async function run(spectrum: 'full' | 'rho'): Promise<Run> {
   }
   const used = process.cpuUsage(cpu);
   return {
+    native: nativeDelta(nativeBefore, nativeLib && nativeOpStats(nativeLib)),
     pairs,
     seconds: (performance.now() - start) / 1000,
     cpu: (used.user + used.system) / 1e6,
@@ -160,6 +208,15 @@ const result: Record<string, unknown> = {
   cpu_seconds: Number(full.cpu.toFixed(2)),
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   phases,
+  // inside the native addon, per operation: calls, wall seconds, thread-CPU seconds (what the engine's
+  // threads did, without waits), and the CPU seconds of everything else (the JS thread, GC, I/O)
+  native_ops: full.native,
+  cpu_seconds_outside_native: full.native
+    ? Number((full.cpu - Object.values(full.native).reduce((s, o) => s + o.cpu_s, 0)).toFixed(2))
+    : null,
+  // seconds with exactly k engine calls running at once (k = 0, 1, 2, …): every phase but the loading
+  // and the writing, which run on this thread
+  engine_concurrency_s: full.profile.concurrency(PHASES.filter((p) => p !== 'loading' && p !== 'writing')),
   gemm: {
     pair_product_tflop: Number((flops / 1e12).toFixed(3)),
     // per thread: the products' flops over their thread seconds, against the same-size dgemm's rate
@@ -176,6 +233,7 @@ const result: Record<string, unknown> = {
   gemm_engine: engine.name,
   linalg_engine: engine.linalg,
   checkpoints: CHECKPOINTS,
+  dtype: DTYPE,
   cores: availableParallelism(),
   load_avg_before: Number(loadBefore.toFixed(2)),
   load_avg_after: Number(loadavg()[0]!.toFixed(2)),

@@ -9,10 +9,20 @@
 // never leaves a partial file under a final name.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Matrix2D } from '../core/cca/matrix.ts';
-import { decodeNpy, encodeNpy, parseNpyHeader } from '../core/npy.ts';
+import { encodeNpy, NpyError, type NpyHeader, parseNpyHeader } from '../core/npy.ts';
 import type { RunState } from '../core/train/store.ts';
 import {
   type ArtifactStore,
@@ -82,6 +92,18 @@ export function uploadRunKey(experimentId: string, network: 'reference' | 'speci
   return createHash('sha256').update(`upload/${experimentId}/${network}`).digest('hex');
 }
 
+/** The .npy header at the start of an open file (read in growing pieces up to the header cap). */
+async function readNpyHeader(handle: FileHandle, label: string): Promise<NpyHeader> {
+  for (let size = 512; ; size *= 4) {
+    const buf = new Uint8Array(size);
+    const { bytesRead } = await handle.read(buf, 0, size, 0);
+    const header = parseNpyHeader(buf.subarray(0, bytesRead));
+    if (header) return header;
+    if (bytesRead < size)
+      throw new NpyError('NPY_TRUNCATED', `npy: ${label}: the file ends inside the header`);
+  }
+}
+
 export class FsRunArtifactStore implements RunArtifacts {
   /** Directory holding this run's artifacts. */
   readonly dir: string;
@@ -114,7 +136,7 @@ export class FsRunArtifactStore implements RunArtifacts {
 
   /** [rows, cols] of a stored representation from its .npy header; null when it is not stored. */
   async representationShape(checkpoint: number, layer: string): Promise<number[] | null> {
-    let handle: Awaited<ReturnType<typeof open>>;
+    let handle: FileHandle;
     try {
       handle = await open(this.layerFile(checkpoint, layer), 'r');
     } catch (err) {
@@ -122,13 +144,7 @@ export class FsRunArtifactStore implements RunArtifacts {
       throw err;
     }
     try {
-      for (let size = 512; ; size *= 4) {
-        const buf = new Uint8Array(size);
-        const { bytesRead } = await handle.read(buf, 0, size, 0);
-        const header = parseNpyHeader(buf.subarray(0, bytesRead));
-        if (header) return header.shape;
-        if (bytesRead < size) throw new Error(`${layer} at checkpoint ${checkpoint}: truncated .npy header`);
-      }
+      return (await readNpyHeader(handle, `${layer} at checkpoint ${checkpoint}`)).shape;
     } finally {
       await handle.close();
     }
@@ -170,11 +186,41 @@ export class FsRunArtifactStore implements RunArtifacts {
     await writeAtomic(this.layerFile(checkpoint, layer), encodeNpy(matrix.data, [matrix.rows, matrix.cols]));
   }
 
+  /**
+   * Reads a representation straight into its typed array: the header first, then the data in one
+   * read at its offset (no intermediate buffer, no copy; the tensor builder loads every specimen
+   * representation this way, tens of MB each).
+   */
   async loadRepresentation(checkpoint: number, layer: string): Promise<Matrix2D> {
-    const { data, shape } = decodeNpy(await readFile(this.layerFile(checkpoint, layer)));
-    if (shape.length !== 2)
-      throw new Error(`${layer} at checkpoint ${checkpoint}: expected a 2-D array, got [${shape}]`);
-    return { data, rows: shape[0], cols: shape[1] };
+    const label = `${layer} at checkpoint ${checkpoint}`;
+    const handle = await open(this.layerFile(checkpoint, layer), 'r');
+    try {
+      const { dtype, shape, dataOffset, dataBytes } = await readNpyHeader(handle, label);
+      if (shape.length !== 2) throw new Error(`${label}: expected a 2-D array, got [${shape}]`);
+      const { size } = await handle.stat();
+      if (size - dataOffset !== dataBytes) {
+        throw new NpyError(
+          size - dataOffset < dataBytes ? 'NPY_TRUNCATED' : 'NPY_TRAILING_BYTES',
+          `npy: ${label}: shape [${shape.join(', ')}] needs ${dataBytes} data bytes but the file has ${size - dataOffset}`,
+        );
+      }
+      const count = shape[0]! * shape[1]!;
+      const data = dtype === 'float32' ? new Float32Array(count) : new Float64Array(count);
+      const bytes = new Uint8Array(data.buffer);
+      for (let done = 0; done < dataBytes; ) {
+        const { bytesRead } = await handle.read(
+          bytes,
+          done,
+          Math.min(dataBytes - done, 1 << 30),
+          dataOffset + done,
+        );
+        if (bytesRead === 0) throw new NpyError('NPY_TRUNCATED', `npy: ${label}: the file ended early`);
+        done += bytesRead;
+      }
+      return { data, rows: shape[0]!, cols: shape[1]! };
+    } finally {
+      await handle.close();
+    }
   }
 
   async saveState(state: RunState): Promise<void> {

@@ -12,6 +12,34 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
+/** The addon's operations, in the order of opStats(). */
+export const NATIVE_OPS = [
+  'gemm_tn',
+  'gemm_nn',
+  'syrk',
+  'eig',
+  'eigvals',
+  'cholinv',
+  'svdvals',
+  'svd',
+  'colstats',
+  'centre',
+  'gram_eig',
+  'gram_eigvals',
+  'fingerprint',
+] as const;
+
+/** opStats() as a record: per operation, its calls, wall seconds and thread-CPU seconds. */
+export function nativeOpStats(
+  lib: NativeLinalg,
+): Record<(typeof NATIVE_OPS)[number], { calls: number; wall_s: number; cpu_s: number }> | null {
+  if (typeof lib.opStats !== 'function') return null;
+  const raw = lib.opStats();
+  return Object.fromEntries(
+    NATIVE_OPS.map((op, i) => [op, { calls: raw[3 * i]!, wall_s: raw[3 * i + 1]!, cpu_s: raw[3 * i + 2]! }]),
+  ) as ReturnType<typeof nativeOpStats> & object;
+}
+
 export interface NativeLinalg {
   /** transA ? a^T b (a [k, m]) : a b (a [m, k]); b [k, n]; -> [m, n]. Row-major float64 throughout. */
   gemm(
@@ -40,9 +68,15 @@ export interface NativeLinalg {
   svd(a: Float64Array, m: number, n: number): Promise<Float64Array>;
   /**
    * Column sums (row order), 1/0 "varies" flags, minima and maxima of a [n, d], [4d]; as columnStats()
-   * in JS (an addon built before the extremes were added returns the first [2d]).
+   * in JS (an addon built before the extremes were added returns the first [2d]). With `fingerprint`,
+   * fingerprint()'s 4 lanes follow, [4d + 4], computed in the same pass (older addons ignore it).
    */
-  colstats(a: Float32Array | Float64Array, n: number, d: number): Promise<Float64Array>;
+  colstats(
+    a: Float32Array | Float64Array,
+    n: number,
+    d: number,
+    fingerprint?: boolean,
+  ): Promise<Float64Array>;
   /** 256-bit fingerprint of a [n, d]'s bytes (float32 or float64): four 64-bit lanes as doubles' bits. */
   fingerprint(a: Float32Array | Float64Array, n: number, d: number): Promise<Float64Array>;
   /** a[:, keep] - mean, [n, keep.length]; as centreColumns() in JS. */
@@ -58,6 +92,8 @@ export interface NativeLinalg {
   centreScaled?: NativeLinalg['centre'];
   setThreads(n: number): void;
   config(): string;
+  /** Per operation (NATIVE_OPS order): calls, wall seconds, thread-CPU seconds, since the addon loaded. */
+  opStats?(): Float64Array;
 }
 
 export interface NativeStatus {

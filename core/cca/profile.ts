@@ -57,6 +57,26 @@ export class PhaseProfile {
     }
   }
 
+  /**
+   * Seconds during which exactly k of the given phases' intervals ran at once, for k = 0..max (from
+   * the first interval's start to the last one's end): how busy the engine's threads were kept.
+   */
+  concurrency(phases: readonly Phase[]): number[] {
+    const events: Array<[number, number]> = [];
+    for (const phase of phases) {
+      for (const [s, e] of this.intervals.get(phase) ?? []) events.push([s, 1], [e, -1]);
+    }
+    events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const seconds: number[] = [];
+    let level = 0;
+    for (let i = 0; i < events.length; i++) {
+      level += events[i]![1];
+      const next = events[i + 1];
+      if (next) seconds[level] = (seconds[level] ?? 0) + (next[0] - events[i]![0]);
+    }
+    return Array.from(seconds, (v) => round(v ?? 0));
+  }
+
   /** Wall and thread seconds per phase (phases without intervals are 0). */
   summary(): Record<Phase, PhaseSummary> {
     const raw = PHASES.map((phase) => {

@@ -64,6 +64,8 @@ export interface TensorBuilderInput {
   signal?: AbortSignal;
   /** Records where the time goes, phase by phase (profile.ts); the consumer records 'writing' itself. */
   profile?: PhaseProfile;
+  /** Specimen representations prepared at once (default: the engine's threads + 1). */
+  inFlight?: number;
 }
 
 /** The permutation seed of specimen layer j at checkpoint t (stable across attempts and versions). */
@@ -365,7 +367,7 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       inflight.push(p);
       return true;
     };
-    const spread = (engine.parallel ?? 1) + 1;
+    const spread = Math.max(1, input.inFlight ?? (engine.parallel ?? 1) + 1);
     while (inflight.length < spread && start()) {
       // fill the window
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -46,6 +46,23 @@ describe('FsRunArtifactStore', () => {
       all.every((f) => !f.endsWith('.tmp')),
       all.join(', '),
     );
+  });
+
+  it('loads a representation in one read, and refuses a truncated or overlong file', async () => {
+    const store = new FsRunArtifactStore(root, 'cd'.repeat(32));
+    // wider than one read piece of the header (512 bytes) and of the data's first page
+    const matrix = { data: Float32Array.from({ length: 300 * 70 }, (_, i) => i / 7), rows: 300, cols: 70 };
+    await store.saveRepresentation(2, 'wide', matrix);
+    assert.deepEqual(await store.loadRepresentation(2, 'wide'), matrix);
+    const file = store.layerFile(2, 'wide');
+    const bytes = await readFile(file);
+    await writeFile(file, bytes.subarray(0, bytes.length - 4));
+    await assert.rejects(store.loadRepresentation(2, 'wide'), { code: 'NPY_TRUNCATED' });
+    await writeFile(file, Buffer.concat([bytes, Buffer.alloc(8)]));
+    await assert.rejects(store.loadRepresentation(2, 'wide'), { code: 'NPY_TRAILING_BYTES' });
+    await writeFile(file, bytes.subarray(0, 40));
+    await assert.rejects(store.loadRepresentation(2, 'wide'), { code: 'NPY_TRUNCATED' });
+    assert.equal(await store.representationShape(3, 'wide'), null);
   });
 
   it('refuses keys and layer names that could escape its directory', async () => {

@@ -177,6 +177,28 @@ describe('native linear algebra', () => {
     assert.throws(() => lib.centre(values, n, d, Int32Array.from([d]), new Float64Array(1)), /outside/);
   });
 
+  it('colstats with the fingerprint: the same statistics and lanes as the two separate passes', {
+    skip: !lib && detail,
+  }, async () => {
+    assert.ok(lib);
+    // rows of 40 bytes (float32 x 10: the 32-byte blocks straddle rows), wide rows (above the 16 KiB
+    // block: one row per block), a single row, and an empty matrix
+    for (const [n, d] of [
+      [301, 10],
+      [9, 2100],
+      [1, 3],
+      [0, 5],
+    ] as const) {
+      const values = gaussian(n * d, 11);
+      for (const data of [values, Float32Array.from(values)]) {
+        const both = await lib.colstats(data, n, d, true);
+        assert.equal(both.length, 4 * d + 4);
+        assert.deepEqual(both.subarray(0, 4 * d), await lib.colstats(data, n, d), `${n}x${d} stats`);
+        assert.deepEqual(both.subarray(4 * d), await lib.fingerprint(data, n, d), `${n}x${d} lanes`);
+      }
+    }
+  });
+
   it('fingerprints are equal exactly for identical representations (engine and JS)', async () => {
     const engines = [jsEngine, ...(lib ? [await getGemmEngine('blas')] : [])];
     const data = gaussian(101 * 7, 9);
