@@ -35,7 +35,7 @@ extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 
 enum op { OP_GEMM_TN, OP_GEMM_NN, OP_SYRK, OP_EIG, OP_EIGVALS, OP_CHOLINV, OP_SVDVALS, OP_SVD, OP_COLSTATS, OP_CENTRE,
-          OP_GRAMEIG, OP_GRAMEIGVALS, OP_HASH };
+          OP_GRAMEIG, OP_GRAMEIGVALS };
 
 typedef struct {
   enum op op;
@@ -98,7 +98,7 @@ static void sym_eig(job_t *j, double *a, int n, const char *uplo, int vectors) {
 
 // Per operation: calls, wall and thread-CPU nanoseconds of execute() on the pool threads (opStats()),
 // for profiles that must not count a call's wait for a thread or for the JS thread's callback.
-#define N_OPS (OP_HASH + 1)
+#define N_OPS (OP_GRAMEIGVALS + 1)
 static uint64_t op_stats[N_OPS][3];
 
 static uint64_t clock_ns(clockid_t id) {
@@ -120,45 +120,6 @@ static double *alloc_output(size_t bytes, int zero) {
   madvise(p, rounded, MADV_HUGEPAGE);  // advisory: ignored where THP is off
   if (zero) memset(p, 0, bytes);
   return (double *)p;
-}
-
-// 256-bit fingerprint of a byte string: four independent lanes of 64-bit words, each multiplied and
-// xor-shifted, then mixed with the length. Not cryptographic: it tells identical representations
-// apart from different ones (a collision needs ~2^128 tries). Streamed: hash_blocks() takes the
-// 32-byte blocks of [from, to) (it stops at the last whole block and returns where it stopped), so a
-// pass over the data can hash it piece by piece; hash_finish() takes the rest.
-typedef struct { uint64_t h[4]; } hash_t;
-static const uint64_t HASH_K[4] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL,
-                                   0xd6e8feb86659fd93ULL};
-
-static void hash_init(hash_t *s) {
-  s->h[0] = 0x243f6a8885a308d3ULL;
-  s->h[1] = 0x13198a2e03707344ULL;
-  s->h[2] = 0xa4093822299f31d0ULL;
-  s->h[3] = 0x082efa98ec4e6c89ULL;
-}
-
-static size_t hash_blocks(hash_t *s, const unsigned char *p, size_t from, size_t to) {
-  size_t i = from;
-  for (; i + 32 <= to; i += 32) {
-    for (int l = 0; l < 4; l++) {
-      uint64_t w;
-      memcpy(&w, p + i + 8 * l, 8);
-      s->h[l] = (s->h[l] ^ w) * HASH_K[l];
-      s->h[l] ^= s->h[l] >> 31;
-    }
-  }
-  return i;
-}
-
-static void hash_finish(hash_t *s, const unsigned char *p, size_t i, size_t bytes, double *out) {
-  uint64_t *h = s->h;
-  for (int l = 0; i < bytes; i++, l = (l + 1) & 3) h[l] = ((h[l] ^ p[i]) * HASH_K[l]) ^ (h[l] >> 29);
-  for (int l = 0; l < 4; l++) {
-    uint64_t x = h[l] ^ (bytes * HASH_K[(l + 1) & 3]) ^ h[(l + 1) & 3];
-    x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ULL; x ^= x >> 33;
-    memcpy(out + l, &x, 8);
-  }
 }
 
 static void execute(napi_env env, void *data) {
@@ -242,52 +203,38 @@ static void run(job_t *j) {
     }
     case OP_COLSTATS: {
       // Column sums in row order (so equal, bit for bit, to the JS loop), "varies" flags, minima and
-      // maxima, [4d]; with k = 1 also the fingerprint of the bytes after them (4 more doubles), in the
-      // same pass: rows are hashed in blocks while they are still in the cache.
+      // maxima, [4d].
       int n = j->m, d = j->n;
       double *sum = j->out, *varies = j->out + d, *lo = j->out + 2 * (size_t)d, *hi = j->out + 3 * (size_t)d;
-      size_t item = j->af ? 4 : 8, row_bytes = (size_t)d * item, bytes = (size_t)n * row_bytes;
-      const unsigned char *p = j->af ? (const unsigned char *)j->af : (const unsigned char *)j->a;
-      hash_t h;
-      hash_init(&h);
-      size_t hashed = 0;
       memset(varies, 0, sizeof(double) * d);
-      if (n > 0 && d > 0) {
-        if (j->af) {
-          const float *x = j->af;
-          for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
-        } else {
-          const double *x = j->a;
-          for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
-        }
-        const int block = row_bytes >= 16384 ? 1 : (int)(16384 / row_bytes);
-        for (int r0 = 0; r0 < n; r0 += block) {
-          int r1 = r0 + block < n ? r0 + block : n;
-          for (int r = r0 > 0 ? r0 : 1; r < r1; r++) {
-            if (j->af) {
-              const float *x = j->af, *row = x + (size_t)r * d;
-              for (int c = 0; c < d; c++) {
-                double v = row[c];
-                sum[c] += v;
-                if (row[c] != x[c]) varies[c] = 1.0;
-                if (v < lo[c]) lo[c] = v;
-                if (v > hi[c]) hi[c] = v;
-              }
-            } else {
-              const double *x = j->a, *row = x + (size_t)r * d;
-              for (int c = 0; c < d; c++) {
-                double v = row[c];
-                sum[c] += v;
-                if (v != x[c]) varies[c] = 1.0;
-                if (v < lo[c]) lo[c] = v;
-                if (v > hi[c]) hi[c] = v;
-              }
-            }
+      if (n == 0 || d == 0) break;
+      if (j->af) {
+        const float *x = j->af;
+        for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
+        for (int r = 1; r < n; r++) {
+          const float *row = x + (size_t)r * d;
+          for (int c = 0; c < d; c++) {
+            double v = row[c];
+            sum[c] += v;
+            if (row[c] != x[c]) varies[c] = 1.0;
+            if (v < lo[c]) lo[c] = v;
+            if (v > hi[c]) hi[c] = v;
           }
-          if (j->k) hashed = hash_blocks(&h, p, hashed, (size_t)r1 * row_bytes);
+        }
+      } else {
+        const double *x = j->a;
+        for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
+        for (int r = 1; r < n; r++) {
+          const double *row = x + (size_t)r * d;
+          for (int c = 0; c < d; c++) {
+            double v = row[c];
+            sum[c] += v;
+            if (v != x[c]) varies[c] = 1.0;
+            if (v < lo[c]) lo[c] = v;
+            if (v > hi[c]) hi[c] = v;
+          }
         }
       }
-      if (j->k) hash_finish(&h, p, hashed, bytes, j->out + 4 * (size_t)d);
       break;
     }
     case OP_CENTRE: {
@@ -309,14 +256,6 @@ static void run(job_t *j) {
         if (s != 1.0)
           for (int c = 0; c < live; c++) o[c] *= s;
       }
-      break;
-    }
-    case OP_HASH: {
-      const unsigned char *p = j->af ? (const unsigned char *)j->af : (const unsigned char *)j->a;
-      size_t bytes = (size_t)j->m * j->n * (j->af ? 4 : 8);
-      hash_t h;
-      hash_init(&h);
-      hash_finish(&h, p, hash_blocks(&h, p, 0, bytes), bytes, j->out);
       break;
     }
     case OP_SVDVALS:
@@ -569,30 +508,14 @@ static int raw_arg(napi_env env, napi_value v, size_t want, job_t *j) {
 
 // colstats(a, n, d): column sums then varies flags [2d] of a [n, d] (float32 or float64).
 static napi_value js_colstats(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return fail(env, NULL, "colstats(a, n, d[, fingerprint])");
-  job_t *j = new_job(OP_COLSTATS);
-  if (!j || !int_arg(env, argv[1], &j->m) || !int_arg(env, argv[2], &j->n)) return fail(env, j, "bad shape");
-  if (!raw_arg(env, argv[0], (size_t)j->m * j->n, j)) return fail(env, j, "bad argument");
-  bool hash = false;
-  if (argc > 3) napi_get_value_bool(env, argv[3], &hash);
-  j->k = hash ? 1 : 0;
-  j->out_len = 4 * (size_t)j->n + (hash ? 4 : 0);
-  return queue(env, j);
-}
-
-// fingerprint(a, n, d): 256-bit fingerprint of a [n, d]'s bytes (float32 or float64), as 4 doubles' bits.
-static napi_value js_fingerprint(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return fail(env, NULL, "fingerprint(a, n, d)");
-  job_t *j = new_job(OP_HASH);
+  if (argc < 3) return fail(env, NULL, "colstats(a, n, d)");
+  job_t *j = new_job(OP_COLSTATS);
   if (!j || !int_arg(env, argv[1], &j->m) || !int_arg(env, argv[2], &j->n)) return fail(env, j, "bad shape");
   if (!raw_arg(env, argv[0], (size_t)j->m * j->n, j)) return fail(env, j, "bad argument");
-  j->out_len = 4;
+  j->out_len = 4 * (size_t)j->n;
   return queue(env, j);
 }
 
@@ -685,7 +608,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"gramEig", NULL, js_grameig, NULL, NULL, NULL, napi_default, NULL},
       {"colstats", NULL, js_colstats, NULL, NULL, NULL, napi_default, NULL},
       {"centre", NULL, js_centre, NULL, NULL, NULL, napi_default, NULL},
-      {"fingerprint", NULL, js_fingerprint, NULL, NULL, NULL, napi_default, NULL},
       {"centreScaled", NULL, js_centre, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, js_config, NULL, NULL, NULL, napi_default, NULL},

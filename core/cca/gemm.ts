@@ -33,11 +33,6 @@ export interface GemmEngine {
   decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
   /** similarity.ts's SpectrumRequest (smaller-side Gram of a, then its eigendecomposition) in one call. */
   gramEig?(a: Matrix2D, vectors: boolean): Promise<Float64Array>;
-  /**
-   * A fingerprint of a's dtype, shape and bytes (equal exactly for identical representations), when
-   * the engine has a faster one than fingerprint.ts's.
-   */
-  fingerprint?(a: Matrix2D): Promise<string>;
   /** columnStats() / centreColumns() of similarity.ts, bit for bit, when the engine has them. */
   columnStats?(a: Matrix2D): Promise<Float64Array>;
   centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array, scale: number): Promise<Float64Array>;
@@ -96,7 +91,6 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
   const run = limiter(parallel);
   // A native call costs ~20 us; smaller products stay in JS.
   const minWork = options.minWork ?? 1 << 15;
-  const stats = new WeakMap<Float32Array | Float64Array, Float64Array>();
   return {
     name: 'blas',
     linalg: 'lapack',
@@ -121,26 +115,7 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
       gramEig: (a: Matrix2D, vectors: boolean) =>
         run(() => lib.gramEig(asFloat64(a), a.rows, a.cols, vectors)),
     }),
-    // The fingerprint is computed in the same pass as the column statistics (one read of the data
-    // instead of two); the statistics wait in `stats` for the columnStats() call that follows.
-    columnStats: async (a) => {
-      const known = stats.get(a.data);
-      stats.delete(a.data);
-      return known ?? run(() => lib.colstats(a.data, a.rows, a.cols));
-    },
-    ...(typeof lib.fingerprint === 'function' && {
-      fingerprint: async (a: Matrix2D) => {
-        const both = await run(() => lib.colstats(a.data, a.rows, a.cols, true));
-        let lanes: Float64Array;
-        if (both.length === 4 * a.cols + 4) {
-          stats.set(a.data, both.subarray(0, 4 * a.cols));
-          lanes = both.subarray(4 * a.cols);
-        } else lanes = await run(() => lib.fingerprint(a.data, a.rows, a.cols)); // an addon before the fused pass
-        const words = new BigUint64Array(lanes.buffer, lanes.byteOffset, 4);
-        const hex = Array.from(words, (v) => v.toString(16).padStart(16, '0')).join('');
-        return `${a.data instanceof Float32Array ? 'f4' : 'f8'}:${a.rows}x${a.cols}:native:${hex}`;
-      },
-    }),
+    columnStats: (a) => run(() => lib.colstats(a.data, a.rows, a.cols)),
     async centreColumns(a, keep, mean, scale) {
       if (scale === 1 || lib.centreScaled) {
         return run(() => (lib.centreScaled ?? lib.centre)(a.data, a.rows, a.cols, keep, mean, scale));

@@ -26,7 +26,6 @@ export const NATIVE_OPS = [
   'centre',
   'gram_eig',
   'gram_eigvals',
-  'fingerprint',
 ] as const;
 
 /** opStats() as a record: per operation, its calls, wall seconds and thread-CPU seconds. */
@@ -68,17 +67,9 @@ export interface NativeLinalg {
   svd(a: Float64Array, m: number, n: number): Promise<Float64Array>;
   /**
    * Column sums (row order), 1/0 "varies" flags, minima and maxima of a [n, d], [4d]; as columnStats()
-   * in JS (an addon built before the extremes were added returns the first [2d]). With `fingerprint`,
-   * fingerprint()'s 4 lanes follow, [4d + 4], computed in the same pass (older addons ignore it).
+   * in JS (an addon built before the extremes were added returns the first [2d]).
    */
-  colstats(
-    a: Float32Array | Float64Array,
-    n: number,
-    d: number,
-    fingerprint?: boolean,
-  ): Promise<Float64Array>;
-  /** 256-bit fingerprint of a [n, d]'s bytes (float32 or float64): four 64-bit lanes as doubles' bits. */
-  fingerprint(a: Float32Array | Float64Array, n: number, d: number): Promise<Float64Array>;
+  colstats(a: Float32Array | Float64Array, n: number, d: number): Promise<Float64Array>;
   /** a[:, keep] - mean, [n, keep.length]; as centreColumns() in JS. */
   centre(
     a: Float32Array | Float64Array,

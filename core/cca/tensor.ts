@@ -14,8 +14,8 @@
 
 import { availableParallelism } from 'node:os';
 import { untilAborted } from '../abort.ts';
-import { representationFingerprint } from './fingerprint.ts';
 import { type GemmEngine, getGemmEngine, jsEngine } from './gemm.ts';
+import { identicalRepresentations } from './identical.ts';
 import { type DecompositionKind, decompose as decomposeHere } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
 import { limiter } from './native.ts';
@@ -183,8 +183,6 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
   const prepare = (m: Matrix2D, label: string, role: Role) =>
     runAsync(prepareSteps(m, label, role, opts), engineFor(preparePhase), observer(preparePhase));
   const load = <T>(task: () => Promise<T>) => (profile ? profile.time('loading', task) : task());
-  const fingerprint = async (m: Matrix2D) =>
-    engine.fingerprint ? engine.fingerprint(m) : representationFingerprint(m);
   const spectraEngine = engineFor(() => 'spectra');
   const spectraObserver = observer(() => 'spectra');
 
@@ -233,19 +231,20 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
 
     // A specimen representation identical to the same layer's at the previous checkpoint (the input
     // layer, a frozen layer) has the same cells: their results are reused (only the permutation null,
-    // seeded per checkpoint, is computed again). Identical = same dtype, shape and bytes (fingerprint).
-    // A group's fingerprint is known early, its results once its cells are: a group waits for the
-    // previous checkpoint's results only when the fingerprints match.
+    // seeded per checkpoint, is computed again). Identical = same dtype, shape and bytes, compared
+    // byte for byte (memcmp: a different representation differs within its first bytes, an identical
+    // one costs one pass). A group's representation is known early, its results once its cells are:
+    // a group waits for the previous checkpoint's results only when the bytes match.
     const previous = new Map<
       number,
-      { key: Settled<string | null>; results: Settled<Map<number, SimilarityResult> | null> }
+      { raw: Settled<Matrix2D | null>; results: Settled<Map<number, SimilarityResult> | null> }
     >();
 
     /** Every wanted cell of specimen layer j at checkpoint t, in reference-layer order. */
     const specimenCells = (j: number, t: number, todo: number[]): Promise<TensorCell[]> => {
-      const before = previous.get(j);
+      let before = previous.get(j);
       const mine = {
-        key: deferred<string | null>(),
+        raw: deferred<Matrix2D | null>(),
         results: deferred<Map<number, SimilarityResult> | null>(),
       };
       previous.set(j, mine);
@@ -253,10 +252,14 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
         signal?.throwIfAborted();
         const label = `specimen layer '${specLayers[j]!.name}' at checkpoint ${t}`;
         const raw = await load(() => loadSpecimen(j, t));
-        const key = checkpoints > 1 ? await call('loading', () => fingerprint(raw)) : null;
-        mine.key.resolve(key);
-        const same = key !== null && before !== undefined && (await before.key.promise) === key;
-        const earlier = same ? await before.results.promise : null;
+        mine.raw.resolve(t + 1 < checkpoints ? raw : null); // held until the next checkpoint's compare
+        const earlierRaw = before ? await before.raw.promise : null;
+        const start = PhaseProfile.now();
+        const same = earlierRaw !== null && identicalRepresentations(earlierRaw, raw);
+        profile?.record('loading', start, PhaseProfile.now());
+        const earlierResults = same ? before!.results.promise : null;
+        before = undefined; // (its representation may go)
+        const earlier = earlierResults ? await earlierResults : null;
         const reused = earlier && todo.every((i) => earlier.has(i)) ? earlier : null;
         if (reused && !permutationNull) {
           mine.results.resolve(reused);
@@ -343,7 +346,7 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       const p = work();
       // a failure leaves nothing to reuse (the builder fails with it anyway)
       p.catch(() => {
-        mine.key.resolve(null);
+        mine.raw.resolve(null);
         mine.results.resolve(null);
       });
       return p;

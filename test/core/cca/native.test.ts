@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { representationFingerprint } from '../../../core/cca/fingerprint.ts';
+import { identicalRepresentations } from '../../../core/cca/identical.ts';
 import { getGemmEngine, jsEngine } from '../../../core/cca/index.ts';
 import { decompose, jsMatmul, jsMatmulTN, symEig } from '../../../core/cca/linalg.ts';
 import { limiter, loadNative } from '../../../core/cca/native.ts';
@@ -177,47 +177,23 @@ describe('native linear algebra', () => {
     assert.throws(() => lib.centre(values, n, d, Int32Array.from([d]), new Float64Array(1)), /outside/);
   });
 
-  it('colstats with the fingerprint: the same statistics and lanes as the two separate passes', {
-    skip: !lib && detail,
-  }, async () => {
-    assert.ok(lib);
-    // rows of 40 bytes (float32 x 10: the 32-byte blocks straddle rows), wide rows (above the 16 KiB
-    // block: one row per block), a single row, and an empty matrix
-    for (const [n, d] of [
-      [301, 10],
-      [9, 2100],
-      [1, 3],
-      [0, 5],
-    ] as const) {
-      const values = gaussian(n * d, 11);
-      for (const data of [values, Float32Array.from(values)]) {
-        const both = await lib.colstats(data, n, d, true);
-        assert.equal(both.length, 4 * d + 4);
-        assert.deepEqual(both.subarray(0, 4 * d), await lib.colstats(data, n, d), `${n}x${d} stats`);
-        assert.deepEqual(both.subarray(4 * d), await lib.fingerprint(data, n, d), `${n}x${d} lanes`);
-      }
-    }
-  });
-
-  it('fingerprints are equal exactly for identical representations (engine and JS)', async () => {
-    const engines = [jsEngine, ...(lib ? [await getGemmEngine('blas')] : [])];
+  it('identical representations: same dtype, shape and bytes, nothing else', () => {
     const data = gaussian(101 * 7, 9);
     const flipped = Float64Array.from(data);
     new Uint8Array(flipped.buffer)[8 * 350 + 3]! ^= 1; // one bit of one value
-    for (const engine of engines) {
-      const print = (m: { data: Float32Array | Float64Array; rows: number; cols: number }) =>
-        engine.fingerprint ? engine.fingerprint(m) : representationFingerprint(m);
-      const a = await print({ data, rows: 101, cols: 7 });
-      assert.equal(await print({ data: Float64Array.from(data), rows: 101, cols: 7 }), a, engine.name);
-      for (const other of [
-        { data: flipped, rows: 101, cols: 7 },
-        { data, rows: 7, cols: 101 },
-        { data: Float32Array.from(data), rows: 101, cols: 7 },
-        { data: data.subarray(7), rows: 100, cols: 7 },
-      ])
-        assert.notEqual(await print(other), a, `${engine.name}: ${other.rows}x${other.cols}`);
-      await engine.dispose();
-    }
+    const a = { data, rows: 101, cols: 7 };
+    assert.ok(identicalRepresentations(a, { data: Float64Array.from(data), rows: 101, cols: 7 }));
+    // a view into a larger buffer compares its own bytes only
+    const padded = new Float64Array(data.length + 9);
+    padded.set(data, 5);
+    assert.ok(identicalRepresentations(a, { data: padded.subarray(5, 5 + data.length), rows: 101, cols: 7 }));
+    for (const other of [
+      { data: flipped, rows: 101, cols: 7 },
+      { data, rows: 7, cols: 101 },
+      { data: Float32Array.from(data), rows: 101, cols: 7 },
+      { data: data.subarray(7), rows: 100, cols: 7 },
+    ])
+      assert.ok(!identicalRepresentations(a, other), `${other.rows}x${other.cols}`);
   });
 
   it('rejects malformed arguments instead of reading out of bounds', { skip: !lib && detail }, () => {
