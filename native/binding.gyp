@@ -3,7 +3,7 @@
     {
       "target_name": "repdyn_linalg",
       "sources": ["linalg.c"],
-      "cflags": ["-O2", "-std=c11", "-Wall", "-Wextra"],
+      "cflags": ["-O3", "-std=c11", "-Wall", "-Wextra"],
       "libraries": ["-lopenblas"]
     }
   ]

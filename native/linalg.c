@@ -213,12 +213,12 @@ static void run(job_t *j) {
         for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
         for (int r = 1; r < n; r++) {
           const float *row = x + (size_t)r * d;
-          for (int c = 0; c < d; c++) {
+          for (int c = 0; c < d; c++) {  // branch-free: vectorised across columns
             double v = row[c];
             sum[c] += v;
-            if (row[c] != x[c]) varies[c] = 1.0;
-            if (v < lo[c]) lo[c] = v;
-            if (v > hi[c]) hi[c] = v;
+            varies[c] = row[c] != x[c] ? 1.0 : varies[c];
+            lo[c] = v < lo[c] ? v : lo[c];
+            hi[c] = v > hi[c] ? v : hi[c];
           }
         }
       } else {
@@ -226,12 +226,12 @@ static void run(job_t *j) {
         for (int c = 0; c < d; c++) sum[c] = lo[c] = hi[c] = x[c];
         for (int r = 1; r < n; r++) {
           const double *row = x + (size_t)r * d;
-          for (int c = 0; c < d; c++) {
+          for (int c = 0; c < d; c++) {  // branch-free: vectorised across columns
             double v = row[c];
             sum[c] += v;
-            if (v != x[c]) varies[c] = 1.0;
-            if (v < lo[c]) lo[c] = v;
-            if (v > hi[c]) hi[c] = v;
+            varies[c] = v != x[c] ? 1.0 : varies[c];
+            lo[c] = v < lo[c] ? v : lo[c];
+            hi[c] = v > hi[c] ? v : hi[c];
           }
         }
       }
