@@ -205,8 +205,12 @@ export class FsRunArtifactStore implements RunArtifacts {
         );
       }
       const count = shape[0]! * shape[1]!;
-      const data = dtype === 'float32' ? new Float32Array(count) : new Float64Array(count);
-      const bytes = new Uint8Array(data.buffer);
+      // not zeroed first: every byte is read into it below (or the load fails)
+      const bytes = new Uint8Array(Buffer.allocUnsafeSlow(dataBytes).buffer, 0, dataBytes);
+      const data =
+        dtype === 'float32'
+          ? new Float32Array(bytes.buffer, 0, count)
+          : new Float64Array(bytes.buffer, 0, count);
       for (let done = 0; done < dataBytes; ) {
         const { bytesRead } = await handle.read(
           bytes,
