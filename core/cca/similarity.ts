@@ -465,10 +465,25 @@ function symmetrise(a: Float64Array, n: number): void {
 
 function frobenius(a: Float64Array): number {
   let scale = 0;
-  for (const v of a) scale = Math.max(scale, Math.abs(v));
+  let nan = false;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i]!);
+    if (v > scale) scale = v;
+    else if (Number.isNaN(v)) nan = true;
+  }
+  if (nan) return Number.NaN;
   if (scale === 0) return 0;
   let s = 0;
-  for (const v of a) s += (v / scale) ** 2;
+  // squares of values within 1e±150 neither overflow nor underflow to zero: no scaling needed
+  if (scale < 1e150 && scale > 1e-150) {
+    for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
+    return Math.sqrt(s);
+  }
+  const inv = 1 / scale;
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]! * inv;
+    s += v * v;
+  }
   return scale * Math.sqrt(s);
 }
 
