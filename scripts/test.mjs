@@ -39,6 +39,8 @@ const isBrowser = (file) => /^test\/e2e\/web(-[^/]*)?\.test\.ts$/.test(file);
  */
 const ALONE = [
   'test/recovery/',
+  // two workers must train at the same time and share the blocks: a busy neighbour can serialise them
+  'test/e2e/spread.test.ts',
   'test/server/event-streams.test.ts',
   'test/server/figure-limits.test.ts',
   'test/server/hostile.test.ts',
