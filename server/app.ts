@@ -128,8 +128,11 @@ export async function buildApp(
   if (accessCache) {
     // A write (revoke, delete, re-role, ...) forgets every cached access answer before its answer is
     // sent, so this process's next request sees the change; other processes hear of it by NOTIFY.
-    app.addHook('onSend', async (request) => {
-      if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') {
+    // A refused write (4xx: validation, authorisation, limits, a body that never came) changed
+    // nothing and clears nothing, or hostile requests would keep the cache empty.
+    app.addHook('onSend', async (request, reply) => {
+      const refused = reply.statusCode >= 400 && reply.statusCode < 500;
+      if (!refused && request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') {
         accessCache.invalidate();
       }
     });

@@ -32,6 +32,14 @@ describe('access cache', () => {
     assert.ok(held >= 2, `principal and head cached (${held})`);
     assert.equal((await get(url, key)).statusCode, 200);
     assert.equal(cache.size, held, 'the second read added nothing: it was answered from the cache');
+    // a refused write (404: no such key) changed nothing and clears nothing
+    const refused = await t.app.inject({
+      method: 'DELETE',
+      url: '/v1/keys/00000000-0000-4000-8000-000000000000',
+      headers: { authorization: `Bearer ${t.key}` },
+    });
+    assert.equal(refused.statusCode, 404, refused.body);
+    assert.ok(cache.size >= held, 'still cached after a refused write');
 
     // revoked by another process (straight SQL, as the admin CLI does)
     const revokedAt = Date.now();
