@@ -10,32 +10,25 @@
 // - 'js':   plain loops (about 1-1.5 GFLOP/s), always available.
 
 import { availableParallelism } from 'node:os';
-import { type DecompositionKind, jsMatmul, jsMatmulTN } from './linalg.ts';
+import { jsMatmul, jsMatmulTN } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
 import { limiter, loadNative, type NativeLinalg } from './native.ts';
+import type { ProductEngine } from './similarity.ts';
 
-export interface GemmEngine {
+/**
+ * A matrix-product engine: the similarity steps' ProductEngine (similarity.ts: the products,
+ * decompositions and column passes, each optional one when the engine has its own) plus what says
+ * which engine it is and how many calls it runs at once.
+ */
+export interface GemmEngine extends ProductEngine {
   readonly name: 'blas' | 'onnx' | 'tfjs' | 'js';
   /** 'lapack' when decompose() runs LAPACK (native addon), 'js' when the caller decomposes in JS. */
   readonly linalg: 'lapack' | 'js';
-  /** a^T b: a [k, m], b [k, n] -> [m, n] row-major, accumulated in float64 unless the engine says otherwise. */
-  matmulTN(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
-  /** a b: a [m, k], b [k, n] -> [m, n] row-major. */
-  matmul(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
-  /** a^T a (symmetric, both triangles), when the engine has a cheaper way than matmulTN(a, a). */
-  gram?(a: Matrix2D): Promise<Float64Array>;
   /**
    * Calls the engine runs at the same time (each single-threaded), when it runs a fixed number; callers
    * that keep no more than this many in flight never wait inside the engine.
    */
   readonly parallel?: number;
-  /** decompose() of linalg.ts (same packed results), when the engine has its own decompositions. */
-  decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
-  /** similarity.ts's SpectrumRequest (smaller-side Gram of a, then its eigendecomposition) in one call. */
-  gramEig?(a: Matrix2D, vectors: boolean): Promise<Float64Array>;
-  /** columnStats() / centreColumns() of similarity.ts, bit for bit, when the engine has them. */
-  columnStats?(a: Matrix2D): Promise<Float64Array>;
-  centreColumns?(a: Matrix2D, keep: Int32Array, mean: Float64Array, scale: number): Promise<Float64Array>;
   /** Frees native resources; the engine must not be used afterwards. */
   dispose(): Promise<void>;
 }

@@ -142,13 +142,15 @@ export function runSync<T>(steps: Steps<T>): T {
 }
 
 export interface ProductEngine {
+  /** a^T b: a [k, m], b [k, n] -> [m, n] row-major, accumulated in float64 unless the engine says otherwise. */
   matmulTN(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
+  /** a b: a [m, k], b [k, n] -> [m, n] row-major. */
   matmul(a: Matrix2D, b: Matrix2D): Promise<Float64Array>;
-  /** a^T a; matmulTN(a, a) when absent. */
+  /** a^T a (symmetric, both triangles), when cheaper than matmulTN(a, a) (which runs when absent). */
   gram?(a: Matrix2D): Promise<Float64Array>;
-  /** decompose() elsewhere (e.g. on a worker thread); computed in place when absent. */
+  /** decompose() of linalg.ts (same packed results) elsewhere (LAPACK, a worker thread); in place when absent. */
   decompose?(kind: DecompositionKind, a: Float64Array, n: number): Promise<Float64Array>;
-  /** A SpectrumRequest in one call; gramEigSteps() on this engine when absent. */
+  /** A SpectrumRequest (smaller-side Gram of a, then its eigendecomposition) in one call; gramEigSteps() when absent. */
   gramEig?(a: Matrix2D, vectors: boolean): Promise<Float64Array>;
   /** columnStats() / centreColumns() elsewhere, bit for bit; computed in place when absent. */
   columnStats?(a: Matrix2D): Promise<Float64Array>;
