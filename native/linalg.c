@@ -3,7 +3,7 @@
 // with a new Float64Array. Matrices are row-major float64, as in core/cca; the Fortran routines
 // see them as column-major transposes (for symmetric inputs they are the same matrix).
 //
-#define _GNU_SOURCE  // madvise flags, posix_memalign, clock_gettime under -std=c11
+#define _GNU_SOURCE  // clock_gettime under -std=c11
 // Built by `node-gyp` from scripts/build-native.mjs (npm postinstall); optional: when it is missing,
 // core/cca/native.ts reports that and the engine uses its JS/onnxruntime path.
 #include <node_api.h>
@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 // Fortran BLAS/LAPACK symbols exported by libopenblas (32-bit integers; hidden string lengths last).
@@ -109,26 +108,16 @@ static uint64_t clock_ns(clockid_t id) {
 
 static void run(job_t *j);
 
-// An output buffer: large ones on 2 MiB boundaries and marked for transparent huge pages (a 40 MB
-// centred matrix then costs 20 page faults instead of 10,000); zeroed only when asked.
-static double *alloc_output(size_t bytes, int zero) {
-  const size_t huge = (size_t)2 << 20;
-  if (bytes < 2 * huge) return zero ? calloc(1, bytes) : malloc(bytes);
-  void *p = NULL;
-  size_t rounded = (bytes + huge - 1) / huge * huge;
-  if (posix_memalign(&p, huge, rounded) != 0) return NULL;
-  madvise(p, rounded, MADV_HUGEPAGE);  // advisory: ignored where THP is off
-  if (zero) memset(p, 0, bytes);
-  return (double *)p;
-}
+// An output buffer, zeroed only when asked (outputs every element of which the operation writes skip
+// the zeroing altogether).
+static double *alloc_output(size_t bytes, int zero) { return zero ? calloc(1, bytes) : malloc(bytes); }
 
 static void execute(napi_env env, void *data) {
   (void)env;
   job_t *j = (job_t *)data;
   uint64_t wall = clock_ns(CLOCK_MONOTONIC), cpu = clock_ns(CLOCK_THREAD_CPUTIME_ID);
   // The output is allocated here, on the pool thread, and handed to JS as an external ArrayBuffer in
-  // complete(): the JS thread never zeroes (or page-faults in) tens of MB per call. Outputs every
-  // element of which the operation writes skip the zeroing altogether.
+  // complete(): the JS thread never zeroes (or page-faults in) tens of MB per call.
   if (j->out_len) {
     int writes_all = j->op == OP_GEMM_TN || j->op == OP_GEMM_NN || j->op == OP_SYRK || j->op == OP_CENTRE;
     j->out = alloc_output(sizeof(double) * j->out_len, !writes_all);
