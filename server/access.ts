@@ -1,6 +1,7 @@
 // Who may read an experiment: a key of its team, or a valid share token (`?share=TOKEN`) for that
 // experiment only. Anything else is 404, so other teams' ids are never revealed.
 import type { FastifyRequest } from 'fastify';
+import { throughCache } from '../store/access-cache.ts';
 import { hashSecret } from '../store/auth.ts';
 import { type Db, poolOf } from '../store/db.ts';
 import { ExperimentNotFound } from '../store/errors.ts';
@@ -59,8 +60,7 @@ export async function experimentHead(db: Db, request: FastifyRequest, id: string
   }
   // a finished experiment's head never changes (only a delete or a revocation ends it, and those
   // clear the cache); a running one's status does, so it is always read
-  const cache = request.server.accessCache;
-  const row = cache ? await cache.through(key, load, (h) => h?.status === 'succeeded') : await load();
+  const row = await throughCache(request.server.accessCache, key, load, (h) => h?.status === 'succeeded');
   if (!row) throw new ExperimentNotFound(id);
   return row;
 }

@@ -144,3 +144,13 @@ export class AccessCache {
     }
   }
 }
+
+/** `cache.through(...)` when the process runs a cache, else `load()` (every lookup queries). */
+export function throughCache<T>(
+  cache: AccessCache | null,
+  key: string,
+  load: () => Promise<T>,
+  keep: (value: T) => boolean,
+): Promise<T> {
+  return cache ? cache.through(key, load, keep) : load();
+}

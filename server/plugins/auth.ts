@@ -1,7 +1,7 @@
 // Bearer API keys for every /v1 route; read-only GET (and HEAD) routes also accept `?share=TOKEN` (checked per
 // experiment by server/access.ts). The key itself is never logged (app.ts redacts the header).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AccessCache } from '../../store/access-cache.ts';
+import { type AccessCache, throughCache } from '../../store/access-cache.ts';
 import { authenticate, hashSecret, type Principal } from '../../store/auth.ts';
 import { type Db, poolOf } from '../../store/db.ts';
 import { routeRole } from '../roles.ts';
@@ -28,21 +28,19 @@ export function registerAuth(app: FastifyInstance, db: Db, cache: AccessCache | 
   // (the access cache answers repeated keys and tokens without a query; store/access-cache.ts says
   // why that never serves a revoked one)
   const principalOf = (key: string) =>
-    cache
-      ? cache.through(
-          `key:${key}`,
-          () => authenticate(db, key),
-          (p) => p !== null,
-        )
-      : authenticate(db, key);
+    throughCache(
+      cache,
+      `key:${key}`,
+      () => authenticate(db, key),
+      (p) => p !== null,
+    );
   const ownerOf = (token: string) =>
-    cache
-      ? cache.through(
-          `share:${token}`,
-          () => shareOwner(db, token),
-          (o) => o !== null,
-        )
-      : shareOwner(db, token);
+    throughCache(
+      cache,
+      `share:${token}`,
+      () => shareOwner(db, token),
+      (o) => o !== null,
+    );
   app.decorateRequest('principal', null);
   app.decorateRequest('shareToken', null);
   app.decorateRequest('shareOwner', null);
