@@ -56,6 +56,8 @@ export async function startWorker(config: Config, db: Db, log = console.log): Pr
   const processor = experimentJobProcessor(ctx, controllers, queue);
 
   const worker = new Worker<ExperimentJobData>(EXPERIMENT_QUEUE, processor, {
+    // stored with each job it takes (job.processedBy): which worker holds a job, seen from the queue
+    name: workerName,
     connection,
     prefix: config.queuePrefix,
     concurrency: config.workerConcurrency,
