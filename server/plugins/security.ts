@@ -113,6 +113,34 @@ const RedisStore = createRequire(import.meta.url)('@fastify/rate-limit/store/Red
   nameSpace: string,
 ) => RateLimitStore;
 
+/** Far from a bucket's limit (more than 50 requests or a tenth of the budget left), requests are
+ * counted in batches, sent to Redis every 100 ms (BatchedRateLimitStore). */
+const BATCH_HEADROOM_MIN = 50;
+const BATCH_HEADROOM_SHARE = 0.1;
+const BATCH_FLUSH_MS = 100;
+
+/** INCRBY with @fastify/rate-limit's window rule (the window starts at the bucket's first count). */
+const INCR_BY_LUA = `
+  local n = tonumber(ARGV[1])
+  local window = tonumber(ARGV[2])
+  local current = redis.call('INCRBY', KEYS[1], n)
+  if current == n then
+    redis.call('PEXPIRE', KEYS[1], window)
+  else
+    window = redis.call('PTTL', KEYS[1])
+  end
+  return {current, window}
+`;
+
+type RedisWithIncrBy = Redis & {
+  rateLimitIncrBy?: (
+    key: string,
+    n: number,
+    window: number,
+    cb: (err: Error | null, r?: number[]) => void,
+  ) => void;
+};
+
 /**
  * The rate-limit store in Redis, guarded so that a slow, hung or lost Redis never slows a request:
  * a count that takes longer than `timeoutMs` is given up (the request goes through uncounted), and
@@ -125,12 +153,14 @@ export class GuardedRedisStore implements RateLimitStore {
   private probing = false;
   constructor(
     private readonly redis: Redis,
-    nameSpace: string,
+    private readonly nameSpace: string,
     private readonly timeoutMs: number,
     private readonly cooldownMs: number,
     private readonly onTrip: (reason: string) => void = () => {},
   ) {
     this.inner = new RedisStore(false, false, redis, nameSpace);
+    const r = redis as RedisWithIncrBy;
+    if (!r.rateLimitIncrBy) redis.defineCommand('rateLimitIncrBy', { numberOfKeys: 1, lua: INCR_BY_LUA });
   }
 
   /** open: Redis is not being asked (requests are not counted) */
@@ -145,7 +175,8 @@ export class GuardedRedisStore implements RateLimitStore {
     if (wasClosed) this.onTrip(reason);
   }
 
-  incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
+  /** Runs one Redis command under the timeout and the circuit breaker. */
+  private guarded(send: (cb: StoreCallback) => void, cb: StoreCallback): void {
     if (this.redis.status !== 'ready') {
       cb(new Error(`redis ${this.redis.status}`), null);
       return;
@@ -169,21 +200,31 @@ export class GuardedRedisStore implements RateLimitStore {
         cb(new Error('rate-limit store timeout'), null);
       });
     }, this.timeoutMs);
-    this.inner.incr(
-      key,
-      (err, res) => {
-        if (settled) return; // a late answer: the circuit stays open until a probe succeeds
-        settled = true;
-        clearTimeout(timer);
-        if (err) this.trip(err.message);
-        else {
-          this.openUntil = 0;
-          this.probing = false;
-        }
-        cb(err, res);
-      },
-      timeWindow,
-      max,
+    send((err, res) => {
+      if (settled) return; // a late answer: the circuit stays open until a probe succeeds
+      settled = true;
+      clearTimeout(timer);
+      if (err) this.trip(err.message);
+      else {
+        this.openUntil = 0;
+        this.probing = false;
+      }
+      cb(err, res);
+    });
+  }
+
+  incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
+    this.guarded((done) => this.inner.incr(key, done, timeWindow, max), cb);
+  }
+
+  /** Adds `n` counts to `key` at once (a batch; see BatchedRateLimitStore). */
+  incrBy(key: string, n: number, cb: StoreCallback, timeWindow: number): void {
+    this.guarded(
+      (done) =>
+        (this.redis as RedisWithIncrBy).rateLimitIncrBy!(this.nameSpace + key, n, timeWindow, (err, r) =>
+          err || !r ? done(err ?? new Error('no answer'), null) : done(null, { current: r[0]!, ttl: r[1]! }),
+        ),
+      cb,
     );
   }
 
@@ -192,13 +233,124 @@ export class GuardedRedisStore implements RateLimitStore {
   }
 }
 
+interface Bucket {
+  /** the count Redis last returned, and when its window ends (epoch ms) */
+  counted: number;
+  resetAt: number;
+  /** counted here, not yet sent; sent, not yet answered */
+  pending: number;
+  sending: number;
+}
+
+/**
+ * A Redis round trip per request is the largest cost of a cheap request (a share-link slice, a
+ * refused upload): this store saves it while a bucket is far from its limit. The first request of a
+ * bucket, and every request while fewer than `headroom` remain (as last counted in Redis plus what
+ * this process counted since), is counted in Redis itself: near the limit it holds exactly across
+ * API processes. Far from it, requests are counted here and the sum is added to Redis every
+ * `flushMs` (one INCRBY per bucket), which also brings back what the other processes counted; the
+ * answer is then known without waiting for Redis. Redis trouble is handled by GuardedRedisStore: a
+ * failed batch is kept and sent again.
+ */
+export class BatchedRateLimitStore implements RateLimitStore {
+  private readonly buckets = new Map<string, Bucket>();
+  private timer: NodeJS.Timeout | null = null;
+  constructor(
+    private readonly redis: GuardedRedisStore,
+    private readonly headroom: (max: number) => number,
+    private readonly flushMs: number,
+    private readonly timeWindow: number,
+  ) {}
+
+  incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
+    const now = Date.now();
+    const bucket = this.buckets.get(key);
+    if (bucket && bucket.resetAt > now) {
+      const current = bucket.counted + bucket.sending + bucket.pending + 1;
+      if (max - current >= this.headroom(max)) {
+        bucket.pending++;
+        this.schedule();
+        cb(null, { current, ttl: bucket.resetAt - now });
+        return;
+      }
+    }
+    // counted in Redis now (a new bucket, an ended window, or near the limit), with whatever this
+    // process counted and has not sent yet
+    this.send(key, 1, timeWindow, cb);
+  }
+
+  /**
+   * Adds the bucket's pending counts, plus `extra` (the request asking), to Redis. Counts whose batch
+   * is still unanswered are added to what Redis returns: when Redis already has them they count
+   * twice until the next answer, which errs towards the limit.
+   */
+  private send(key: string, extra: number, timeWindow: number, cb?: StoreCallback): void {
+    let b = this.buckets.get(key);
+    if (!b) {
+      b = { counted: 0, resetAt: 0, pending: 0, sending: 0 };
+      this.buckets.set(key, b);
+    }
+    const bucket = b;
+    const n = bucket.pending + extra;
+    bucket.pending = 0;
+    bucket.sending += n;
+    this.redis.incrBy(
+      key,
+      n,
+      (err, res) => {
+        bucket.sending -= n;
+        if (err || !res) {
+          // kept for the next batch (the asking request itself goes through uncounted: skipOnError)
+          bucket.pending += n - extra;
+          if (bucket.pending > 0) this.schedule();
+          cb?.(err, null);
+          return;
+        }
+        bucket.counted = res.current;
+        bucket.resetAt = Date.now() + Math.max(0, res.ttl);
+        cb?.(null, { current: res.current + bucket.sending + bucket.pending, ttl: res.ttl });
+      },
+      timeWindow,
+    );
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, this.flushMs);
+    this.timer.unref();
+  }
+
+  /** Sends every bucket's pending counts (one command each); forgets buckets whose window ended. */
+  flush(): void {
+    const now = Date.now();
+    for (const [key, b] of this.buckets) {
+      if (b.pending > 0) this.send(key, 0, this.timeWindow);
+      else if (b.sending === 0 && b.resetAt <= now) this.buckets.delete(key);
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.flush();
+  }
+
+  child(): BatchedRateLimitStore {
+    return this;
+  }
+}
+
 /**
  * The per-key rate limit, registered on the root instance and applied where the returned hook is
  * added: every /v1 route (after the auth hook, so the key is known), the 404 handler and Fastify's
  * own early errors (bad URL, parameter too long), so no answer is free. Counted in Redis (under
- * the queue prefix), so every API process shares one budget per key; while Redis is away, slow or
- * hung, requests are not throttled (reads keep working) rather than refused or delayed (see
- * GuardedRedisStore). Without a Redis client: in memory, per process. Null when the limit is off.
+ * the queue prefix), so every API process shares one budget per key: exactly near the limit, in
+ * batches far from it (BatchedRateLimitStore); while Redis is away, slow or hung, requests are not
+ * throttled (reads keep working) rather than refused or delayed (see GuardedRedisStore). Without a
+ * Redis client: in memory, per process. Null when the limit is off.
  */
 export async function registerRateLimit(
   app: FastifyInstance,
@@ -214,8 +366,13 @@ export async function registerRateLimit(
     ...(redis
       ? {
           // @fastify/rate-limit constructs the store with `new`: a function returning the instance
-          store: function guardedStore() {
-            return new GuardedRedisStore(redis, namespace, timeoutMs, cooldownMs, onTrip);
+          store: function batchedStore() {
+            return new BatchedRateLimitStore(
+              new GuardedRedisStore(redis, namespace, timeoutMs, cooldownMs, onTrip),
+              (max) => Math.max(BATCH_HEADROOM_MIN, Math.ceil(max * BATCH_HEADROOM_SHARE)),
+              BATCH_FLUSH_MS,
+              config.rateLimit.windowMs,
+            );
           } as never,
           skipOnError: true,
         }
