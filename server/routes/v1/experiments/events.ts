@@ -1,6 +1,7 @@
 // Server-Sent Events of an experiment's progress. Postgres is polled (every API instance can serve
 // any stream) by one shared poller per API process: one query per tick for every experiment that
-// has open streams, however many streams follow it. An event is sent whenever status, fraction or
+// has open streams, however many streams follow it; streams opened in one turn of the event loop
+// get their first event from one query too. An event is sent whenever status, fraction or
 // message change; a comment line (`: keep-alive`) after EVENT_HEARTBEAT_MS without one; the stream
 // ends with an `end` event at a terminal state.
 //
@@ -39,6 +40,8 @@ export class EventStreams {
   private readonly perOwner = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
+  /** streams opened since the last turn of the event loop: their first poll is one query for all */
+  private fresh: Stream[] = [];
 
   constructor(
     private readonly db: Db,
@@ -112,7 +115,11 @@ export class EventStreams {
     this.streams.add(stream);
     this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
     this.start();
-    void this.poll([stream]);
+    if (this.fresh.push(stream) === 1) {
+      setImmediate(() => {
+        void this.poll(this.fresh.splice(0));
+      });
+    }
   }
 
   /** Ends every open stream (the API shuts down); clients see the stream end and reconnect. */

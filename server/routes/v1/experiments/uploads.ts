@@ -21,6 +21,7 @@ import {
   commitWhileAwaiting,
   completeUpload,
   findOwnedUpload,
+  findUploadTarget,
   inventory,
   NotAwaitingRepresentations,
   uploadStores,
@@ -173,8 +174,8 @@ export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
   ) {
     const principal = principalOf(request);
     const { id, network, checkpoint, layer } = params;
-    const { u, referenceRun, specimenRun, row } = await findOwnedUpload(db, principal.teamId, id);
-    if (row.status !== AWAITING) throw new NotAwaitingRepresentations(row.status);
+    const { u, runKeys, status } = await findUploadTarget(db, principal.teamId, id);
+    if (status !== AWAITING) throw new NotAwaitingRepresentations(status);
     if (network !== 'specimen' && network !== 'reference') {
       throw new HttpError(404, 'UNKNOWN_NETWORK', `network '${network}' is neither specimen nor reference`, {
         field: 'network',
@@ -217,8 +218,7 @@ export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
       throw new HttpError(400, 'INVALID_BODY', `send the .npy file as ${UPLOAD_CONTENT_TYPES.join(' or ')}`);
     }
 
-    const run = network === 'reference' ? referenceRun : specimenRun;
-    const store = deps.artifacts.run(run.key);
+    const store = deps.artifacts.run(runKeys[network]);
     const ingest = new RepresentationIngest({
       samples: u.samples,
       convMode: u.similarity.convMode,
