@@ -402,9 +402,12 @@ async function main(): Promise<number> {
     const started = Date.now();
     const health: number[] = [];
     const slice: number[] = [];
+    /** probes slower than 50 ms, by the second of the run they started in (when the stalls happen) */
+    const slowBySecond: Record<number, number> = {};
     let probeErrors = 0;
     const probe = async (url: string, into: number[], init?: RequestInit) => {
       while (Date.now() - started < SECONDS * 1000) {
+        const second = Math.floor((Date.now() - started) / 1000);
         const t0 = performance.now();
         try {
           const res = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
@@ -413,7 +416,9 @@ async function main(): Promise<number> {
         } catch {
           probeErrors++;
         }
-        into.push(performance.now() - t0);
+        const ms = performance.now() - t0;
+        into.push(ms);
+        if (ms > 50) slowBySecond[second] = (slowBySecond[second] ?? 0) + 1;
         await new Promise((r) => setTimeout(r, 50));
       }
     };
@@ -442,6 +447,7 @@ async function main(): Promise<number> {
       slice_max_ms: round(slice.at(-1) ?? Number.NaN),
       probes: health.length + slice.length,
       probe_errors: probeErrors,
+      slow_probes_by_second: slowBySecond,
       by_status: report.by_status,
       codes_5xx: report.codes_5xx,
       sse_opened: report.sse_opened,

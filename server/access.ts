@@ -6,7 +6,25 @@ import { hashSecret } from '../store/auth.ts';
 import { type Db, poolOf } from '../store/db.ts';
 import { ExperimentNotFound } from '../store/errors.ts';
 import { type ExperimentRow, findExperiment } from '../store/repository.ts';
+import { LruCache } from './lru.ts';
 import { HttpError } from './schemas/error.ts';
+
+/** Finished experiments' rows (layers, checkpoints, summary: they no longer change), 256 kept. */
+const finishedRows = new LruCache<ExperimentRow>(256, 256);
+
+/**
+ * The experiment of `head` (from experimentHead: the request may read it); a finished one from
+ * memory after its first read, so that hot reads of results (slices, figures) cost no ORM query.
+ */
+export async function readableRow(db: Db, head: ExperimentHead): Promise<ExperimentRow> {
+  if (head.status !== 'succeeded') return findExperiment(db, head.id);
+  const key = `${head.id}|${head.finishedAt?.toISOString()}`;
+  const hit = finishedRows.get(key);
+  if (hit) return hit;
+  const row = await findExperiment(db, head.id);
+  if (row.status === 'succeeded') finishedRows.set(key, row, 1);
+  return row;
+}
 
 /** The experiment, if the request may read it (the rule of experimentHead, the only one). */
 export async function readableExperiment(

@@ -18,7 +18,7 @@ import { convergenceSvg, crawlSvg } from '../../../../core/figures/lines.ts';
 import type { FigureNotes, FigureScore } from '../../../../core/figures/notes.ts';
 import type { FigureData } from '../../../../core/figures/types.ts';
 import { figureCells } from '../../../../store/experiments.ts';
-import { readableExperiment } from '../../../access.ts';
+import { experimentHead, readableRow } from '../../../access.ts';
 import type { RouteDeps } from '../../../app.ts';
 import { acquireFigurePool } from '../../../figure-pool.ts';
 import { LruCache } from '../../../lru.ts';
@@ -200,7 +200,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
 
   /** The experiment if readable and succeeded (409 otherwise). */
   async function finishedRow(request: FastifyRequest, id: string): Promise<ExperimentRow> {
-    const row = await readableExperiment(db, request, id);
+    const row = await readableRow(db, await experimentHead(db, request, id));
     if (row.status !== 'succeeded') {
       throw new HttpError(
         409,

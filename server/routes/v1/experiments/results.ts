@@ -17,7 +17,7 @@ import {
 } from '../../../../core/slice.ts';
 import { decodeCoefficients } from '../../../../store/experiments.ts';
 import { findRun, sliceCells } from '../../../../store/repository.ts';
-import { type ExperimentHead, experimentHead, readableExperiment } from '../../../access.ts';
+import { type ExperimentHead, experimentHead, readableExperiment, readableRow } from '../../../access.ts';
 import type { RouteDeps } from '../../../app.ts';
 import { LruCache } from '../../../lru.ts';
 import { redactQuery } from '../../../redact.ts';
@@ -65,8 +65,6 @@ interface Slice {
 
 /** Serialised slices of finished tensors (immutable), most recently used kept: 2,000 or 64 MiB. */
 const sliceCache = new LruCache<Slice>(2_000, 64 * 1024 * 1024);
-/** Finished experiments' rows (layers, checkpoints) for slices not cached yet: 256 kept. */
-const rowCache = new LruCache<ExperimentRow>(256, 256);
 
 function checkpointsOf(row: ExperimentRow): SliceCheckpoint[] {
   const stored = row.specimenRun?.checkpoints ?? [];
@@ -139,7 +137,7 @@ export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
       const cacheKey = `${head.id}|${head.finishedAt?.toISOString()}|${redactQuery(request.url, 'drop')}`;
       if (cacheable(request, reply, head)) return reply;
       const hit = head.status === 'succeeded' ? sliceCache.get(cacheKey) : undefined;
-      const slice = hit ?? (await buildSlice(await sliceRow(head, request), request.query));
+      const slice = hit ?? (await buildSlice(await readableRow(db, head), request.query));
       if (!hit && head.status === 'succeeded') sliceCache.set(cacheKey, slice, slice.body.byteLength);
       for (const [name, value] of Object.entries(slice.headers)) reply.header(name, value);
       return reply.send(slice.body);
@@ -185,18 +183,6 @@ export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
       if (err instanceof SliceError) throw new HttpError(err.status, err.code, err.message, err.details);
       throw err;
     }
-  }
-
-  /** The experiment a slice reads; a finished one's layers and checkpoints never change, so it is
-   * kept (access was checked by experimentHead on this request). */
-  async function sliceRow(head: ExperimentHead, request: FastifyRequest): Promise<ExperimentRow> {
-    if (head.status !== 'succeeded') return readableExperiment(db, request, head.id);
-    const key = `${head.id}|${head.finishedAt?.toISOString()}`;
-    const hit = rowCache.get(key);
-    if (hit) return hit;
-    const row = await readableExperiment(db, request, head.id);
-    rowCache.set(key, row, 1);
-    return row;
   }
 
   /** One slice of the tensor, serialised, with its content headers. */
