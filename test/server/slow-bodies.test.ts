@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { encodeNpyHeader } from '../../core/npy.ts';
 import { FsRunArtifactStore, uploadRunKey } from '../../store/artifacts.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { waitFor } from '../helpers/env.ts';
@@ -39,6 +40,14 @@ function npyPreamble(headerLen: number): Uint8Array {
   const out = new Uint8Array(12);
   out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0], 0);
   new DataView(out.buffer).setUint32(8, headerLen, true);
+  return out;
+}
+
+/** A valid .npy [4, 8] float32 (the experiment's 4 samples) cut after its header and two rows. */
+function validStart(): Uint8Array {
+  const header = encodeNpyHeader('float32', [4, 8]);
+  const out = new Uint8Array(header.length + 2 * 8 * 4);
+  out.set(header, 0);
   return out;
 }
 
@@ -94,13 +103,13 @@ describe('slow and hostile request bodies', () => {
 
   it('cuts off an upload that stops sending: 408, connection closed, no temporary file left', async () => {
     const { id, dir } = await uploadExperiment();
-    // a valid start of a .npy file, then nothing
+    // a valid start of a .npy file (header and two rows), then nothing
     const started = Date.now();
     const req = halfSent(
       port,
       `/v1/experiments/${id}/activations/specimen/0/fc1`,
       uploadHeaders(),
-      npyPreamble(118),
+      validStart(),
     );
     await waitFor(() => tmpFiles(dir).length > 0, { what: 'the upload to open its temporary file' });
     const answer = await req.closed;
@@ -110,6 +119,21 @@ describe('slow and hostile request bodies', () => {
     assert.ok(ms < IDLE_MS + 10_000, `closed after ${ms} ms`);
     await waitFor(() => tmpFiles(dir).length === 0, { what: 'the temporary file to be removed' });
     await assertHealthyHttp(base);
+  });
+
+  it('opens no file for an upload that stops inside its .npy header', async () => {
+    const { id, dir } = await uploadExperiment();
+    // the preamble announces a 118-byte header that never comes
+    const req = halfSent(
+      port,
+      `/v1/experiments/${id}/activations/specimen/0/fc1`,
+      uploadHeaders(),
+      npyPreamble(118),
+    );
+    const answer = await req.closed;
+    assert.match(answer, /^HTTP\/1\.1 408 /, answer);
+    // (opening the temporary file makes the run's directory: it was never made)
+    assert.equal(existsSync(dir), false, 'no temporary file was ever opened');
   });
 
   it('cuts off a JSON body that stops sending', async () => {
@@ -131,8 +155,8 @@ describe('slow and hostile request bodies', () => {
   it('allows MAX_UPLOADS_PER_KEY uploads in flight per key: the next answers 429', async () => {
     const { id, dir } = await uploadExperiment();
     const path = (c: number) => `/v1/experiments/${id}/activations/specimen/${c}/fc1`;
-    const a = halfSent(port, path(0), uploadHeaders(), npyPreamble(118));
-    const b = halfSent(port, path(1), uploadHeaders(), npyPreamble(118));
+    const a = halfSent(port, path(0), uploadHeaders(), validStart());
+    const b = halfSent(port, path(1), uploadHeaders(), validStart());
     await waitFor(() => tmpFiles(dir).length === 2, { what: 'two uploads in flight' });
     const third = await fetch(`${base}${path(0)}`, {
       method: 'PUT',

@@ -225,19 +225,26 @@ export async function uploadRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
       maxFeatures: config.limits.representationFeatures,
       maxConvSamples: config.limits.convSamples,
     });
-    const out = await store.writeRepresentation(resolved.index, layer);
+    // the temporary file is opened with the first data the ingest lets through (a valid header): a
+    // body refused at its header, or one that never sends it, costs no file
+    let out: Awaited<ReturnType<typeof store.writeRepresentation>> | undefined;
+    const opened = async () => {
+      out ??= await store.writeRepresentation(resolved.index, layer);
+      return out;
+    };
     let bytes = 0;
     let replaced = false;
     try {
       await consume(body, async (chunk) => {
         bytes += chunk.length;
         if (bytes > limit) throw tooLarge(bytes);
-        for (const part of ingest.push(chunk)) await out.write(part);
+        for (const part of ingest.push(chunk)) await (await opened()).write(part);
       });
-      for (const part of ingest.end()) await out.write(part);
-      replaced = await commitWhileAwaiting(db, id, () => out.commit());
+      for (const part of ingest.end()) await (await opened()).write(part);
+      const file = await opened();
+      replaced = await commitWhileAwaiting(db, id, () => file.commit());
     } catch (err) {
-      await out.abort();
+      await out?.abort();
       // the body timed out: the 408 is answered and the connection closed already
       if (request.bodyTimedOut && reply.sent) return reply;
       if (err instanceof IngestError) {
