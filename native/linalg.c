@@ -27,9 +27,6 @@ extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, con
                     double *s, double *u, const int *ldu, double *vt, const int *ldvt, double *work,
                     const int *lwork, int *iwork, int *info, size_t);
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);
-extern void dtrmm_(const char *side, const char *uplo, const char *transa, const char *diag, const int *m,
-                   const int *n, const double *alpha, const double *a, const int *lda, double *b, const int *ldb,
-                   size_t, size_t, size_t, size_t);
 extern void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda,
                     int *info, size_t, size_t);
 extern void openblas_set_num_threads(int);
@@ -37,7 +34,7 @@ extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 
 enum op { OP_GEMM_TN, OP_GEMM_NN, OP_SYRK, OP_EIG, OP_EIGVALS, OP_CHOLINV, OP_SVDVALS, OP_SVD, OP_COLSTATS, OP_CENTRE,
-          OP_GRAMEIG, OP_GRAMEIGVALS, OP_WINOGRAD_LEFT, OP_GEMM_WINOGRAD, OP_TRMM_UPPER };
+          OP_GRAMEIG, OP_GRAMEIGVALS };
 
 typedef struct {
   enum op op;
@@ -48,9 +45,6 @@ typedef struct {
   int32_t *keep;          // centre: kept columns (malloc'd copy)
   double *mean;           // centre: their means (malloc'd copy)
   double scale;           // centre: power-of-two factor applied after subtracting the mean
-  const double *s;        // gemm_winograd: the Winograd sums of a (winograd_left's result)
-  int min_half;           // winograd_left/gemm_winograd: smallest half dimension that takes Winograd
-  napi_ref ref_s;
   napi_ref ref_a, ref_b;  // keep the JS inputs alive while the work runs
   double *out;            // output (malloc'd on the pool thread, then owned by an external ArrayBuffer)
   size_t out_len;         // doubles
@@ -103,7 +97,7 @@ static void sym_eig(job_t *j, double *a, int n, const char *uplo, int vectors) {
 
 // Per operation: calls, wall and thread-CPU nanoseconds of execute() on the pool threads (opStats()),
 // for profiles that must not count a call's wait for a thread or for the JS thread's callback.
-#define N_OPS (OP_TRMM_UPPER + 1)
+#define N_OPS (OP_GRAMEIGVALS + 1)
 static uint64_t op_stats[N_OPS][3];
 
 static uint64_t clock_ns(clockid_t id) {
@@ -125,8 +119,7 @@ static void execute(napi_env env, void *data) {
   // The output is allocated here, on the pool thread, and handed to JS as an external ArrayBuffer in
   // complete(): the JS thread never zeroes (or page-faults in) tens of MB per call.
   if (j->out_len) {
-    int writes_all = j->op == OP_GEMM_TN || j->op == OP_GEMM_NN || j->op == OP_SYRK || j->op == OP_CENTRE ||
-                     j->op == OP_GEMM_WINOGRAD || j->op == OP_TRMM_UPPER;
+    int writes_all = j->op == OP_GEMM_TN || j->op == OP_GEMM_NN || j->op == OP_SYRK || j->op == OP_CENTRE;
     j->out = alloc_output(sizeof(double) * j->out_len, !writes_all);
     if (!j->out) {
       j->error = "out of memory";
@@ -137,121 +130,6 @@ static void execute(napi_env env, void *data) {
   __atomic_fetch_add(&op_stats[j->op][0], 1, __ATOMIC_RELAXED);
   __atomic_fetch_add(&op_stats[j->op][1], clock_ns(CLOCK_MONOTONIC) - wall, __ATOMIC_RELAXED);
   __atomic_fetch_add(&op_stats[j->op][2], clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu, __ATOMIC_RELAXED);
-}
-
-// --- One level of Strassen-Winograd for c = a b with a left side shared by many products -----------
-// Row-major a [m, k], b [k, n], c [m, n]. When the halves of the even part (m2 = floor(m / 2),
-// k2 = floor(k / 2), n2 = floor(n / 2)) are all >= min_half: 7 dgemm calls on quarters instead of 8
-// (Winograd's variant: 12.5% fewer multiply-adds, 15 quarter-sized additions of which the 4 on a's
-// side are done once per a), with an odd last row, column or inner index as plain dgemm calls; else
-// one plain dgemm. The path depends on the shape only: the same shapes always round the same way.
-//   S1 = A21 + A22, S2 = S1 - A11, S3 = A11 - A21, S4 = A12 - S2     (winograd_left, once per a)
-//   T1 = B12 - B11, T2 = B22 - T1, T3 = B22 - B12, T4 = T2 - B21     (per product, two at a time)
-//   M1 = A11 B11, M2 = A12 B21, M3 = S4 B22, M4 = A22 T4, M5 = S1 T1, M6 = S2 T2, M7 = S3 T3
-//   C11 = M1 + M2, C12 = M1 + M6 + M5 + M3, C21 = M1 + M6 + M7 - M4, C22 = M1 + M6 + M7 + M5
-
-/** Row-major c [m, n] = alpha a [m, k] b [k, n] + beta c (leading dimensions lda, ldb, ldc). */
-static void rm_gemm(int m, int n, int k, double alpha, const double *a, int lda, const double *b, int ldb,
-                    double beta, double *c, int ldc) {
-  if (m == 0 || n == 0) return;
-  dgemm_("N", "N", &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc, 1, 1);
-}
-
-/**
- * Whether a [m, k] b [k, n] takes the Winograd path: every half >= min_half, and the quarter of c at
- * least (4 min_half)^2 (on a 2-core Zen 3 with min_half 128: m = 2182, n = 500, k = 10000 gains; a
- * quarter of 250 x 250 or 336 x 336 ran its 7 dgemm calls slower than plain dgemm its 8). core/cca/gemm.ts
- * winogradShape() is the same rule.
- */
-static int winograd_shape(int m, int k, int n, int min_half) {
-  int64_t m2 = m / 2, k2 = k / 2, n2 = n / 2, h = min_half;
-  return h > 0 && m2 >= h && k2 >= h && n2 >= h && m2 * n2 >= 16 * h * h;
-}
-
-/** S1..S4 of a [rows, k] (ld k), packed [4][m2][k2] at s. */
-static void winograd_left(const double *a, int rows, int k, double *s) {
-  int m2 = rows / 2, k2 = k / 2;
-  size_t q = (size_t)m2 * k2;
-  double *s1 = s, *s2 = s + q, *s3 = s + 2 * q, *s4 = s + 3 * q;
-  for (int r = 0; r < m2; r++) {
-    const double *a11 = a + (size_t)r * k, *a12 = a11 + k2;
-    const double *a21 = a + (size_t)(r + m2) * k, *a22 = a21 + k2;
-    size_t o = (size_t)r * k2;
-    for (int c = 0; c < k2; c++) {
-      double v1 = a21[c] + a22[c], v2 = v1 - a11[c];
-      s1[o + c] = v1;
-      s2[o + c] = v2;
-      s3[o + c] = a11[c] - a21[c];
-      s4[o + c] = a12[c] - v2;
-    }
-  }
-}
-
-/** out [k2, n2] (ld n2) = x - y, x and y [k2, n2] with leading dimensions ldx and ldy. */
-static void quarter_diff(const double *x, int ldx, const double *y, int ldy, int k2, int n2, double *out) {
-  for (int r = 0; r < k2; r++) {
-    const double *xr = x + (size_t)r * ldx, *yr = y + (size_t)r * ldy;
-    double *o = out + (size_t)r * n2;
-    for (int c = 0; c < n2; c++) o[c] = xr[c] - yr[c];
-  }
-}
-
-/**
- * c [rows, n] (ld n) = a [rows, k] (ld k) b [k, n] (ld n), a's sums s (winograd_left); scratch
- * 2 k2 n2 + 2 m2 n2 doubles (b's sums, two at a time, and two quarters of c). The even part by
- * Winograd, then the odd edges.
- */
-static void winograd_product(const double *a, const double *s, const double *b, int rows, int k, int n,
-                             double *c, double *scratch) {
-  const double one = 1.0, zero = 0.0, minus = -1.0;
-  int m2 = rows / 2, k2 = k / 2, n2 = n / 2, me = 2 * m2, ke = 2 * k2, ne = 2 * n2;
-  size_t qs = (size_t)m2 * k2, qt = (size_t)k2 * n2;
-  const double *s1 = s, *s2 = s + qs, *s3 = s + 2 * qs, *s4 = s + 3 * qs;
-  double *p = scratch, *q = scratch + qt, *x = scratch + 2 * qt, *y = x + (size_t)m2 * n2;
-  const double *a11 = a, *a12 = a + k2, *a22 = a + (size_t)m2 * k + k2;
-  const double *b11 = b, *b12 = b + n2, *b21 = b + (size_t)k2 * n, *b22 = b + (size_t)k2 * n + n2;
-  double *c11 = c, *c12 = c + n2, *c21 = c + (size_t)m2 * n, *c22 = c + (size_t)m2 * n + n2;
-  rm_gemm(m2, n2, k2, one, a11, k, b11, n, zero, x, n2);  // x = M1
-  for (int r = 0; r < m2; r++) memcpy(c11 + (size_t)r * n, x + (size_t)r * n2, sizeof(double) * n2);
-  rm_gemm(m2, n2, k2, one, a12, k, b21, n, one, c11, n);    // C11 = M1 + M2
-  quarter_diff(b12, n, b11, n, k2, n2, p);                  // p = T1
-  quarter_diff(b22, n, p, n2, k2, n2, q);                   // q = T2
-  rm_gemm(m2, n2, k2, one, s2, k2, q, n2, one, x, n2);      // x = U2 = M1 + M6
-  rm_gemm(m2, n2, k2, one, s1, k2, p, n2, zero, y, n2);     // y = M5
-  for (int r = 0; r < m2; r++) {
-    double *o = c12 + (size_t)r * n;
-    const double *xr = x + (size_t)r * n2, *yr = y + (size_t)r * n2;
-    for (int i = 0; i < n2; i++) o[i] = xr[i] + yr[i];  // C12 = U4 = U2 + M5
-  }
-  rm_gemm(m2, n2, k2, one, s4, k2, b22, n, one, c12, n);    // C12 = U4 + M3
-  quarter_diff(b22, n, b12, n, k2, n2, p);                  // p = T3
-  rm_gemm(m2, n2, k2, one, s3, k2, p, n2, one, x, n2);      // x = U3 = U2 + M7
-  for (int r = 0; r < m2; r++) {
-    double *o22 = c22 + (size_t)r * n, *o21 = c21 + (size_t)r * n;
-    const double *xr = x + (size_t)r * n2, *yr = y + (size_t)r * n2;
-    for (int i = 0; i < n2; i++) o22[i] = xr[i] + yr[i];  // C22 = U3 + M5
-    memcpy(o21, xr, sizeof(double) * n2);
-  }
-  quarter_diff(q, n2, b21, n, k2, n2, q);                   // q = T4 (in place)
-  rm_gemm(m2, n2, k2, minus, a22, k, q, n2, one, c21, n);   // C21 = U3 - M4
-  // odd edges: the last inner index (rank-1 update), the last column, the last row
-  if (ke < k) rm_gemm(me, ne, 1, one, a + ke, k, b + (size_t)ke * n, n, one, c, n);
-  if (ne < n) rm_gemm(me, 1, k, one, a, k, b + ne, n, zero, c + ne, n);
-  if (me < rows) rm_gemm(1, n, k, one, a + (size_t)me * k, k, b, n, zero, c + (size_t)me * n, n);
-}
-
-// The Winograd products' scratch, kept by each pool thread for its next product (tens of MB, page
-// faults and zeroing included, cost ~30 ms when allocated fresh for each product: ~5% of one).
-static _Thread_local double *scratch_data;
-static _Thread_local size_t scratch_len;
-
-static double *thread_scratch(size_t doubles) {
-  if (doubles > scratch_len) {
-    free(scratch_data);
-    scratch_data = malloc(sizeof(double) * doubles);
-    scratch_len = scratch_data ? doubles : 0;
-  }
-  return scratch_data;
 }
 
 static void run(job_t *j) {
@@ -270,33 +148,6 @@ static void run(job_t *j) {
       if (j->k == 0) { memset(j->out, 0, sizeof(double) * j->out_len); break; }
       int lda = j->k, ldb = j->n > 0 ? j->n : 1;
       dgemm_("N", "N", &j->n, &j->m, &j->k, &one, j->b, &ldb, j->a, &lda, &zero, j->out, &ldb, 1, 1);
-      break;
-    }
-    case OP_WINOGRAD_LEFT:
-      // out [m, k]: S1..S4 packed (zero when a [m, k] cannot take the Winograd path with any n).
-      if (winograd_shape(j->m, j->k, INT32_MAX, j->min_half)) winograd_left(j->a, j->m, j->k, j->out);
-      break;
-    case OP_GEMM_WINOGRAD: {
-      // out [m, n] = a b, a [m, k] with its sums s (OP_WINOGRAD_LEFT), b [k, n].
-      int m = j->m, k = j->k, n = j->n;
-      if (!winograd_shape(m, k, n, j->min_half)) {
-        if (k == 0) memset(j->out, 0, sizeof(double) * j->out_len);
-        else rm_gemm(m, n, k, one, j->a, k, j->b, n, zero, j->out, n);
-        break;
-      }
-      size_t m2 = (size_t)(m / 2), k2 = (size_t)(k / 2), n2 = (size_t)(n / 2);
-      double *scratch = thread_scratch(2 * k2 * n2 + 2 * m2 * n2);
-      if (!scratch) j->error = "out of memory";
-      else winograd_product(j->a, j->s, j->b, m, k, n, j->out, scratch);
-      break;
-    }
-    case OP_TRMM_UPPER: {
-      // out [m, n] = a [m, n] b, b [n, n] upper triangular (its strict lower triangle is not read):
-      // column-major out^T = b^T a^T, b^T the lower triangle of b's storage read column-major.
-      int m = j->m, n = j->n, ld = n > 0 ? n : 1;
-      if (m == 0 || n == 0) break;
-      memcpy(j->out, j->a, sizeof(double) * j->out_len);
-      dtrmm_("L", "L", "N", "N", &n, &m, &one, j->b, &ld, j->out, &ld, 1, 1, 1, 1);
       break;
     }
     case OP_SYRK: {
@@ -466,7 +317,6 @@ static void complete(napi_env env, napi_status status, void *data) {
   free(j->out);
   if (j->ref_a) napi_delete_reference(env, j->ref_a);
   if (j->ref_b) napi_delete_reference(env, j->ref_b);
-  if (j->ref_s) napi_delete_reference(env, j->ref_s);
   if (j->own_a) free(j->a);
   free(j->keep);
   free(j->mean);
@@ -522,7 +372,6 @@ static napi_value fail(napi_env env, job_t *j, const char *msg) {
   if (j) {
     if (j->ref_a) napi_delete_reference(env, j->ref_a);
     if (j->ref_b) napi_delete_reference(env, j->ref_b);
-    if (j->ref_s) napi_delete_reference(env, j->ref_s);
     if (j->own_a) free(j->a);
     free(j->keep);
     free(j->mean);
@@ -549,61 +398,6 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   if (!(j->a = f64_arg(env, argv[1], &la, &j->ref_a)) || !(j->b = f64_arg(env, argv[2], &lb, &j->ref_b)))
     return fail(env, j, "bad argument");
   if (la != (size_t)j->m * j->k || lb != (size_t)j->k * j->n) return fail(env, j, "gemm: sizes do not match the shape");
-  j->out_len = (size_t)j->m * j->n;
-  return queue(env, j);
-}
-
-// winogradLeft(a, m, k, minHalf): [m, k], the Winograd sums S1..S4 of a [m, k] for gemmWinograd
-// (zero when a cannot take the Winograd path).
-static napi_value js_winograd_left(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) return fail(env, NULL, "winogradLeft(a, m, k, minHalf)");
-  job_t *j = new_job(OP_WINOGRAD_LEFT);
-  size_t la;
-  if (!j || !int_arg(env, argv[1], &j->m) || !int_arg(env, argv[2], &j->k) || !int_arg(env, argv[3], &j->min_half))
-    return fail(env, j, "bad shape");
-  if (!(j->a = f64_arg(env, argv[0], &la, &j->ref_a))) return fail(env, j, "bad argument");
-  if (la != (size_t)j->m * j->k) return fail(env, j, "winogradLeft: size does not match the shape");
-  j->out_len = (size_t)j->m * j->k;
-  return queue(env, j);
-}
-
-// gemmWinograd(a, s, b, m, n, k, minHalf): a b with a [m, k], s = winogradLeft(a, m, k, minHalf),
-// b [k, n]; -> [m, n]. One level of Strassen-Winograd when every half dimension is >= minHalf, else dgemm.
-static napi_value js_gemm_winograd(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) return fail(env, NULL, "gemmWinograd(a, s, b, m, n, k, minHalf)");
-  job_t *j = new_job(OP_GEMM_WINOGRAD);
-  size_t la, ls, lb;
-  if (!j || !int_arg(env, argv[3], &j->m) || !int_arg(env, argv[4], &j->n) || !int_arg(env, argv[5], &j->k) ||
-      !int_arg(env, argv[6], &j->min_half))
-    return fail(env, j, "bad shape");
-  if (!(j->a = f64_arg(env, argv[0], &la, &j->ref_a)) || !(j->b = f64_arg(env, argv[2], &lb, &j->ref_b)) ||
-      !(j->s = f64_arg(env, argv[1], &ls, &j->ref_s)))
-    return fail(env, j, "bad argument");
-  if (la != (size_t)j->m * j->k || ls != la || lb != (size_t)j->k * j->n)
-    return fail(env, j, "gemmWinograd: sizes do not match the shape");
-  j->out_len = (size_t)j->m * j->n;
-  return queue(env, j);
-}
-
-// trmmUpper(a, b, m, n): a b for a [m, n] and an upper triangular b [n, n] (dtrmm; b's strict lower
-// triangle is not read); -> [m, n].
-static napi_value js_trmm_upper(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4) return fail(env, NULL, "trmmUpper(a, b, m, n)");
-  job_t *j = new_job(OP_TRMM_UPPER);
-  size_t la, lb;
-  if (!j || !int_arg(env, argv[2], &j->m) || !int_arg(env, argv[3], &j->n)) return fail(env, j, "bad shape");
-  if (!(j->a = f64_arg(env, argv[0], &la, &j->ref_a)) || !(j->b = f64_arg(env, argv[1], &lb, &j->ref_b)))
-    return fail(env, j, "bad argument");
-  if (la != (size_t)j->m * j->n || lb != (size_t)j->n * j->n) return fail(env, j, "trmmUpper: sizes do not match the shape");
   j->out_len = (size_t)j->m * j->n;
   return queue(env, j);
 }
@@ -801,9 +595,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"svdvals", NULL, js_svdvals, NULL, NULL, NULL, napi_default, NULL},
       {"svd", NULL, js_svd, NULL, NULL, NULL, napi_default, NULL},
       {"gramEig", NULL, js_grameig, NULL, NULL, NULL, napi_default, NULL},
-      {"winogradLeft", NULL, js_winograd_left, NULL, NULL, NULL, napi_default, NULL},
-      {"gemmWinograd", NULL, js_gemm_winograd, NULL, NULL, NULL, napi_default, NULL},
-      {"trmmUpper", NULL, js_trmm_upper, NULL, NULL, NULL, napi_default, NULL},
       {"colstats", NULL, js_colstats, NULL, NULL, NULL, napi_default, NULL},
       {"centre", NULL, js_centre, NULL, NULL, NULL, napi_default, NULL},
       {"centreScaled", NULL, js_centre, NULL, NULL, NULL, napi_default, NULL},

@@ -16,14 +16,6 @@
 //   CCA_BENCH_CHECKPOINTS=k only the first k checkpoints (e.g. for the slow JS fallback)
 //   GEMM_ENGINE=blas|onnx|js picks the engine (default auto: blas when the native addon loads)
 //   CCA_BENCH_DTYPE=float64 the representations' files in float64 (default float32, as recorded)
-//   CCA_BENCH_WINOGRAD_MIN_HALF=h the blas engine's winogradMinHalf (default the engine's; 0: plain dgemm)
-//   CCA_BENCH_TRMM=0        B = M Wy by dgemm even where Wy is upper triangular (default: dtrmm there)
-//
-// gemm.pair_product_tflop counts the flops of the dgemm calls actually made: where the big product
-// M = QT Yc takes one level of Strassen-Winograd (gemm.ts winogradShape()), its 7 quarter products,
-// 7/8 of the classical 2 R n live (the additions, O(R n + n live), are not counted); so the
-// products' GFLOP/s per thread compare with dgemm's rate as before, and the time saved shows as fewer
-// flops, not as a higher rate.
 //   --vs-svcca[=PAIRS]      then google/svcca's get_cca_similarity (a re-implementation,
 //                           scripts/svcca-reference.py, numpy with the machine's OpenBLAS pins unset)
 //                           on the same tensor: every pair, or PAIRS pairs spread over it with the time
@@ -49,12 +41,7 @@ const vsArg = process.argv.slice(2).find((a) => a.startsWith('--vs-svcca'));
 const svccaPairs = vsArg?.includes('=') ? Number(vsArg.split('=')[1]) : null;
 
 const loadBefore = loadavg()[0]!;
-const engine = await getGemmEngine((process.env.GEMM_ENGINE as GemmPreference | undefined) ?? 'auto', {
-  ...(process.env.CCA_BENCH_WINOGRAD_MIN_HALF && {
-    winogradMinHalf: Number(process.env.CCA_BENCH_WINOGRAD_MIN_HALF),
-  }),
-  ...(process.env.CCA_BENCH_TRMM === '0' && { triangular: false }),
-});
+const engine = await getGemmEngine((process.env.GEMM_ENGINE as GemmPreference | undefined) ?? 'auto');
 
 /** Forward pass of a random 784-500-500-500-10 ReLU network on seeded inputs: acts [SAMPLES, width]. */
 async function referenceActivations(): Promise<Matrix2D[]> {
@@ -242,10 +229,6 @@ const result: Record<string, unknown> = {
     ],
     dgemm_same_size_gflops_per_thread: Number((rate.gflops / rate.parallel).toFixed(1)),
     efficiency: Number((perThread / (rate.gflops / rate.parallel)).toFixed(3)),
-    // M = QT Yc by one level of Strassen-Winograd where winogradShape() holds (0: plain dgemm only)
-    winograd_min_half: engine.matmulPrepared ? Number(process.env.CCA_BENCH_WINOGRAD_MIN_HALF ?? 128) : 0,
-    // B = M Wy by dtrmm where Wy is upper triangular (R^-1 of a full-rank Cholesky factor)
-    trmm: engine.matmulUpper !== undefined,
   },
   gemm_engine: engine.name,
   linalg_engine: engine.linalg,

@@ -29,54 +29,8 @@ export interface GemmEngine extends ProductEngine {
    * that keep no more than this many in flight never wait inside the engine.
    */
   readonly parallel?: number;
-  /**
-   * A left factor prepared for many products a b (matmulPrepared()): the blas engine computes its
-   * Strassen-Winograd sums once. Absent: callers use matmul().
-   */
-  prepareLeft?(a: Matrix2D): Promise<PreparedLeft>;
-  /**
-   * a b for a prepared a [m, k], b [k, n] -> [m, n]: matmul() to rounding (one level of
-   * Strassen-Winograd where winogradShape() says so; the same shapes always take the same path).
-   */
-  matmulPrepared?(left: PreparedLeft, b: Matrix2D): Promise<Float64Array>;
-  /** The floating-point operations of the dgemm calls matmulPrepared() makes for a [m, k] b [k, n]. */
-  preparedFlops?(m: number, k: number, n: number): number;
-  /**
-   * a w for a [m, n] and an upper triangular w [n, n] (its strict lower triangle zero), with half of
-   * matmul()'s flops (m n (n + 1)); matmul() to rounding. Absent: callers use matmul().
-   */
-  matmulUpper?(a: Matrix2D, w: Matrix2D): Promise<Float64Array>;
   /** Frees native resources; the engine must not be used afterwards. */
   dispose(): Promise<void>;
-}
-
-/** A left factor for matmulPrepared(): the matrix and, where it takes the Winograd path, its sums. */
-export interface PreparedLeft {
-  a: Matrix2D;
-  /** S1..S4 of a's quarters (native winogradLeft), or null: every product with it is a plain dgemm. */
-  sums: Float64Array | null;
-}
-
-/**
- * Whether a [m, k] b [k, n] takes one level of Strassen-Winograd in the native addon (the same rule as
- * native/linalg.c winograd_shape()): every half (floor(m / 2), ...) >= minHalf and the quarter of the
- * result at least (4 minHalf)^2. With n = Infinity: whether a can take it with some b.
- */
-export function winogradShape(m: number, k: number, n: number, minHalf: number): boolean {
-  const [m2, k2, n2] = [Math.floor(m / 2), Math.floor(k / 2), Math.floor(n / 2)];
-  return minHalf > 0 && m2 >= minHalf && k2 >= minHalf && n2 >= minHalf && m2 * n2 >= 16 * minHalf * minHalf;
-}
-
-/**
- * The floating-point operations of the dgemm calls that compute a [m, k] b [k, n] (2mkn for plain
- * dgemm; on the Winograd path 7 quarter products, 7/8 of it, plus the odd edges; the additions, O(mk +
- * kn + mn), are not counted).
- */
-export function winogradFlops(m: number, k: number, n: number, minHalf: number): number {
-  if (!winogradShape(m, k, n, minHalf)) return 2 * m * k * n;
-  const [m2, k2, n2] = [Math.floor(m / 2), Math.floor(k / 2), Math.floor(n / 2)];
-  const [me, ke, ne] = [2 * m2, 2 * k2, 2 * n2];
-  return 14 * m2 * k2 * n2 + 2 * me * ne * (k - ke) + 2 * me * k * (n - ne) + 2 * (m - me) * k * n;
 }
 
 export type GemmPreference = 'auto' | 'blas' | 'onnx' | 'tfjs' | 'js';
@@ -89,13 +43,6 @@ export interface GemmEngineOptions {
   threads?: number;
   /** Products with fewer multiply-adds run in JS (a native call costs more). Default 2^18. */
   minWork?: number;
-  /**
-   * blas: matmulPrepared() takes one level of Strassen-Winograd where winogradShape(m, k, n,
-   * winogradMinHalf) holds. Default 128 (measured, 2-core Zen 3); 0 turns it off.
-   */
-  winogradMinHalf?: number;
-  /** blas: matmulUpper() by dtrmm (default true; false: the engine has no matmulUpper). */
-  triangular?: boolean;
 }
 
 export const jsEngine: GemmEngine = {
@@ -137,12 +84,6 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
   const run = limiter(parallel);
   // A native call costs ~20 us; smaller products stay in JS.
   const minWork = options.minWork ?? 1 << 15;
-  const winogradMinHalf = options.winogradMinHalf ?? 128;
-  const matmul = async (a: Matrix2D, b: Matrix2D): Promise<Float64Array> => {
-    if (a.cols !== b.rows) throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
-    if (a.rows * a.cols * b.cols < minWork) return jsMatmul(a, b);
-    return run(() => lib.gemm(false, asFloat64(a), asFloat64(b), a.rows, b.cols, a.cols));
-  };
   return {
     name: 'blas',
     linalg: 'lapack',
@@ -152,35 +93,11 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
       if (a.rows * a.cols * b.cols < minWork) return jsMatmulTN(a, b);
       return run(() => lib.gemm(true, asFloat64(a), asFloat64(b), a.cols, b.cols, a.rows));
     },
-    matmul,
-    ...(typeof lib.winogradLeft === 'function' &&
-      typeof lib.gemmWinograd === 'function' &&
-      winogradMinHalf > 0 && {
-        async prepareLeft(a: Matrix2D): Promise<PreparedLeft> {
-          if (!winogradShape(a.rows, a.cols, Number.POSITIVE_INFINITY, winogradMinHalf))
-            return { a, sums: null };
-          const data = asFloat64(a);
-          const sums = await run(() => lib.winogradLeft!(data, a.rows, a.cols, winogradMinHalf));
-          return { a: { data, rows: a.rows, cols: a.cols }, sums };
-        },
-        async matmulPrepared({ a, sums }: PreparedLeft, b: Matrix2D): Promise<Float64Array> {
-          if (a.cols !== b.rows) throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
-          if (!sums || !winogradShape(a.rows, a.cols, b.cols, winogradMinHalf)) return matmul(a, b);
-          return run(() =>
-            lib.gemmWinograd!(asFloat64(a), sums, asFloat64(b), a.rows, b.cols, a.cols, winogradMinHalf),
-          );
-        },
-        preparedFlops: (m: number, k: number, n: number) => winogradFlops(m, k, n, winogradMinHalf),
-      }),
-    ...(typeof lib.trmmUpper === 'function' &&
-      options.triangular !== false && {
-        async matmulUpper(a: Matrix2D, w: Matrix2D): Promise<Float64Array> {
-          if (a.cols !== w.rows || w.rows !== w.cols)
-            throw new Error(`matmulUpper: ${a.rows}x${a.cols} times ${w.rows}x${w.cols}`);
-          if (a.rows * a.cols * a.cols < minWork) return jsMatmul(a, w);
-          return run(() => lib.trmmUpper!(asFloat64(a), asFloat64(w), a.rows, a.cols));
-        },
-      }),
+    async matmul(a, b) {
+      if (a.cols !== b.rows) throw new Error(`matmul: ${a.rows}x${a.cols} times ${b.rows}x${b.cols}`);
+      if (a.rows * a.cols * b.cols < minWork) return jsMatmul(a, b);
+      return run(() => lib.gemm(false, asFloat64(a), asFloat64(b), a.rows, b.cols, a.cols));
+    },
     async gram(a) {
       if (a.rows * a.cols * a.cols < minWork) return jsMatmulTN(a, a);
       return run(() => lib.syrk(asFloat64(a), a.rows, a.cols));

@@ -26,9 +26,6 @@ export const NATIVE_OPS = [
   'centre',
   'gram_eig',
   'gram_eigvals',
-  'winograd_left',
-  'gemm_winograd',
-  'trmm_upper',
 ] as const;
 
 /** opStats() as a record: per operation, its calls, wall seconds and thread-CPU seconds. */
@@ -64,27 +61,6 @@ export interface NativeLinalg {
    * dsyrk then dsyevd), packed as eig()/eigvals() (vectors or not).
    */
   gramEig(b: Float64Array, p: number, q: number, vectors: boolean): Promise<Float64Array>;
-  /**
-   * The Strassen-Winograd sums S1..S4 of a [m, k] (packed, [m, k] in all) for gemmWinograd(), once per
-   * left factor; zeros when a cannot take the Winograd path. Absent from addons built before it.
-   */
-  winogradLeft?(a: Float64Array, m: number, k: number, minHalf: number): Promise<Float64Array>;
-  /**
-   * a b for a [m, k] (s = winogradLeft(a, m, k, minHalf)), b [k, n] -> [m, n]: one level of
-   * Strassen-Winograd (7 dgemm calls on quarters instead of 8) where gemm.ts winogradShape() says so,
-   * else plain dgemm.
-   */
-  gemmWinograd?(
-    a: Float64Array,
-    s: Float64Array,
-    b: Float64Array,
-    m: number,
-    n: number,
-    k: number,
-    minHalf: number,
-  ): Promise<Float64Array>;
-  /** a b for a [m, n] and an upper triangular b [n, n] (dtrmm; half of gemm's flops). Absent from older addons. */
-  trmmUpper?(a: Float64Array, b: Float64Array, m: number, n: number): Promise<Float64Array>;
   /** Singular values of a [m, n], descending (dgesdd). */
   svdvals(a: Float64Array, m: number, n: number): Promise<Float64Array>;
   /** dgesdd of a [m, n], r = min(m, n): values [r], then U [m, r] and Vt [r, n], row-major. */

@@ -9,15 +9,13 @@
 // of i: Qx_i^T Qy). What is left per pair is small: the spectrum of its block of B (the Gram of the
 // block's smaller side and its eigenvalues, one engine call), CKA from its block of M, SVCCA/PWCCA.
 // A few specimen representations are in flight at once, so that their products, decompositions and
-// spectra keep every engine thread busy. The blas engine computes M with one level of Strassen-Winograd
-// (gemm.ts matmulPrepared: 7/8 of the multiply-adds), QT's share of the sums prepared once per run of
-// stacked layers. Memory: the prepared reference layers and QT (and those sums, as large), plus at most
+// spectra keep every engine thread busy. Memory: the prepared reference layers and QT, plus at most
 // (engine threads + 2) specimen representations with their M and B (and each layer's previous one,
 // for the identity check).
 
 import { availableParallelism } from 'node:os';
 import { untilAborted } from '../abort.ts';
-import { type GemmEngine, getGemmEngine, jsEngine, type PreparedLeft } from './gemm.ts';
+import { type GemmEngine, getGemmEngine, jsEngine } from './gemm.ts';
 import { identicalRepresentations } from './identical.ts';
 import { type DecompositionKind, decompose as decomposeHere } from './linalg.ts';
 import type { Matrix2D } from './matrix.ts';
@@ -246,21 +244,6 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
     })();
     referenceSide.catch(() => {}); // awaited by every group and at the end
 
-    // The left factor of the big products, QT[run], prepared once per run of stacked layers (the blas
-    // engine: its Strassen-Winograd sums, as large as QT[run]); almost always one run, every layer.
-    const lefts = new Map<string, Promise<PreparedLeft>>();
-    const preparedLeft = (first: number, q: Matrix2D): Promise<PreparedLeft> | null => {
-      if (!engine.prepareLeft || !engine.matmulPrepared) return null;
-      const key = `${first}/${q.rows}`;
-      let left = lefts.get(key);
-      if (!left) {
-        left = call('pair_products', () => engine.prepareLeft!(q));
-        left.catch(() => {}); // awaited by the products that use it
-        lefts.set(key, left);
-      }
-      return left;
-    };
-
     // A specimen representation identical to the same layer's at the previous checkpoint (the input
     // layer, a frozen layer) has the same cells: their results are reused (only the permutation null,
     // seeded per checkpoint, is computed again). Identical = same dtype, shape and bytes, compared
@@ -329,23 +312,9 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
           Promise.all(
             runs.map(async (run) => {
               const q = mat(qt.subarray(run.first * n, (run.first + run.rows) * n), run.rows, n);
-              // (awaited before taking an engine slot: its own call needs one; without sums, matmul)
-              const prepared = await preparedLeft(run.first, q);
-              const left = prepared?.sums ? prepared : null;
-              const mRun = await call(phase, () =>
-                left ? engine.matmulPrepared!(left, data) : engine.matmul(q, data),
-              );
-              // (Wy upper triangular: dtrmm, half the flops)
-              const upper = y.whiteningUpper && y.rank === y.live && engine.matmulUpper;
-              const mn = mat(mRun, run.rows, y.live);
-              const bRun = await call(phase, () =>
-                upper ? engine.matmulUpper!(mn, wy) : engine.matmul(mn, wy),
-              );
-              // (the flops of the calls made: fewer than 2 rows n live where M takes Winograd)
-              const mFlops =
-                (left && engine.preparedFlops?.(run.rows, n, y.live)) ?? 2 * run.rows * n * y.live;
-              const bFlops = upper ? run.rows * y.live * (y.live + 1) : 2 * run.rows * y.live * y.rank;
-              profile?.count(phase, mFlops + bFlops);
+              const mRun = await call(phase, () => engine.matmul(q, data));
+              const bRun = await call(phase, () => engine.matmul(mat(mRun, run.rows, y.live), wy));
+              profile?.count(phase, 2 * run.rows * y.live * (n + y.rank));
               for (const i of run.layers) {
                 const from = offset[i]! - run.first;
                 const to = from + refs[i]!.rank;

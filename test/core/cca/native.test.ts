@@ -5,11 +5,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { winogradFlops, winogradShape } from '../../../core/cca/gemm.ts';
 import { identicalRepresentations } from '../../../core/cca/identical.ts';
-import { buildTensor, getGemmEngine, jsEngine, similarity } from '../../../core/cca/index.ts';
+import { getGemmEngine, jsEngine } from '../../../core/cca/index.ts';
 import { decompose, jsMatmul, jsMatmulTN, symEig } from '../../../core/cca/linalg.ts';
-import { limiter, loadNative, nativeOpStats } from '../../../core/cca/native.ts';
+import { limiter, loadNative } from '../../../core/cca/native.ts';
 import { centreColumns, columnStats, gaussian, gramEigSteps, runSync } from '../../../core/cca/similarity.ts';
 
 const { lib, detail } = loadNative();
@@ -197,160 +196,12 @@ describe('native linear algebra', () => {
       assert.ok(!identicalRepresentations(a, other), `${other.rows}x${other.cols}`);
   });
 
-  it('Strassen-Winograd products equal dgemm (1e-12) on even and odd shapes; the rest is dgemm bit for bit', {
-    skip: !lib && detail,
-  }, async () => {
-    assert.ok(lib?.winogradLeft && lib.gemmWinograd, 'the addon has the Winograd products');
-    const minHalf = 3;
-    const stats = () => nativeOpStats(lib)!.gemm_winograd.calls;
-    // [m, k, n]: every dimension even or odd (the odd last row, inner index or column peeled off)
-    const shapes = [
-      [24, 14, 26],
-      [25, 14, 26],
-      [24, 15, 26],
-      [24, 14, 27],
-      [25, 15, 27],
-      [6, 6, 8], // quarter 3 x 4 < (4 minHalf)^2: plain
-      [5, 40, 40], // a half below minHalf: plain
-    ] as const;
-    for (const [m, k, n] of shapes) {
-      const a = { data: gaussian(m * k, m + k), rows: m, cols: k };
-      const b = { data: gaussian(k * n, k + n), rows: k, cols: n };
-      const copies = [a.data, b.data].map((x) => Float64Array.from(x));
-      const sums: Float64Array = await lib.winogradLeft(a.data, m, k, minHalf);
-      assert.equal(sums.length, m * k);
-      const before = stats();
-      const product: Float64Array = await lib.gemmWinograd(a.data, sums, b.data, m, n, k, minHalf);
-      assert.equal(stats(), before + 1);
-      const plain = await lib.gemm(false, a.data, b.data, m, n, k);
-      assert.deepEqual([a.data, b.data], copies, 'inputs are never modified');
-      const at = `${m}x${k}x${n}`;
-      if (winogradShape(m, k, n, minHalf)) {
-        assert.ok(relErr(product, jsMatmul(a, b)) < 1e-12, `${at}: Winograd`);
-        assert.ok(relErr(product, plain) < 1e-12, `${at}: Winograd against dgemm`);
-        // its flops: 7 quarter products and the odd edges, 2mkn for the even shapes * 7/8
-        if (m % 2 === 0 && k % 2 === 0 && n % 2 === 0)
-          assert.equal(winogradFlops(m, k, n, minHalf), (7 / 8) * 2 * m * k * n);
-      } else {
-        assert.deepEqual(product, plain, `${at}: plain dgemm, bit for bit`);
-        assert.equal(winogradFlops(m, k, n, minHalf), 2 * m * k * n);
-      }
-    }
-    assert.ok(winogradShape(24, 14, 26, minHalf) && !winogradShape(6, 6, 8, minHalf));
-
-    // The engine: prepareLeft once, then products equal to matmul (sums only where a can use them)
-    const engine = await getGemmEngine('blas', { winogradMinHalf: minHalf, minWork: 0 });
-    try {
-      const a = { data: gaussian(30 * 20, 7), rows: 30, cols: 20 };
-      const left = await engine.prepareLeft!(a);
-      assert.ok(left.sums);
-      for (const n of [2, 9, 30]) {
-        const b = { data: gaussian(20 * n, n), rows: 20, cols: n };
-        assert.ok(relErr(await engine.matmulPrepared!(left, b), jsMatmul(a, b)) < 1e-12, `engine n ${n}`);
-      }
-      assert.equal((await engine.prepareLeft!({ data: gaussian(4 * 20, 8), rows: 4, cols: 20 })).sums, null);
-    } finally {
-      await engine.dispose();
-    }
-    const off = await getGemmEngine('blas', { winogradMinHalf: 0 });
-    assert.equal(off.prepareLeft, undefined, 'winogradMinHalf 0: plain dgemm only');
-    await off.dispose();
-  });
-
-  it('products with an upper triangular right factor (dtrmm) equal the JS ones (1e-12)', {
-    skip: !lib && detail,
-  }, async () => {
-    assert.ok(lib?.trmmUpper, 'the addon has trmmUpper');
-    for (const [m, n] of [
-      [40, 17],
-      [3, 1],
-      [0, 5],
-    ] as const) {
-      const a = { data: gaussian(m * n, m + n), rows: m, cols: n };
-      const w = { data: gaussian(n * n, n), rows: n, cols: n };
-      for (let r = 0; r < n; r++) for (let c = 0; c < r; c++) w.data[r * n + c] = 0;
-      const copies = [a.data, w.data].map((x) => Float64Array.from(x));
-      assert.ok(relErr(await lib.trmmUpper(a.data, w.data, m, n), jsMatmul(a, w)) < 1e-12, `${m}x${n}`);
-      assert.deepEqual([a.data, w.data], copies, 'inputs are never modified');
-    }
-    const engine = await getGemmEngine('blas', { minWork: 0 });
-    try {
-      const a = { data: gaussian(30 * 8, 5), rows: 30, cols: 8 };
-      const w = {
-        data: gaussian(64, 6).map((v, i) => (i % 8 >= Math.floor(i / 8) ? v : 0)),
-        rows: 8,
-        cols: 8,
-      };
-      assert.ok(relErr(await engine.matmulUpper!(a, w), jsMatmul(a, w)) < 1e-12);
-    } finally {
-      await engine.dispose();
-    }
-  });
-
-  it('a tensor whose big products take Strassen-Winograd equals pairwise similarity() (1e-9)', {
-    skip: !lib && detail,
-  }, async () => {
-    const n = 300;
-    const refs = [gaussian(n * 14, 31), gaussian(n * 9, 32), gaussian(n * 21, 33)].map((data, i) => ({
-      data,
-      rows: n,
-      cols: [14, 9, 21][i]!,
-    }));
-    const specs = [gaussian(n * 18, 41), gaussian(n * 7, 42)].map((data, i) => ({
-      data,
-      rows: n,
-      cols: [18, 7][i]!,
-    }));
-    // (methods without SVCCA: the specimen side is whitened by R^-1, upper triangular, and B = M R^-1
-    // runs as dtrmm)
-    const methods = ['cca', 'cka', 'pwcca'] as const;
-    const engine = await getGemmEngine('blas', { winogradMinHalf: 2, minWork: 0 });
-    const calls = () => {
-      const stats = nativeOpStats(lib!)!;
-      return [stats.gemm_winograd.calls, stats.trmm_upper.calls];
-    };
-    const before = calls();
-    try {
-      let cells = 0;
-      for await (const cell of buildTensor({
-        refLayers: refs.map((m, i) => ({ name: `ref${i}`, load: async () => m })),
-        specLayers: specs.map((_, j) => ({ name: `spec${j}` })),
-        checkpoints: 1,
-        loadSpecimen: async (j) => specs[j]!,
-        options: { engine, methods: [...methods] },
-        permutationNull: { seed: 3 },
-      })) {
-        const expected = similarity(refs[cell.refLayer]!, specs[cell.specLayer]!, { methods: [...methods] });
-        const at = `${cell.refLayer},${cell.specLayer}`;
-        for (const key of ['rho', 'mean', 'cka', 'pwcca'] as const) {
-          const [x, y] = [cell.result[key] ?? 0, expected[key] ?? 0];
-          assert.ok(Math.abs(x - y) <= 1e-9, `${at} ${key}: ${x} vs ${y}`);
-        }
-        assert.ok(relErr(cell.result.cca, expected.cca) < 1e-9, `${at}: coefficients`);
-        cells++;
-      }
-      assert.equal(cells, 6);
-      // main and null products of both specimen representations (44 stacked rows, 300 samples)
-      assert.deepEqual(
-        calls().map((c, i) => c - before[i]!),
-        [4, 4],
-      );
-    } finally {
-      await engine.dispose();
-    }
-  });
-
   it('rejects malformed arguments instead of reading out of bounds', { skip: !lib && detail }, () => {
     assert.ok(lib);
     assert.throws(() => lib.gemm(true, new Float64Array(5), new Float64Array(6), 2, 3, 2), /sizes/);
     assert.throws(() => lib.syrk(new Float32Array(4) as unknown as Float64Array, 2, 2), /Float64Array/);
     assert.throws(() => lib.eig(new Float64Array(3), 2), /size/);
     assert.throws(() => lib.eigvals(new Float64Array(4), -2), /non-negative/);
-    const [a, b] = [new Float64Array(12), new Float64Array(12)];
-    assert.throws(() => lib.winogradLeft!(a, 3, 5, 1), /size/);
-    assert.throws(() => lib.gemmWinograd!(a, new Float64Array(11), b, 4, 4, 3, 1), /sizes/);
-    assert.throws(() => lib.gemmWinograd!(a, a, b, 4, 3, 3, 1), /sizes/);
-    assert.throws(() => lib.trmmUpper!(a, new Float64Array(8), 4, 3), /sizes/);
   });
 
   it('limiter runs at most its size at a time, in order', async () => {
