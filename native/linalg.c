@@ -27,6 +27,9 @@ extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, con
                     double *s, double *u, const int *ldu, double *vt, const int *ldvt, double *work,
                     const int *lwork, int *iwork, int *info, size_t);
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info, size_t);
+extern void dtrmm_(const char *side, const char *uplo, const char *transa, const char *diag, const int *m,
+                   const int *n, const double *alpha, const double *a, const int *lda, double *b, const int *ldb,
+                   size_t, size_t, size_t, size_t);
 extern void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda,
                     int *info, size_t, size_t);
 extern void openblas_set_num_threads(int);
@@ -34,7 +37,7 @@ extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 
 enum op { OP_GEMM_TN, OP_GEMM_NN, OP_SYRK, OP_EIG, OP_EIGVALS, OP_CHOLINV, OP_SVDVALS, OP_SVD, OP_COLSTATS, OP_CENTRE,
-          OP_GRAMEIG, OP_GRAMEIGVALS };
+          OP_GRAMEIG, OP_GRAMEIGVALS, OP_TRMM_UPPER };
 
 typedef struct {
   enum op op;
@@ -97,7 +100,7 @@ static void sym_eig(job_t *j, double *a, int n, const char *uplo, int vectors) {
 
 // Per operation: calls, wall and thread-CPU nanoseconds of execute() on the pool threads (opStats()),
 // for profiles that must not count a call's wait for a thread or for the JS thread's callback.
-#define N_OPS (OP_GRAMEIGVALS + 1)
+#define N_OPS (OP_TRMM_UPPER + 1)
 static uint64_t op_stats[N_OPS][3];
 
 static uint64_t clock_ns(clockid_t id) {
@@ -119,7 +122,8 @@ static void execute(napi_env env, void *data) {
   // The output is allocated here, on the pool thread, and handed to JS as an external ArrayBuffer in
   // complete(): the JS thread never zeroes (or page-faults in) tens of MB per call.
   if (j->out_len) {
-    int writes_all = j->op == OP_GEMM_TN || j->op == OP_GEMM_NN || j->op == OP_SYRK || j->op == OP_CENTRE;
+    int writes_all = j->op == OP_GEMM_TN || j->op == OP_GEMM_NN || j->op == OP_SYRK || j->op == OP_CENTRE ||
+                     j->op == OP_TRMM_UPPER;
     j->out = alloc_output(sizeof(double) * j->out_len, !writes_all);
     if (!j->out) {
       j->error = "out of memory";
@@ -148,6 +152,15 @@ static void run(job_t *j) {
       if (j->k == 0) { memset(j->out, 0, sizeof(double) * j->out_len); break; }
       int lda = j->k, ldb = j->n > 0 ? j->n : 1;
       dgemm_("N", "N", &j->n, &j->m, &j->k, &one, j->b, &ldb, j->a, &lda, &zero, j->out, &ldb, 1, 1);
+      break;
+    }
+    case OP_TRMM_UPPER: {
+      // out [m, n] = a [m, n] b, b [n, n] upper triangular (its strict lower triangle is not read):
+      // column-major out^T = b^T a^T, b^T the lower triangle of b's storage read column-major.
+      int m = j->m, n = j->n, ld = n > 0 ? n : 1;
+      if (m == 0 || n == 0) break;
+      memcpy(j->out, j->a, sizeof(double) * j->out_len);
+      dtrmm_("L", "L", "N", "N", &n, &m, &one, j->b, &ld, j->out, &ld, 1, 1, 1, 1);
       break;
     }
     case OP_SYRK: {
@@ -402,6 +415,23 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   return queue(env, j);
 }
 
+// trmmUpper(a, b, m, n): a b for a [m, n] and an upper triangular b [n, n] (dtrmm; b's strict lower
+// triangle is not read); -> [m, n].
+static napi_value js_trmm_upper(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) return fail(env, NULL, "trmmUpper(a, b, m, n)");
+  job_t *j = new_job(OP_TRMM_UPPER);
+  size_t la, lb;
+  if (!j || !int_arg(env, argv[2], &j->m) || !int_arg(env, argv[3], &j->n)) return fail(env, j, "bad shape");
+  if (!(j->a = f64_arg(env, argv[0], &la, &j->ref_a)) || !(j->b = f64_arg(env, argv[1], &lb, &j->ref_b)))
+    return fail(env, j, "bad argument");
+  if (la != (size_t)j->m * j->n || lb != (size_t)j->n * j->n) return fail(env, j, "trmmUpper: sizes do not match the shape");
+  j->out_len = (size_t)j->m * j->n;
+  return queue(env, j);
+}
+
 // syrk(a, k, m): a^T a for a [k, m], both triangles.
 static napi_value js_syrk(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -593,6 +623,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"eigvals", NULL, js_eigvals, NULL, NULL, NULL, napi_default, NULL},
       {"cholinv", NULL, js_cholinv, NULL, NULL, NULL, napi_default, NULL},
       {"svdvals", NULL, js_svdvals, NULL, NULL, NULL, napi_default, NULL},
+      {"trmmUpper", NULL, js_trmm_upper, NULL, NULL, NULL, napi_default, NULL},
       {"svd", NULL, js_svd, NULL, NULL, NULL, napi_default, NULL},
       {"gramEig", NULL, js_grameig, NULL, NULL, NULL, napi_default, NULL},
       {"colstats", NULL, js_colstats, NULL, NULL, NULL, napi_default, NULL},

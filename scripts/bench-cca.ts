@@ -16,6 +16,8 @@
 //   CCA_BENCH_CHECKPOINTS=k only the first k checkpoints (e.g. for the slow JS fallback)
 //   GEMM_ENGINE=blas|onnx|js picks the engine (default auto: blas when the native addon loads)
 //   CCA_BENCH_DTYPE=float64 the representations' files in float64 (default float32, as recorded)
+//   CCA_BENCH_TRMM=0        B = M Wy by dgemm even where Wy is upper triangular (default: dtrmm there;
+//                           the pair products' flops count the calls made: m n (n + 1) for dtrmm)
 //   --vs-svcca[=PAIRS]      then google/svcca's get_cca_similarity (a re-implementation,
 //                           scripts/svcca-reference.py, numpy with the machine's OpenBLAS pins unset)
 //                           on the same tensor: every pair, or PAIRS pairs spread over it with the time
@@ -41,7 +43,9 @@ const vsArg = process.argv.slice(2).find((a) => a.startsWith('--vs-svcca'));
 const svccaPairs = vsArg?.includes('=') ? Number(vsArg.split('=')[1]) : null;
 
 const loadBefore = loadavg()[0]!;
-const engine = await getGemmEngine((process.env.GEMM_ENGINE as GemmPreference | undefined) ?? 'auto');
+const engine = await getGemmEngine((process.env.GEMM_ENGINE as GemmPreference | undefined) ?? 'auto', {
+  ...(process.env.CCA_BENCH_TRMM === '0' && { triangular: false }),
+});
 
 /** Forward pass of a random 784-500-500-500-10 ReLU network on seeded inputs: acts [SAMPLES, width]. */
 async function referenceActivations(): Promise<Matrix2D[]> {
@@ -229,6 +233,8 @@ const result: Record<string, unknown> = {
     ],
     dgemm_same_size_gflops_per_thread: Number((rate.gflops / rate.parallel).toFixed(1)),
     efficiency: Number((perThread / (rate.gflops / rate.parallel)).toFixed(3)),
+    // B = M Wy by dtrmm where Wy is upper triangular (R^-1 of a full-rank Cholesky factor)
+    trmm: engine.matmulUpper !== undefined,
   },
   gemm_engine: engine.name,
   linalg_engine: engine.linalg,

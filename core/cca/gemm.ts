@@ -29,6 +29,11 @@ export interface GemmEngine extends ProductEngine {
    * that keep no more than this many in flight never wait inside the engine.
    */
   readonly parallel?: number;
+  /**
+   * a w for a [m, n] and an upper triangular w [n, n] (its strict lower triangle zero), with half of
+   * matmul()'s flops (m n (n + 1)); matmul() to rounding. Absent: callers use matmul().
+   */
+  matmulUpper?(a: Matrix2D, w: Matrix2D): Promise<Float64Array>;
   /** Frees native resources; the engine must not be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -43,6 +48,8 @@ export interface GemmEngineOptions {
   threads?: number;
   /** Products with fewer multiply-adds run in JS (a native call costs more). Default 2^18. */
   minWork?: number;
+  /** blas: matmulUpper() by dtrmm (default true; false: the engine has no matmulUpper). */
+  triangular?: boolean;
 }
 
 export const jsEngine: GemmEngine = {
@@ -102,6 +109,15 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
       if (a.rows * a.cols * a.cols < minWork) return jsMatmulTN(a, a);
       return run(() => lib.syrk(asFloat64(a), a.rows, a.cols));
     },
+    ...(typeof lib.trmmUpper === 'function' &&
+      options.triangular !== false && {
+        async matmulUpper(a: Matrix2D, w: Matrix2D): Promise<Float64Array> {
+          if (a.cols !== w.rows || w.rows !== w.cols)
+            throw new Error(`matmulUpper: ${a.rows}x${a.cols} times ${w.rows}x${w.cols}`);
+          if (a.rows * a.cols * a.cols < minWork) return jsMatmul(a, w);
+          return run(() => lib.trmmUpper!(asFloat64(a), asFloat64(w), a.rows, a.cols));
+        },
+      }),
     decompose: (kind, a, n) => run(() => lib[kind](a, n)),
     // (an addon built before gramEig existed lacks it: its Gram and decomposition then run as two calls)
     ...(typeof lib.gramEig === 'function' && {

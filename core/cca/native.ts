@@ -26,6 +26,7 @@ export const NATIVE_OPS = [
   'centre',
   'gram_eig',
   'gram_eigvals',
+  'trmm_upper',
 ] as const;
 
 /** opStats() as a record: per operation, its calls, wall seconds and thread-CPU seconds. */
@@ -49,6 +50,8 @@ export interface NativeLinalg {
     n: number,
     k: number,
   ): Promise<Float64Array>;
+  /** a b for a [m, n] and an upper triangular b [n, n] (dtrmm; half of gemm's flops). Absent from older addons. */
+  trmmUpper?(a: Float64Array, b: Float64Array, m: number, n: number): Promise<Float64Array>;
   /** a^T a for a [k, m] -> [m, m] (both triangles). */
   syrk(a: Float64Array, k: number, m: number): Promise<Float64Array>;
   /** Symmetric a [n, n]: eigenvalues descending, then the eigenvectors as rows (dsyevd). */

@@ -253,6 +253,8 @@ export interface PreparedRepresentation {
   basis: Float64Array | null;
   /** W [live, rank]. */
   whitening: Float64Array;
+  /** W is upper triangular (R^-1 of the Cholesky factor; rank = live). */
+  whiteningUpper?: boolean;
   /**
    * Squared singular values s2 [rank], descending, for the principal whitening; empty when the y side
    * was whitened through its Cholesky factor (no SVCCA requested).
@@ -544,6 +546,7 @@ export function* prepareSteps(
         centred,
         basis: null,
         whitening: inverse,
+        whiteningUpper: true,
         sigma2: new Float64Array(0),
         gramNorm,
         loadings,

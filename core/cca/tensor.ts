@@ -313,8 +313,15 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
             runs.map(async (run) => {
               const q = mat(qt.subarray(run.first * n, (run.first + run.rows) * n), run.rows, n);
               const mRun = await call(phase, () => engine.matmul(q, data));
-              const bRun = await call(phase, () => engine.matmul(mat(mRun, run.rows, y.live), wy));
-              profile?.count(phase, 2 * run.rows * y.live * (n + y.rank));
+              // (Wy upper triangular, R^-1 of the Cholesky factor: dtrmm, half the flops)
+              const upper = y.whiteningUpper && y.rank === y.live && engine.matmulUpper;
+              const mn = mat(mRun, run.rows, y.live);
+              const bRun = await call(phase, () =>
+                upper ? engine.matmulUpper!(mn, wy) : engine.matmul(mn, wy),
+              );
+              // (the flops of the calls made)
+              const bFlops = upper ? run.rows * y.live * (y.live + 1) : 2 * run.rows * y.live * y.rank;
+              profile?.count(phase, 2 * run.rows * n * y.live + bFlops);
               for (const i of run.layers) {
                 const from = offset[i]! - run.first;
                 const to = from + refs[i]!.rank;

@@ -204,6 +204,36 @@ describe('native linear algebra', () => {
     assert.throws(() => lib.eigvals(new Float64Array(4), -2), /non-negative/);
   });
 
+  it('products with an upper triangular right factor (dtrmm) equal the JS ones (1e-12)', {
+    skip: !lib && detail,
+  }, async () => {
+    assert.ok(lib?.trmmUpper, 'the addon has trmmUpper');
+    for (const [m, n] of [
+      [40, 17],
+      [3, 1],
+      [0, 5],
+    ] as const) {
+      const a = { data: gaussian(m * n, m + n), rows: m, cols: n };
+      const w = { data: gaussian(n * n, n), rows: n, cols: n };
+      for (let r = 0; r < n; r++) for (let c = 0; c < r; c++) w.data[r * n + c] = 0;
+      const copies = [a.data, w.data].map((x) => Float64Array.from(x));
+      assert.ok(relErr(await lib.trmmUpper(a.data, w.data, m, n), jsMatmul(a, w)) < 1e-12, `${m}x${n}`);
+      assert.deepEqual([a.data, w.data], copies, 'inputs are never modified');
+    }
+    const engine = await getGemmEngine('blas', { minWork: 0 });
+    try {
+      const a = { data: gaussian(30 * 8, 5), rows: 30, cols: 8 };
+      const w = {
+        data: gaussian(64, 6).map((v, i) => (i % 8 >= Math.floor(i / 8) ? v : 0)),
+        rows: 8,
+        cols: 8,
+      };
+      assert.ok(relErr(await engine.matmulUpper!(a, w), jsMatmul(a, w)) < 1e-12);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
   it('limiter runs at most its size at a time, in order', async () => {
     const run = limiter(2);
     let active = 0;
