@@ -131,9 +131,9 @@ const RedisStore = createRequire(import.meta.url)('@fastify/rate-limit/store/Red
 
 /** Far from a bucket's limit (more than 50 requests or a tenth of the budget left), requests are
  * counted in batches, sent to Redis every 100 ms (BatchedRateLimitStore). */
-const BATCH_HEADROOM_MIN = 50;
-const BATCH_HEADROOM_SHARE = 0.1;
-const BATCH_FLUSH_MS = 100;
+export const BATCH_FLUSH_MS = 100;
+/** How many requests from its limit a bucket is counted in Redis one by one. */
+export const batchHeadroom = (max: number): number => Math.max(50, Math.ceil(max / 10));
 
 /** INCRBY with @fastify/rate-limit's window rule (the window starts at the bucket's first count). */
 const INCR_BY_LUA = `
@@ -385,7 +385,7 @@ export async function registerRateLimit(
           store: function batchedStore() {
             return new BatchedRateLimitStore(
               new GuardedRedisStore(redis, namespace, timeoutMs, cooldownMs, onTrip),
-              (max) => Math.max(BATCH_HEADROOM_MIN, Math.ceil(max * BATCH_HEADROOM_SHARE)),
+              batchHeadroom,
               BATCH_FLUSH_MS,
               config.rateLimit.windowMs,
             );

@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { BatchedRateLimitStore, GuardedRedisStore } from '../../server/plugins/security.ts';
+import {
+  BATCH_FLUSH_MS,
+  BatchedRateLimitStore,
+  batchHeadroom,
+  GuardedRedisStore,
+} from '../../server/plugins/security.ts';
 import { testConfig, waitFor } from '../helpers/env.ts';
 
 const WINDOW_MS = 60_000;
@@ -26,12 +31,7 @@ describe('batched rate-limit store', () => {
   const store = () => {
     const inner = new CountingStore(redis, namespace, 1_000, 1_000);
     // as registerRateLimit: batched while 50 or a tenth of the budget remain
-    const outer = new BatchedRateLimitStore(
-      inner,
-      (max) => Math.max(50, Math.ceil(max / 10)),
-      100,
-      WINDOW_MS,
-    );
+    const outer = new BatchedRateLimitStore(inner, batchHeadroom, BATCH_FLUSH_MS, WINDOW_MS);
     return { inner, outer };
   };
   const incr = (s: BatchedRateLimitStore, key: string, max: number) =>
@@ -39,6 +39,13 @@ describe('batched rate-limit store', () => {
       s.incr(key, (err, res) => (err || !res ? reject(err) : resolve(res)), WINDOW_MS, max),
     );
   const stored = async (key: string) => Number((await redis.get(namespace + key)) ?? 0);
+  /** `n` requests one after another: the counts the store answered them with. */
+  const countsOf = async (s: BatchedRateLimitStore, key: string, max: number, n: number) => {
+    const counts: number[] = [];
+    for (let i = 0; i < n; i++) counts.push((await incr(s, key, max)).current);
+    return counts;
+  };
+  const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
   before(async () => {
     redis = new Redis(testConfig().redisUrl, { maxRetriesPerRequest: 1 });
@@ -52,12 +59,7 @@ describe('batched rate-limit store', () => {
 
   it('far from the limit: exact counts at once, sent to Redis in batches', async () => {
     const { inner, outer } = store();
-    const counts: number[] = [];
-    for (let i = 0; i < 300; i++) counts.push((await incr(outer, 'far', 10_000)).current);
-    assert.deepEqual(
-      counts,
-      Array.from({ length: 300 }, (_, i) => i + 1),
-    );
+    assert.deepEqual(await countsOf(outer, 'far', 10_000, 300), oneTo(300));
     await waitFor(async () => (await stored('far')) === 300, { what: 'the batches to reach Redis' });
     // the first request asked Redis (a new bucket); the other 299 went in batches, every 100 ms
     assert.ok(inner.commands >= 2 && inner.commands < 30, `${inner.commands} commands for 300 requests`);
@@ -70,12 +72,7 @@ describe('batched rate-limit store', () => {
 
   it('near the limit: every request counted in Redis, the limit exact', async () => {
     const { inner, outer } = store();
-    const counts: number[] = [];
-    for (let i = 0; i < 50; i++) counts.push((await incr(outer, 'near', 50)).current);
-    assert.deepEqual(
-      counts,
-      Array.from({ length: 50 }, (_, i) => i + 1),
-    );
+    assert.deepEqual(await countsOf(outer, 'near', 50, 50), oneTo(50));
     assert.equal(inner.commands, 50, 'a budget of 50 is never more than the headroom (50) away: no batching');
     assert.equal((await incr(outer, 'near', 50)).current, 51, 'the 51st request is over the limit');
     assert.equal(await stored('near'), 51);
