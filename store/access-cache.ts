@@ -33,7 +33,20 @@ export interface AccessCacheOptions {
   onLost?: (err: Error) => void;
 }
 
+/** What the cache has done since it was made: what tests and diagnostics read. */
+export interface AccessCacheStats {
+  /** Lookups answered from memory. */
+  hits: number;
+  /** Lookups that went to the database (a miss, or the cache bypassed). */
+  loads: number;
+  /** Clears asked for by this process (invalidate(): a write it made). */
+  invalidated: number;
+  /** Notifications heard (each cleared the cache): a change by any process, this one included. */
+  notified: number;
+}
+
 export class AccessCache {
+  readonly stats: AccessCacheStats = { hits: 0, loads: 0, invalidated: 0, notified: 0 };
   private readonly entries = new Map<string, Entry>();
   private generation = 0;
   private client: pg.Client | null = null;
@@ -74,14 +87,20 @@ export class AccessCache {
     if (this.reconnect) clearTimeout(this.reconnect);
     this.reconnect = null;
     this.listening = false;
-    this.invalidate();
+    this.clear();
     const client = this.client;
     this.client = null;
     await client?.end().catch(() => undefined);
   }
 
-  /** Forgets every answer (a write by this process, a notification, a lost connection). */
+  /** Forgets every answer: a write by this process. */
   invalidate(): void {
+    this.stats.invalidated++;
+    this.clear();
+  }
+
+  /** Forgets every answer, and any lookup in flight will not keep its own. */
+  private clear(): void {
     this.generation++;
     this.entries.clear();
   }
@@ -91,14 +110,19 @@ export class AccessCache {
    * non-null principal, a finished experiment) and nothing changed while it was loading.
    */
   async through<T>(key: string, load: () => Promise<T>, keep: (value: T) => boolean): Promise<T> {
-    if (!this.listening) return load();
+    if (!this.listening) {
+      this.stats.loads++;
+      return load();
+    }
     const now = Date.now();
     const hit = this.entries.get(key);
     if (hit && hit.expires > now) {
+      this.stats.hits++;
       this.entries.delete(key); // most recently used last
       this.entries.set(key, hit);
       return hit.value as T;
     }
+    this.stats.loads++;
     const generation = this.generation;
     const value = await load();
     if (this.listening && generation === this.generation && keep(value)) {
@@ -123,21 +147,24 @@ export class AccessCache {
       if (this.client !== client) return;
       this.client = null;
       this.listening = false;
-      this.invalidate();
+      this.clear();
       client.end().catch(() => undefined);
       this.options.onLost?.(err);
       if (!this.stopped) this.reconnect = setTimeout(() => void this.connect(), this.reconnectMs);
     };
     client.on('error', lost);
     client.on('end', () => lost(new Error('connection ended')));
-    client.on('notification', () => this.invalidate());
+    client.on('notification', () => {
+      this.stats.notified++;
+      this.clear();
+    });
     this.client = client;
     try {
       await client.connect();
       await client.query(`LISTEN ${ACCESS_CHANNEL}`);
       if (this.client !== client) return;
       // anything cached before now may predate a change no notification told of
-      this.invalidate();
+      this.clear();
       this.listening = true;
     } catch (err) {
       lost(err as Error);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { repoRoot, testConfig } from '../helpers/env.ts';
+import { repoRoot, testConfig, waitFor } from '../helpers/env.ts';
 
 const base = new URL(testConfig().databaseUrl);
 const dbName = `repdyn_migrate_${randomBytes(4).toString('hex')}`;
@@ -74,6 +74,56 @@ describe('migrations', () => {
     const second = run('npm', ['run', '--silent', 'db:migrate'], { DATABASE_URL: dbUrl.toString() });
     assert.equal(second.status, 0, second.stderr);
     assert.match(second.stdout + second.stderr, /No pending migrations to apply/);
+  });
+
+  it('access notifications fire for rows that changed, never for a statement that matched none', async () => {
+    // store/access-cache.ts drops every API process's access cache on each notification, so a
+    // refused revocation (an UPDATE or DELETE of no row) must not send one
+    const listener = new pg.Client({ connectionString: dbUrl.toString() });
+    const c = new pg.Client({ connectionString: dbUrl.toString() });
+    await listener.connect();
+    await c.connect();
+    try {
+      const heard: string[] = [];
+      listener.on('notification', (n) => heard.push(n.payload ?? ''));
+      await listener.query('LISTEN repdyn_access');
+      const team = (
+        await c.query(`INSERT INTO "Team" (id, name) VALUES (gen_random_uuid(), 'notify') RETURNING id`)
+      ).rows[0].id as string;
+      const key = (
+        await c.query(
+          `INSERT INTO "ApiKey" (id, "teamId", name, prefix, hash) VALUES (gen_random_uuid(), $1, 'k', 'notifyprefix', '\\x00') RETURNING id`,
+          [team],
+        )
+      ).rows[0].id as string;
+      const none = '00000000-0000-4000-8000-000000000000';
+      await c.query(`UPDATE "ApiKey" SET "revokedAt" = now() WHERE id = $1`, [none]);
+      await c.query(`DELETE FROM "ApiKey" WHERE id = $1`, [none]);
+      await c.query(`UPDATE "ApiKey" SET "lastUsedAt" = now() WHERE id = $1`, [key]);
+      await c.query(`UPDATE "ApiKey" SET role = role WHERE id = $1`, [key]);
+      await c.query(`UPDATE "Team" SET name = name WHERE id = $1`, [team]);
+      await c.query(`UPDATE "Share" SET "revokedAt" = now() WHERE id = $1`, [none]);
+      await c.query(`DELETE FROM "Share" WHERE id = $1`, [none]);
+      await c.query(`DELETE FROM "Experiment" WHERE id = $1`, [none]);
+      await c.query(`DELETE FROM "Team" WHERE id = $1`, [none]);
+      // notifications arrive in commit order: once the real revocation's is here, any earlier one is too
+      await c.query(`UPDATE "ApiKey" SET "revokedAt" = now() WHERE id = $1`, [key]);
+      await waitFor(() => heard.length > 0, { timeoutMs: 10_000, what: "the revocation's notification" });
+      assert.deepEqual(heard, ['ApiKey'], 'only the revocation notified');
+      await c.query(`DELETE FROM "Team" WHERE id = $1`, [team]);
+      await waitFor(() => heard.includes('Team'), {
+        timeoutMs: 10_000,
+        what: "the team deletion's notification",
+      });
+      assert.deepEqual(
+        heard.sort(),
+        ['ApiKey', 'ApiKey', 'Team'],
+        'the team and its cascaded key, once each',
+      );
+    } finally {
+      await listener.end();
+      await c.end();
+    }
   });
 
   it('schema and committed migrations do not drift', () => {
