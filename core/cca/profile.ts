@@ -18,6 +18,8 @@ export const PHASES = [
 export type Phase = (typeof PHASES)[number];
 
 export interface PhaseSummary {
+  /** Intervals recorded (engine calls, loader calls and synchronous stretches). */
+  calls: number;
   wall_s: number;
   thread_s: number;
   share: number;
@@ -90,12 +92,13 @@ export class PhaseProfile {
         wall += e - Math.max(s, end);
         end = e;
       }
-      return { phase, wall, thread };
+      return { phase, calls: list.length, wall, thread };
     });
     const total = raw.reduce((sum, r) => sum + r.thread, 0);
     const out = {} as Record<Phase, PhaseSummary>;
-    for (const { phase, wall, thread } of raw) {
+    for (const { phase, calls, wall, thread } of raw) {
       out[phase] = {
+        calls,
         wall_s: round(wall),
         thread_s: round(thread),
         share: total > 0 ? Number((thread / total).toFixed(4)) : 0,
