@@ -18,6 +18,7 @@
 //   CCA_BENCH_DTYPE=float64 the representations' files in float64 (default float32, as recorded)
 //   CCA_BENCH_TRMM=0        B = M Wy by dgemm even where Wy is upper triangular (default: dtrmm there;
 //                           the pair products' flops count the calls made: m n (n + 1) for dtrmm)
+//   CCA_BENCH_REUSE=0       every output buffer fresh (default: the engine reuses them, reuseOutputs)
 //   --vs-svcca[=PAIRS]      then google/svcca's get_cca_similarity (a re-implementation,
 //                           scripts/svcca-reference.py, numpy with the machine's OpenBLAS pins unset)
 //                           on the same tensor: every pair, or PAIRS pairs spread over it with the time
@@ -28,7 +29,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildTensor, type GemmPreference, getGemmEngine, type Matrix2D } from '../core/cca/index.ts';
+import {
+  buildTensor,
+  type GemmEngine,
+  type GemmPreference,
+  getGemmEngine,
+  type Matrix2D,
+} from '../core/cca/index.ts';
 import { loadNative, nativeOpStats } from '../core/cca/native.ts';
 import { PHASES, PhaseProfile } from '../core/cca/profile.ts';
 import { gaussian } from '../core/cca/similarity.ts';
@@ -43,9 +50,12 @@ const vsArg = process.argv.slice(2).find((a) => a.startsWith('--vs-svcca'));
 const svccaPairs = vsArg?.includes('=') ? Number(vsArg.split('=')[1]) : null;
 
 const loadBefore = loadavg()[0]!;
-const engine = await getGemmEngine((process.env.GEMM_ENGINE as GemmPreference | undefined) ?? 'auto', {
+const baseEngine = await getGemmEngine((process.env.GEMM_ENGINE as GemmPreference | undefined) ?? 'auto', {
   ...(process.env.CCA_BENCH_TRMM === '0' && { triangular: false }),
 });
+// CCA_BENCH_REUSE=0: every output buffer fresh (no reuseOutputs), for A/B
+const engine: GemmEngine =
+  process.env.CCA_BENCH_REUSE === '0' ? { ...baseEngine, reuseOutputs: undefined } : baseEngine;
 
 /** Forward pass of a random 784-500-500-500-10 ReLU network on seeded inputs: acts [SAMPLES, width]. */
 async function referenceActivations(): Promise<Matrix2D[]> {

@@ -34,6 +34,12 @@ export interface GemmEngine extends ProductEngine {
    * matmul()'s flops (m n (n + 1)); matmul() to rounding. Absent: callers use matmul().
    */
   matmulUpper?(a: Matrix2D, w: Matrix2D): Promise<Float64Array>;
+  /**
+   * Keeps the engine's large output buffers for reuse once collected (no fresh pages to fault in per
+   * call) until the returned function is called; for a run of many similar calls, such as a tensor.
+   * Absent: nothing to keep.
+   */
+  reuseOutputs?(): () => void;
   /** Frees native resources; the engine must not be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -134,6 +140,16 @@ function createBlasEngine(lib: NativeLinalg, options: GemmEngineOptions): GemmEn
       for (let i = 0; i < centred.length; i++) centred[i]! *= scale;
       return centred;
     },
+    ...(lib.useCache && {
+      reuseOutputs() {
+        lib.useCache!(1);
+        let held = true;
+        return () => {
+          if (held) lib.useCache!(-1); // (the last user out frees the blocks kept)
+          held = false;
+        };
+      },
+    }),
     async dispose() {},
   };
 }

@@ -88,6 +88,14 @@ export interface NativeLinalg {
   config(): string;
   /** Per operation (NATIVE_OPS order): calls, wall seconds, thread-CPU seconds, since the addon loaded. */
   opStats?(): Float64Array;
+  /**
+   * Output blocks are kept for reuse while at least one engine uses the cache: +1 when an engine is
+   * made, -1 when it is disposed (at 0 the kept blocks are freed). Returns the users now. (Absent from
+   * addons built before it.)
+   */
+  useCache?(delta: number): number;
+  /** [users, blocks kept, bytes kept, blocks reused since the addon loaded]. */
+  cacheStats?(): Float64Array;
 }
 
 export interface NativeStatus {

@@ -135,6 +135,9 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
   // the engine's own (LAPACK) when it has them, else JS on worker threads (in place if they cannot
   // start) where the products run elsewhere than in JS on this thread.
   const worker = engine.name === 'js' || engine.decompose ? null : await startDecompositionPool(WORKERS);
+  // the centred representations, M and B of every specimen representation are of a few sizes: their
+  // buffers are reused rather than faulted in afresh (released in the finally below)
+  const releaseOutputs = engine.reuseOutputs?.();
   const decompose = engine.decompose?.bind(engine) ?? worker?.decompose;
   // An engine with a fixed number of threads gets at most that many calls from here, so that a call's
   // recorded time is its run time, not its wait for a thread.
@@ -412,6 +415,7 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
     await Promise.allSettled(inflight);
     await referenceSide?.catch(() => {});
     await worker?.close();
+    releaseOutputs?.();
     if (ownEngine) {
       await Promise.allSettled(running); // nothing may use the engine once it is disposed
       await engine.dispose();

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { identicalRepresentations } from '../../../core/cca/identical.ts';
 import { getGemmEngine, jsEngine } from '../../../core/cca/index.ts';
 import { decompose, jsMatmul, jsMatmulTN, symEig } from '../../../core/cca/linalg.ts';
@@ -232,6 +234,48 @@ describe('native linear algebra', () => {
     } finally {
       await engine.dispose();
     }
+  });
+
+  it('reuses collected output blocks while a run holds them, with exact results, and frees them after', {
+    skip: !lib && detail,
+  }, async () => {
+    const stats = () => Array.from(lib!.cacheStats!());
+    const gc = (() => {
+      setFlagsFromString('--expose-gc');
+      return runInNewContext('gc') as () => void;
+    })();
+    const engine = await getGemmEngine('blas');
+    const [usersBefore] = stats();
+    const release = engine.reuseOutputs!();
+    try {
+      assert.equal(stats()[0], usersBefore! + 1, 'a user more');
+      // outputs of 1.3 MB (above the 1 MiB kept): products until a collected one is handed out again
+      const n = 400;
+      const a = { data: gaussian(n * n, 31), rows: n, cols: n };
+      const b = { data: gaussian(n * n, 32), rows: n, cols: n };
+      const expected = jsMatmul(a, b);
+      const reusesBefore = stats()[3]!;
+      for (let round = 0; round < 50 && stats()[3] === reusesBefore; round++) {
+        const p = await engine.matmul(a, b);
+        assert.ok(relErr(p, expected) < 1e-12, `product ${round}`);
+        gc();
+        await new Promise((r) => setImmediate(r)); // (finalizers)
+      }
+      assert.ok(stats()[3]! > reusesBefore, 'a collected output block was handed out again');
+      // a reused (dirty) block serves an output the operation zeroes first, and an eigendecomposition
+      const g = spd(n, 33);
+      const native = await engine.decompose!('eig', Float64Array.from(g), n);
+      const js = decompose('eig', Float64Array.from(g), n);
+      assert.ok(relErr(native.subarray(0, n), js.subarray(0, n)) < 1e-9, 'eigenvalues');
+      assert.ok(relErr(await engine.matmul(a, b), expected) < 1e-12, 'product after reuse');
+    } finally {
+      release();
+      release(); // (once only)
+      await engine.dispose();
+    }
+    const [users, blocks, bytes] = stats();
+    assert.equal(users, usersBefore, 'the user gone');
+    if (users === 0) assert.deepEqual([blocks, bytes], [0, 0], 'no block kept without a user');
   });
 
   it('limiter runs at most its size at a time, in order', async () => {
