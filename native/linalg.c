@@ -118,10 +118,10 @@ static void run(job_t *j);
 // first write: 40 MB filled in ~24 ms fresh against ~3 ms reused, measured on the 2-core Zen 4 (the
 // tensor makes hundreds of such blocks: centred representations, M, B). Released blocks of at least
 // CACHE_MIN bytes are kept (at most CACHE_MAX bytes in all, in CACHE_SLOTS) and handed out again for a
-// request they fit within a quarter of their size, while an engine uses the cache (useCache(+1) when
-// the JS engine is made, useCache(-1) when it is disposed: the last one out frees the blocks, and
-// blocks released with no user are freed at once, so an idle worker holds none). Each block has a
-// 64-byte header holding its capacity, so the data stays 64-byte aligned.
+// request they fit within a quarter of their size, while a user holds the cache (useCache(+1) and
+// useCache(-1): GemmEngine.reuseOutputs(), held by a tensor build; the last user out frees the
+// blocks, and blocks released with no user are freed at once, so an idle worker holds none). Each
+// block starts with a 64-byte header holding its capacity (the data keeps malloc's alignment).
 #define HEADER 64
 #define CACHE_MIN ((size_t)1 << 20)
 #define CACHE_MAX ((size_t)256 << 20)
