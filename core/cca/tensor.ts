@@ -10,7 +10,7 @@
 // block's smaller side and its eigenvalues, one engine call), CKA from its block of M, SVCCA/PWCCA.
 // A few specimen representations are in flight at once, so that their products, decompositions and
 // spectra keep every engine thread busy. Memory: the prepared reference layers and QT, plus at most
-// (engine threads + 2) specimen representations with their M and B (and each layer's previous one,
+// (engine threads + 4) specimen representations with their M and B (and each layer's previous one,
 // for the identity check).
 
 import { availableParallelism } from 'node:os';
@@ -66,7 +66,7 @@ export interface TensorBuilderInput {
   signal?: AbortSignal;
   /** Records where the time goes, phase by phase (profile.ts); the consumer records 'writing' itself. */
   profile?: PhaseProfile;
-  /** Specimen representations prepared at once (default: the engine's threads + 2). */
+  /** Specimen representations prepared at once (default: the engine's threads + 4). */
   inFlight?: number;
 }
 
@@ -396,9 +396,12 @@ export async function* buildTensor(input: TensorBuilderInput): AsyncGenerator<Te
       inflight.push(p);
       return true;
     };
-    // (engine threads + 2: measured on 2 cores, the engine threads then wait for work ~2% of the time,
-    // against ~15% with + 1; each one more holds a specimen representation, centred, and its products)
-    const spread = Math.max(1, input.inFlight ?? (engine.parallel ?? 1) + 2);
+    // (engine threads + 4: some representations need no product, the input layer reused from the
+    // previous checkpoint and narrow output layers, so a window of + 2 often held too few large ones.
+    // Measured on 2 cores, bench:cca (500 cells): with + 2 only one engine call ran for 2.2-2.9 s of
+    // 22 s, with + 4 for 0.3-0.6 s, and the tensor took 20.6-21.0 s instead of 21.9-22.3 s (peak RSS
+    // +50-70 MB); + 6 was no faster. Each one more holds a specimen representation and its products.)
+    const spread = Math.max(1, input.inFlight ?? (engine.parallel ?? 1) + 4);
     while (inflight.length < spread && start()) {
       // fill the window
     }
