@@ -166,7 +166,9 @@ export type NormalisedProbeSpec = Required<ProbeSpec>;
 
 /** How conv layers become matrices; see core/cca/conv.ts. */
 export type ConvMode = 'positions' | 'mean' | 'flatten' | 'pool';
-export interface CaptureOptions {
+/** How representations are captured; stored in a run's JSON `spec` column (a type alias, not an
+ * interface, so it is a JSON value to Prisma without a cast). */
+export type CaptureOptions = {
   convMode: ConvMode;
   /** A representation with more features than this is refused before training. */
   maxFeatures: number;
@@ -180,7 +182,7 @@ export interface CaptureOptions {
    * conv layer (not the input) also stores a positions representation on this grid.
    */
   positionsGrid?: [number, number];
-}
+};
 
 export class SpecError extends Error {
   /** INVALID_SPEC, or a more specific stable code (PRESET_DATASET_CONFLICT). */

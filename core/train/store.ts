@@ -15,7 +15,9 @@ export interface CheckpointRecord {
   probeAccuracy: number;
 }
 
-export interface RepresentationInfo {
+/** A recorded layer; stored in a run's JSON `layers` column (a type alias, not an interface, so it is
+ * a JSON value to Prisma without a cast). */
+export type RepresentationInfo = {
   name: string;
   kind: string;
   /** Columns of the stored matrix. */
@@ -27,7 +29,7 @@ export interface RepresentationInfo {
    * grid (stored under positionsName(name)). Absent for dense layers, the input and uploads.
    */
   positions?: { samples: number; features: number };
-}
+};
 
 /** The artifact name of a layer's positions-as-samples representation (see RepresentationInfo.positions). */
 export function positionsName(layer: string): string {

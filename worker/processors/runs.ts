@@ -9,7 +9,6 @@ import { captureOptions, type NormalisedExperiment } from '../../core/spec/exper
 import { type NormalisedRunSpec, runKey } from '../../core/spec/run.ts';
 import { trainRun } from '../../core/train/run.ts';
 import type { RunArtifacts } from '../../store/artifact-store.ts';
-import type { Prisma } from '../../store/db.ts';
 import { tryLeaseRun } from '../../store/leases.ts';
 import { collectRun } from '../../store/runs.ts';
 import type { PipelineContext } from './experiment.ts';
@@ -66,7 +65,7 @@ export function runDefinition(ctx: PipelineContext, e: NormalisedExperiment, run
   return {
     key: runKey(run, e.probe, capture),
     capture,
-    spec: { run, probe: e.probe, capture } as unknown as Prisma.InputJsonValue,
+    spec: { run, probe: e.probe, capture },
   };
 }
 
@@ -180,7 +179,7 @@ async function trainLeasedRun(
         data: {
           status: 'done',
           backend: result.backend,
-          layers: result.layers as unknown as Prisma.InputJsonValue,
+          layers: result.layers,
           seconds: result.seconds,
           finishedAt: new Date(),
         },
