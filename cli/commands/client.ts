@@ -3,6 +3,9 @@
 //   list [--status S] [--limit N] [--cursor C] [--all]
 //   slice ID [--ref …] [--spec …] [--checkpoint …] [--measure …] --format npy|csv|json -o FILE
 //   figures ID -o DIR · share ID · shares ID · unshare ID SHARE_ID
+// Every request goes through one openapi-fetch client typed by openapi/schema.d.ts (generated from
+// the server's OpenAPI document: `npm run openapi && npm run openapi:types`), so `npm run typecheck`
+// checks each path, method, path/query parameter, body and answer against the API.
 // `--json` on any command prints JSON on stdout (one document; `watch --json`: one line per change)
 // and nothing else there; hints and warnings go to stderr.
 // Exit codes: 0 done (watch: succeeded), 1 a server error or a failed experiment, 2 a usage error,
@@ -10,6 +13,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import createClient, { type Client } from 'openapi-fetch';
+import { SLICE_MEASURES } from '../../core/slice.ts';
+import { EXPERIMENT_STATUSES, TERMINAL_STATUSES } from '../../core/status.ts';
 import type { components, paths } from '../../openapi/schema.d.ts';
 
 class CliError extends Error {
@@ -21,76 +27,103 @@ class CliError extends Error {
   }
 }
 
-// The API's answers, typed from the generated OpenAPI document (openapi/schema.d.ts).
+/** A non-2xx answer: `STATUS CODE: message`, with the status and code kept for callers that expect one. */
+class ApiError extends CliError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${status} ${code}: ${message}`);
+  }
+}
+
+// The API's shapes, from the generated OpenAPI document (openapi/schema.d.ts).
 type Schemas = components['schemas'];
 type Experiment = Schemas['Experiment'];
 type Estimate = Schemas['Estimate'] | Schemas['UploadEstimate'];
-/** The JSON body of a route's answer with this status. */
-type Answer<P extends keyof paths, M extends 'get' | 'post', S extends number> = paths[P][M] extends {
-  responses: { [K in S]: { content: { 'application/json': infer B } } };
-}
-  ? B
-  : never;
-type Submitted = Answer<'/v1/experiments', 'post', 202>;
-type DryRun = Answer<'/v1/experiments', 'post', 200>;
-type PresetList = Answer<'/v1/presets', 'get', 200>;
-type ExperimentPage = Answer<'/v1/experiments', 'get', 200>;
-type CreatedShare = Answer<'/v1/experiments/{id}/shares', 'post', 201>;
-type SharePage = Answer<'/v1/experiments/{id}/shares', 'get', 200>;
+type Spec = paths['/v1/experiments']['post']['requestBody']['content']['application/json'];
+type SliceQuery = NonNullable<paths['/v1/experiments/{id}/tensor']['get']['parameters']['query']>;
 
-function endpoint(): { base: string; key: string } {
+const FORMATS = ['npy', 'csv', 'json'] as const;
+
+/** Whether `value` is one of `choices` (then typed as one). */
+const isOneOf = <T extends string>(choices: readonly T[], value: string): value is T =>
+  choices.some((choice) => choice === value);
+
+/** A flag's value, if given, as one of `choices`; anything else is a usage error (exit 2). */
+function oneOf<T extends string>(flag: string, value: string | undefined, choices: readonly T[]) {
+  if (value === undefined || isOneOf(choices, value)) return value;
+  throw new CliError(`${flag} must be one of ${choices.join(', ')} (got ${JSON.stringify(value)})`, 2);
+}
+
+interface Api {
+  client: Client<paths>;
+  base: string;
+}
+
+function connect(): Api {
   const base = (process.env['REPDYN_URL'] ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
   const key = process.env['REPDYN_API_KEY'];
   if (!key)
     throw new CliError('set REPDYN_API_KEY (create one with `repdyn admin create-team --name NAME`)', 2);
-  return { base, key };
+  const client = createClient<paths>({
+    baseUrl: base,
+    headers: { authorization: `Bearer ${key}` },
+    fetch: (request) =>
+      fetch(request).catch((err: unknown) => {
+        const why = err instanceof Error ? (err.cause ?? err) : err;
+        throw new CliError(`cannot reach ${base} (${why}); is the API running (npm start)?`);
+      }),
+  });
+  return { client, base };
 }
 
-async function call(path: string, init: RequestInit = {}): Promise<Response> {
-  const { base, key } = endpoint();
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, {
-      ...init,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(init.body ? { 'content-type': 'application/json' } : {}),
-      },
-    });
-  } catch (err) {
-    throw new CliError(
-      `cannot reach ${base} (${(err as Error).cause ?? err}); is the API running (npm start)?`,
-    );
+/** What an openapi-fetch request resolves to: the 2xx body as `data`, or the error body as `error`. */
+type Outcome<D> =
+  | { data: D; error?: never; response: Response }
+  | { data?: never; error: unknown; response: Response };
+
+/** The 2xx answer of a request; any other status is an ApiError made from the server's error body. */
+async function settle<D>(pending: Promise<Outcome<D>>): Promise<{ data: D | undefined; response: Response }> {
+  const { data, error, response } = await pending;
+  if (!response.ok) {
+    const body = typeof error === 'object' && error !== null ? error : {};
+    const code = 'code' in body && typeof body.code === 'string' ? body.code : 'ERROR';
+    const message =
+      'message' in body && typeof body.message === 'string' ? body.message : response.statusText;
+    throw new ApiError(response.status, code, message);
   }
-  if (!res.ok) {
-    const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-    throw new CliError(`${res.status} ${body.code ?? 'ERROR'}: ${body.message ?? res.statusText}`);
-  }
-  return res;
+  return { data, response };
 }
 
-/** The JSON answer of a route, as the OpenAPI document types it. */
-const json = async <T>(path: string, init?: RequestInit): Promise<T> =>
-  (await call(path, init)).json() as Promise<T>;
-
-const TERMINAL: readonly Experiment['status'][] = ['succeeded', 'failed', 'canceled'];
+/** The body of a 2xx answer that has one, as the OpenAPI document types it. */
+async function ok<D>(pending: Promise<Outcome<D>>): Promise<{ data: NonNullable<D>; response: Response }> {
+  const { data, response } = await settle(pending);
+  if (data == null) throw new CliError(`${response.status}: the API answered without a body`);
+  return { data, response };
+}
 
 function bar(e: Experiment): string {
   const f = e.progress.fraction;
   const width = 30;
   const eta =
-    e.progress.etaSeconds != null && !TERMINAL.includes(e.status)
+    e.progress.etaSeconds != null && !isOneOf(TERMINAL_STATUSES, e.status)
       ? ` ETA ${Math.round(e.progress.etaSeconds)}s`
       : '';
   return `${'█'.repeat(Math.round(f * width)).padEnd(width, '░')} ${(f * 100).toFixed(0).padStart(3)}% ${String(e.status).padEnd(9)} ${String(e.progress.message).slice(0, 50)}${eta}`;
 }
 
+async function getExperiment({ client }: Api, id: string): Promise<Experiment> {
+  return (await ok(client.GET('/v1/experiments/{id}', { params: { path: { id } } }))).data;
+}
+
 /** The experiment, or null once it is gone (deleted while watched). */
-async function getOrGone(id: string): Promise<Experiment | null> {
+async function getOrGone(api: Api, id: string): Promise<Experiment | null> {
   try {
-    return await json<Experiment>(`/v1/experiments/${id}`);
+    return await getExperiment(api, id);
   } catch (err) {
-    if (err instanceof CliError && /^404 EXPERIMENT_NOT_FOUND/.test(err.message)) return null;
+    if (err instanceof ApiError && err.status === 404 && err.code === 'EXPERIMENT_NOT_FOUND') return null;
     throw err;
   }
 }
@@ -99,12 +132,12 @@ async function getOrGone(id: string): Promise<Experiment | null> {
  * Follows an experiment until a terminal status and ends there: succeeded exits 0, failed 1,
  * canceled (or deleted while watched) 3. With `asJson`, one JSON line per change, nothing else.
  */
-async function watch(id: string, asJson = false): Promise<number> {
+async function watch(api: Api, id: string, asJson = false): Promise<number> {
   const tty = process.stdout.isTTY && !asJson;
   let last = '';
   let seen = false;
   for (;;) {
-    const e = await (seen ? getOrGone(id) : json<Experiment>(`/v1/experiments/${id}`));
+    const e = await (seen ? getOrGone(api, id) : getExperiment(api, id));
     if (e === null) {
       if (tty) process.stdout.write('\n');
       if (asJson) console.log(JSON.stringify({ id, status: 'deleted' }));
@@ -112,7 +145,7 @@ async function watch(id: string, asJson = false): Promise<number> {
       return 3;
     }
     seen = true;
-    const terminal = TERMINAL.includes(e.status);
+    const terminal = isOneOf(TERMINAL_STATUSES, e.status);
     if (asJson) {
       const line = JSON.stringify({ id: e.id, status: e.status, progress: e.progress, error: e.error });
       if (line !== last) console.log(line);
@@ -139,9 +172,13 @@ async function watch(id: string, asJson = false): Promise<number> {
   }
 }
 
-function readSpec(file: string): string {
+/**
+ * The spec file's JSON as the request body. Unchecked here on purpose: the server validates it and
+ * explains what is wrong (400); openapi-fetch sends it as JSON.stringify writes it.
+ */
+function readSpec(file: string): Spec {
   try {
-    return JSON.stringify(JSON.parse(readFileSync(file, 'utf8')));
+    return JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new CliError(`${file}: ${(err as Error).message}`, 2);
   }
@@ -215,6 +252,12 @@ export async function run(argv: string[], command?: string): Promise<number> {
   const asJson = values.json === true;
   const print = (doc: unknown) => console.log(JSON.stringify(doc, null, 2));
   const [arg] = positionals;
+  let connection: Api | undefined;
+  /** The API client, made at the first request (after the usage checks). */
+  const api = () => {
+    connection ??= connect();
+    return connection;
+  };
   const need = (what: string) => {
     if (!arg) throw new CliError(`${command}: missing ${what}`, 2);
     return arg;
@@ -223,14 +266,16 @@ export async function run(argv: string[], command?: string): Promise<number> {
     switch (command) {
       case 'submit': {
         const body = readSpec(need('SPEC.json'));
-        const sub = await json<Submitted>('/v1/experiments', { method: 'POST', body });
+        const { data: sub } = await ok(api().client.POST('/v1/experiments', { body }));
+        if ('dryRun' in sub) throw new CliError('the API answered a submission with a dry run');
         if (asJson) print(sub);
         else console.log(sub.id);
         printWarnings(sub.warnings);
-        return values.wait ? watch(sub.id, asJson) : 0;
+        // awaited here, so that its errors are reported as this command's
+        return values.wait ? await watch(api(), sub.id, asJson) : 0;
       }
       case 'presets': {
-        const { presets } = await json<PresetList>('/v1/presets');
+        const { presets } = (await ok(api().client.GET('/v1/presets'))).data;
         if (asJson) print(presets);
         else
           for (const p of presets) {
@@ -250,14 +295,18 @@ export async function run(argv: string[], command?: string): Promise<number> {
       }
       case 'estimate': {
         const body = readSpec(need('SPEC.json'));
-        const res = await call('/v1/experiments?dryRun=true', { method: 'POST', body });
-        const dry = (await res.json()) as DryRun | Submitted;
-        if (res.status !== 200 || !('dryRun' in dry) || dry.dryRun !== true) {
+        const { client, base } = api();
+        const { data: dry, response } = await ok(
+          client.POST('/v1/experiments', { params: { query: { dryRun: true } }, body }),
+        );
+        if (response.status !== 200 || !('dryRun' in dry) || dry.dryRun !== true) {
           // a server from before dry runs queued it: take it back
           if ('id' in dry && dry.id)
-            await call(`/v1/experiments/${dry.id}`, { method: 'DELETE' }).catch(() => undefined);
+            await settle(client.DELETE('/v1/experiments/{id}', { params: { path: { id: dry.id } } })).catch(
+              () => undefined,
+            );
           throw new CliError(
-            `the API at ${endpoint().base} does not support dry runs (POST /v1/experiments?dryRun=true answered ${res.status}); update it`,
+            `the API at ${base} does not support dry runs (POST /v1/experiments?dryRun=true answered ${response.status}); update it`,
           );
         }
         if (asJson) print(dry);
@@ -266,25 +315,25 @@ export async function run(argv: string[], command?: string): Promise<number> {
         return 0;
       }
       case 'status': {
-        const e = await json<Experiment>(`/v1/experiments/${need('ID')}`);
+        const e = await getExperiment(api(), need('ID'));
         print(e);
         if (!asJson) printWarnings(e.warnings);
         return 0;
       }
-      case 'watch':
-        return watch(need('ID'), asJson);
+      case 'watch': {
+        const id = need('ID');
+        return await watch(api(), id, asJson);
+      }
       case 'list': {
         const limit = positiveInt(values.limit, '--limit');
+        const status = oneOf('--status', values.status || undefined, EXPERIMENT_STATUSES);
         if (values.all && values.cursor) throw new CliError('--all starts at the newest; drop --cursor', 2);
         const items: Experiment[] = [];
-        let cursor = values.cursor;
+        let cursor = values.cursor || undefined;
         let next: string | null = null;
         for (;;) {
-          const q = new URLSearchParams();
-          if (values.status) q.set('status', values.status);
-          q.set('limit', String(limit ?? (values.all ? 200 : 50)));
-          if (cursor) q.set('cursor', cursor);
-          const page = await json<ExperimentPage>(`/v1/experiments?${q}`);
+          const query = { status, limit: limit ?? (values.all ? 200 : 50), cursor };
+          const { data: page } = await ok(api().client.GET('/v1/experiments', { params: { query } }));
           if (!asJson) for (const e of page.items) console.log(listLine(e));
           items.push(...page.items);
           next = page.nextCursor;
@@ -299,14 +348,17 @@ export async function run(argv: string[], command?: string): Promise<number> {
         return 0;
       }
       case 'cancel': {
-        const e = await json<Experiment>(`/v1/experiments/${need('ID')}/cancel`, { method: 'POST' });
+        const id = need('ID');
+        const { data: e } = await ok(
+          api().client.POST('/v1/experiments/{id}/cancel', { params: { path: { id } } }),
+        );
         if (asJson) print(e);
         else console.log(e.status);
         return 0;
       }
       case 'delete': {
         const id = need('ID');
-        await call(`/v1/experiments/${id}`, { method: 'DELETE' });
+        await settle(api().client.DELETE('/v1/experiments/{id}', { params: { path: { id } } }));
         if (asJson) print({ id, deleted: true });
         else console.log('deleted');
         return 0;
@@ -314,15 +366,22 @@ export async function run(argv: string[], command?: string): Promise<number> {
       case 'slice': {
         const id = need('ID');
         const format = values.format ?? 'json';
-        if (!['npy', 'csv', 'json'].includes(format))
-          throw new CliError('--format must be npy, csv or json', 2);
+        if (!isOneOf(FORMATS, format)) throw new CliError('--format must be npy, csv or json', 2);
         if (!values.output) throw new CliError('slice: -o FILE is required', 2);
-        const q = new URLSearchParams({ format, measure: values.measure ?? 'rho' });
-        if (values.ref) q.set('refLayer', values.ref);
-        if (values.spec) q.set('specLayer', values.spec);
-        if (values.checkpoint) q.set('checkpoint', values.checkpoint);
-        const res = await call(`/v1/experiments/${id}/tensor?${q}`);
-        writeFileSync(values.output, Buffer.from(await res.arrayBuffer()));
+        const query: SliceQuery = {
+          format,
+          measure: oneOf('--measure', values.measure, SLICE_MEASURES) ?? 'rho',
+          refLayer: values.ref || undefined,
+          specLayer: values.spec || undefined,
+          checkpoint: values.checkpoint || undefined,
+        };
+        const { data } = await ok(
+          api().client.GET('/v1/experiments/{id}/tensor', {
+            params: { path: { id }, query },
+            parseAs: 'arrayBuffer',
+          }),
+        );
+        writeFileSync(values.output, Buffer.from(data));
         if (asJson) print({ files: [values.output] });
         else console.log(`wrote ${values.output}`);
         return 0;
@@ -332,13 +391,30 @@ export async function run(argv: string[], command?: string): Promise<number> {
         if (!values.output) throw new CliError('figures: -o DIR is required', 2);
         mkdirSync(values.output, { recursive: true });
         const files: string[] = [];
-        for (const [path, file] of [
-          ['heatmaps.svg?fractions=0,0.03,0.5,0.99', 'figure1-heatmaps.svg'],
-          ['convergence.svg', 'figure2-convergence.svg'],
-          ['crawl.svg', 'figure3-crawl.svg'],
-        ]) {
-          const res = await call(`/v1/experiments/${id}/figures/${path}`);
-          writeFileSync(join(values.output, file), Buffer.from(await res.arrayBuffer()));
+        const { client } = api();
+        const params = { path: { id } };
+        const parseAs = 'arrayBuffer';
+        const figures: [string, () => Promise<Outcome<ArrayBuffer>>][] = [
+          [
+            'figure1-heatmaps.svg',
+            () =>
+              client.GET('/v1/experiments/{id}/figures/heatmaps.svg', {
+                params: { ...params, query: { fractions: '0,0.03,0.5,0.99' } },
+                parseAs,
+              }),
+          ],
+          [
+            'figure2-convergence.svg',
+            () => client.GET('/v1/experiments/{id}/figures/convergence.svg', { params, parseAs }),
+          ],
+          [
+            'figure3-crawl.svg',
+            () => client.GET('/v1/experiments/{id}/figures/crawl.svg', { params, parseAs }),
+          ],
+        ];
+        for (const [file, request] of figures) {
+          const { data } = await ok(request());
+          writeFileSync(join(values.output, file), Buffer.from(data));
           files.push(join(values.output, file));
           if (!asJson) console.log(`wrote ${join(values.output, file)}`);
         }
@@ -346,14 +422,20 @@ export async function run(argv: string[], command?: string): Promise<number> {
         return 0;
       }
       case 'share': {
-        const s = await json<CreatedShare>(`/v1/experiments/${need('ID')}/shares`, { method: 'POST' });
-        const { base } = endpoint();
+        const id = need('ID');
+        const { client, base } = api();
+        const { data: s } = await ok(
+          client.POST('/v1/experiments/{id}/shares', { params: { path: { id } } }),
+        );
         if (asJson) print({ ...s, url: `${base}${s.pageUrl}` });
         else console.log(`${base}${s.pageUrl}`);
         return 0;
       }
       case 'shares': {
-        const page = await json<SharePage>(`/v1/experiments/${need('ID')}/shares`);
+        const id = need('ID');
+        const { data: page } = await ok(
+          api().client.GET('/v1/experiments/{id}/shares', { params: { path: { id } } }),
+        );
         if (asJson) print(page);
         else for (const s of page.items) console.log(`${s.id}  ${s.createdAt}  key ${s.keyId ?? '-'}`);
         return 0;
@@ -361,9 +443,10 @@ export async function run(argv: string[], command?: string): Promise<number> {
       case 'unshare': {
         const shareId = positionals[1];
         if (!shareId) throw new CliError('unshare: missing SHARE_ID', 2);
-        await call(`/v1/experiments/${need('ID')}/shares/${encodeURIComponent(shareId)}`, {
-          method: 'DELETE',
-        });
+        const id = need('ID');
+        await settle(
+          api().client.DELETE('/v1/experiments/{id}/shares/{shareId}', { params: { path: { id, shareId } } }),
+        );
         if (asJson) print({ id: shareId, revoked: true });
         else console.log('revoked');
         return 0;

@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeNpy } from '../../core/npy.ts';
-import { repoRoot, waitFor } from '../helpers/env.ts';
+import { freePort, repoRoot, waitFor } from '../helpers/env.ts';
 import { readJson, type Submitted } from '../helpers/json.ts';
 import { type Service, startService, tinySpec } from '../helpers/service.ts';
 
@@ -245,5 +246,180 @@ describe('repdyn API commands', () => {
     const refused = await repdyn(['submit', bad], env);
     assert.equal(refused.code, 1);
     assert.match(refused.err, /400 INVALID_REQUEST/);
+  });
+});
+
+// What only a misbehaving or older server shows: a stand-in answers each request from a script.
+describe('repdyn API commands against a stand-in server', () => {
+  interface Seen {
+    method: string;
+    url: string;
+    headers: IncomingHttpHeaders;
+    body: string;
+  }
+  /** A JSON `body`, or `raw` bytes/text as text/plain, or nothing. */
+  type Reply = { status: number; body?: unknown; raw?: string | Buffer };
+  let server: Server;
+  let base: string;
+  let seen: Seen[] = [];
+  let answer: (req: Seen) => Reply;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'repdyn-cli-standin-'));
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        const request = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+        seen.push(request);
+        const reply = answer(request);
+        if (reply.raw !== undefined) {
+          res.writeHead(reply.status, { 'content-type': 'text/plain' }).end(reply.raw);
+        } else if (reply.body === undefined) res.writeHead(reply.status).end();
+        else
+          res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    assert.ok(address && typeof address === 'object');
+    base = `http://127.0.0.1:${address.port}`;
+  });
+
+  after(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const env = () => ({ REPDYN_URL: base, REPDYN_API_KEY: 'rk_standin' });
+  const id = '11111111-1111-4111-8111-111111111111';
+  const notFound = { code: 'EXPERIMENT_NOT_FOUND', message: 'no such experiment', statusCode: 404 };
+  const running = {
+    id,
+    name: 'standin',
+    status: 'training',
+    progress: { fraction: 0.5, message: 'epoch 1/2', etaSeconds: 3 },
+    error: null,
+  };
+
+  it('estimate on a server without dry runs: takes back what it queued and says so', async () => {
+    seen = [];
+    answer = (req) =>
+      req.method === 'POST' ? { status: 202, body: { id, status: 'queued', warnings: [] } } : { status: 204 };
+    const spec = join(dir, 'spec.json');
+    writeFileSync(spec, '{ "name": "standin",\n  "specimen": "same" }\n');
+    const res = await repdyn(['estimate', spec], env());
+    assert.equal(res.code, 1);
+    assert.equal(
+      res.err.trim(),
+      `repdyn estimate: the API at ${base} does not support dry runs (POST /v1/experiments?dryRun=true answered 202); update it`,
+    );
+    assert.deepEqual(
+      seen.map((r) => `${r.method} ${r.url}`),
+      ['POST /v1/experiments?dryRun=true', `DELETE /v1/experiments/${id}`],
+    );
+    const [post, del] = seen;
+    assert.equal(post.body, '{"name":"standin","specimen":"same"}', 'the file’s JSON, as sent before');
+    assert.equal(post.headers['content-type'], 'application/json');
+    assert.equal(post.headers.authorization, 'Bearer rk_standin');
+    assert.equal(del.headers['content-type'], undefined, 'no body, no content type');
+  });
+
+  it('watch: an experiment deleted while watched exits 3, in words or as JSON', async () => {
+    for (const asJson of [false, true]) {
+      let gets = 0;
+      answer = () => (gets++ === 0 ? { status: 200, body: running } : { status: 404, body: notFound });
+      const res = await repdyn(['watch', id, ...(asJson ? ['--json'] : [])], env());
+      assert.equal(res.code, 3, res.err);
+      if (asJson)
+        assert.deepEqual(JSON.parse(res.out.trim().split('\n').at(-1) ?? ''), { id, status: 'deleted' });
+      else {
+        assert.match(res.out, /50% training {2}epoch 1\/2 ETA 3s/);
+        assert.equal(res.err.trim(), `repdyn watch: experiment ${id} was deleted`);
+      }
+    }
+    // never seen: the 404 is an error, not a deletion
+    answer = () => ({ status: 404, body: notFound });
+    const missing = await repdyn(['watch', id], env());
+    assert.equal(missing.code, 1);
+    assert.equal(missing.err.trim(), 'repdyn watch: 404 EXPERIMENT_NOT_FOUND: no such experiment');
+  });
+
+  it('reports an error answer that is not JSON, and a server that cannot be reached', async () => {
+    answer = () => ({ status: 502, raw: '<html>bad gateway</html>' });
+    const proxied = await repdyn(['status', id], env());
+    assert.equal(proxied.code, 1);
+    assert.equal(proxied.err.trim(), 'repdyn status: 502 ERROR: Bad Gateway');
+
+    const port = await freePort();
+    const down = await repdyn(['list'], { REPDYN_URL: `http://127.0.0.1:${port}`, REPDYN_API_KEY: 'k' });
+    assert.equal(down.code, 1);
+    assert.match(
+      down.err,
+      new RegExp(
+        `^repdyn list: cannot reach http://127\\.0\\.0\\.1:${port} \\(.+\\); is the API running \\(npm start\\)\\?$`,
+        'm',
+      ),
+    );
+  });
+
+  it('asks for the file, slice and figures answers byte for byte, with the query they name', async () => {
+    seen = [];
+    const bytes = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 0x00, 0xff]);
+    answer = (req) =>
+      req.url.includes('/tensor')
+        ? { status: 200, raw: bytes }
+        : { status: 200, raw: `<svg>${req.url}</svg>` };
+    const out = join(dir, 'slice.npy');
+    const slice = await repdyn(
+      [
+        'slice',
+        id,
+        '--ref',
+        'fc1,fc2',
+        '--checkpoint',
+        '3',
+        '--measure',
+        'cka',
+        '--format',
+        'npy',
+        '-o',
+        out,
+      ],
+      env(),
+    );
+    assert.equal(slice.code, 0, slice.err);
+    assert.equal(slice.out.trim(), `wrote ${out}`);
+    assert.deepEqual(readFileSync(out), bytes);
+    const url = new URL(seen[0].url, base);
+    assert.equal(url.pathname, `/v1/experiments/${id}/tensor`);
+    assert.deepEqual(Object.fromEntries(url.searchParams), {
+      format: 'npy',
+      measure: 'cka',
+      refLayer: 'fc1,fc2',
+      checkpoint: '3',
+    });
+
+    seen = [];
+    const figures = await repdyn(['figures', id, '-o', join(dir, 'figs'), '--json'], env());
+    assert.equal(figures.code, 0, figures.err);
+    assert.deepEqual(JSON.parse(figures.out).files, [
+      join(dir, 'figs', 'figure1-heatmaps.svg'),
+      join(dir, 'figs', 'figure2-convergence.svg'),
+      join(dir, 'figs', 'figure3-crawl.svg'),
+    ]);
+    const heatmaps = new URL(seen[0].url, base);
+    assert.equal(heatmaps.searchParams.get('fractions'), '0,0.03,0.5,0.99');
+    assert.equal(
+      readFileSync(join(dir, 'figs', 'figure2-convergence.svg'), 'utf8'),
+      `<svg>/v1/experiments/${id}/figures/convergence.svg</svg>`,
+    );
+
+    const badMeasure = await repdyn(['slice', id, '--measure', 'bogus', '-o', out], env());
+    assert.equal(badMeasure.code, 2);
+    assert.match(badMeasure.err, /--measure must be one of rho, mean, .*\(got "bogus"\)/);
   });
 });
