@@ -16,6 +16,7 @@ export const SLICE_MEASURES = [
 ] as const;
 export type SliceMeasure = (typeof SLICE_MEASURES)[number];
 
+/** A slice the query cannot select (400) or over the limits (422); the API's error plugin answers it. */
 export class SliceError extends Error {
   constructor(
     readonly status: 400 | 422,
@@ -169,4 +170,79 @@ export function planSlice(
     );
   }
   return { cells, values, bytes };
+}
+
+/** What a slice query selects (GET …/tensor): layers by index or name, checkpoints one way. */
+export interface SliceQuery {
+  refLayer?: string;
+  specLayer?: string;
+  checkpoint?: string;
+  step?: number;
+  fraction?: number;
+}
+
+/** A layer of the experiment as a slice sees it. */
+export interface SliceLayer {
+  network: string;
+  index: number;
+  name: string;
+  features: number;
+}
+
+/** The layers and checkpoints a slice reads, in the order asked. */
+export interface SliceSelection {
+  /** layer indices */
+  refSel: number[];
+  specSel: number[];
+  /** their names: the labels of the answer */
+  refLabels: string[];
+  specLabels: string[];
+  picked: SliceCheckpoint[];
+  /** one checkpoint was asked for: the answer has no checkpoint axis */
+  single: boolean;
+}
+
+/**
+ * The layers and checkpoints a slice reads, checked against the slice limits before any cell is
+ * loaded: 400 for an unknown or repeated index, 422 LIMIT_SLICE_CELLS / LIMIT_SLICE_BYTES.
+ * `representationFeatures` stands for the width of a layer whose width is not known.
+ */
+export function sliceSelection(
+  q: SliceQuery,
+  layers: readonly SliceLayer[],
+  checkpoints: readonly SliceCheckpoint[],
+  options: { measure: SliceMeasure; format: SliceFormat },
+  limits: SliceLimits & { representationFeatures: number },
+): SliceSelection {
+  const refNames = layers.filter((l) => l.network === 'reference').map((l) => l.name);
+  const specNames = layers.filter((l) => l.network === 'specimen').map((l) => l.name);
+  const refSel = selectLayers(q.refLayer, refNames, 'refLayer');
+  const specSel = selectLayers(q.specLayer, specNames, 'specLayer');
+  const { picked, single } = selectCheckpoints(q, checkpoints);
+  // coefficient vectors are as long as the narrower layer of the pair (unknown widths: the limit)
+  let coefficientWidth = 1;
+  if (options.measure === 'coefficients') {
+    const width = (network: string, index: number) =>
+      layers.find((l) => l.network === network && l.index === index)?.features ||
+      limits.representationFeatures;
+    const refMax = Math.max(0, ...refSel.map((i) => width('reference', i)));
+    const specMax = Math.max(0, ...specSel.map((j) => width('specimen', j)));
+    coefficientWidth = Math.min(refMax, specMax);
+  }
+  const labelChars =
+    Math.max(0, ...refSel.map((i) => refNames[i].length)) +
+    Math.max(0, ...specSel.map((j) => specNames[j].length));
+  planSlice(
+    { refLayers: refSel.length, specLayers: specSel.length, checkpoints: picked.length },
+    { format: options.format, coefficientWidth, labelChars },
+    limits,
+  );
+  return {
+    refSel,
+    specSel,
+    refLabels: refSel.map((i) => refNames[i]),
+    specLabels: specSel.map((j) => specNames[j]),
+    picked,
+    single,
+  };
 }

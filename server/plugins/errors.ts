@@ -5,6 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SliceError } from '../../core/slice.ts';
 import { isDbUnavailable } from '../../store/db.ts';
 import { DomainError, type DomainErrorKind } from '../../store/errors.ts';
 import { type ErrorBody, HttpError } from '../schemas/error.ts';
@@ -55,6 +56,9 @@ export function registerErrorHandling(app: FastifyInstance, rateLimit: () => Rat
     } else if (err instanceof DomainError) {
       body = { statusCode: DOMAIN_STATUS[err.kind], code: err.code, message: err.message };
       if (err.details !== undefined) body.details = err.details;
+    } else if (err instanceof SliceError) {
+      // a slice the query cannot select (400) or that is over the slice limits (422): core/slice.ts
+      body = { statusCode: err.status, code: err.code, message: err.message, details: err.details };
     } else if (err.validation) {
       const described = describeValidation(
         err.validation,
