@@ -3,43 +3,23 @@
 // share token; only finished (succeeded) experiments have a complete tensor to show.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { convReductionWarnings } from '../../../../core/analysis/conv-reduction.ts';
+import type { FastifyInstance } from 'fastify';
 import { DEFAULT_THRESHOLD } from '../../../../core/analysis/convergence.ts';
-import { defaultTopLayer, experimentWarnings } from '../../../../core/analysis/crawl.ts';
-import type { AnalysisContext } from '../../../../core/analysis/evidence.ts';
-import { analyseExperiment, analysisContext } from '../../../../core/analysis/index.ts';
-import { dedupeWarnings } from '../../../../core/analysis/warnings.ts';
-import { fromJson } from '../../../../core/contracts/json.ts';
-import type { ExperimentSummary } from '../../../../core/contracts/summary.ts';
-import { figureDataFromCells } from '../../../../core/figures/data.ts';
+import { defaultTopLayer } from '../../../../core/analysis/crawl.ts';
+import { analyseExperiment } from '../../../../core/analysis/index.ts';
 import { DEFAULT_FRACTIONS, heatmapsSvg } from '../../../../core/figures/heatmaps.ts';
 import { convergenceSvg, crawlSvg } from '../../../../core/figures/lines.ts';
-import type { FigureNotes, FigureScore } from '../../../../core/figures/notes.ts';
+import type { FigureScore } from '../../../../core/figures/notes.ts';
 import type { FigureData } from '../../../../core/figures/types.ts';
-import { figureCells } from '../../../../store/experiments.ts';
-import { experimentHead, readableRow } from '../../../access.ts';
 import type { RouteDeps } from '../../../app.ts';
 import { acquireFigurePool } from '../../../figure-pool.ts';
-import { LruCache } from '../../../lru.ts';
+import { figure, finishedTensor } from '../../../figures.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import { IdParams, ShareQuery } from '../../../schemas/params.ts';
-import type { ExperimentRow } from '../../../views.ts';
 
 const tags = ['figures'];
 const Svg = Type.String({ description: 'an SVG document (image/svg+xml)' });
 const Rho = Type.Union([Type.Number(), Type.Null()]);
-
-/** Rendered figures of finished experiments (immutable), most recently used kept: 256 or 64 MiB. */
-const figureCache = new LruCache<string>(256, 64 * 1024 * 1024);
-/** A finished experiment's tensor, its figure notes and the verdicts' context. */
-interface Tensor {
-  data: FigureData;
-  notes: FigureNotes;
-  ctx: AnalysisContext;
-}
-/** Figure data of finished experiments (each figure and the analysis read it): 32 or ~64 MiB. */
-const tensorCache = new LruCache<Tensor>(32, 64 * 1024 * 1024);
 
 const Num = Type.Union([Type.Number(), Type.Null()]);
 const ScoreSchema = Type.Union(
@@ -198,129 +178,6 @@ export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
     await pool.release();
   });
 
-  /** The experiment if readable and succeeded (409 otherwise). */
-  async function finishedRow(request: FastifyRequest, id: string): Promise<ExperimentRow> {
-    const row = await readableRow(db, await experimentHead(db, request, id));
-    if (row.status !== 'succeeded') {
-      throw new HttpError(
-        409,
-        'EXPERIMENT_NOT_FINISHED',
-        `experiment is ${row.status}; figures and analysis need a succeeded experiment`,
-        { status: row.status },
-      );
-    }
-    return row;
-  }
-
-  /** The tensor and its notes for a finished experiment (immutable), read once and kept while recently used. */
-  async function tensorOf(row: ExperimentRow): Promise<Tensor> {
-    const key = `${row.id}|${row.finishedAt?.toISOString()}`;
-    const hit = tensorCache.get(key);
-    if (hit) return hit;
-    const read = await readTensor(row);
-    const { data } = read;
-    const cells = data.refLayers.length * data.specLayers.length * Math.max(1, data.checkpoints.length);
-    tensorCache.set(key, read, cells * 64);
-    return read;
-  }
-
-  /** The tensor, what the figures state beside it (networks, n, reductions, warnings) and the verdicts' context. */
-  async function readTensor(row: ExperimentRow): Promise<Tensor> {
-    const names = (network: 'reference' | 'specimen') =>
-      row.layers
-        .filter((l) => l.network === network)
-        .sort((a, b) => a.index - b.index)
-        .map((l) => l.name);
-    const cells = await figureCells(db, row.id);
-    const summary = fromJson<ExperimentSummary | null>(row.summary);
-    const data = figureDataFromCells({
-      refLayers: names('reference'),
-      specLayers: names('specimen'),
-      checkpoints: (row.specimenRun?.checkpoints ?? []).map((c) => ({
-        index: c.index,
-        step: c.step,
-        fraction: c.fraction,
-      })),
-      cells,
-      baseline: summary?.baseline,
-    });
-    const ordered = [...row.layers].sort((a, b) => a.index - b.index);
-    const samples: Record<string, number> = {};
-    const reductions: Record<string, string> = {};
-    for (const l of ordered) {
-      samples[l.name] = l.samples;
-      if (l.reduction && l.reduction !== 'none') reductions[l.name] = l.reductionDetail ?? l.reduction;
-    }
-    const same = row.referenceRunId !== null && row.referenceRunId === row.specimenRunId;
-    // the verdicts' context (layer sizes, kept ranks, Net_S = Net_R) and every warning: the layers'
-    // and the cells' (null near 1), with the conv reductions
-    const ctx = analysisContext(data, row.layers, same);
-    const warnings = dedupeWarnings([...experimentWarnings(data, ctx), ...convReductionWarnings(ordered)]);
-    // conv-vs-conv pairs on positions as samples: their own n
-    const pairs = summary?.pairReductions;
-    const positions = Array.isArray(pairs) ? pairs.find((p) => p.reduction === 'positions') : undefined;
-    const notes = {
-      networks: same ? ('same' as const) : ('different' as const),
-      samples,
-      reductions,
-      warnings,
-      ...(positions && { convPairSamples: positions.samples }),
-    };
-    return { data, notes, ctx };
-  }
-
-  const sendSvg = (reply: FastifyReply, svg: string) =>
-    reply.type('image/svg+xml; charset=utf-8').header('cache-control', 'private, max-age=300').send(svg);
-
-  /**
-   * One figure of a finished experiment: answered from the cache when drawn before; otherwise sized
-   * first (`marks`: heatmap cells or line points, from the layer and checkpoint counts; 422
-   * LIMIT_FIGURE_CELLS above MAX_FIGURE_CELLS, before the tensor is read), rendered on a worker
-   * thread, refused above MAX_FIGURE_BYTES (422 LIMIT_FIGURE_BYTES) and cached.
-   */
-  async function figure(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    marks: (size: { refLayers: number; specLayers: number; checkpoints: number }) => number,
-    render: (data: FigureData, notes: FigureNotes) => Promise<string>,
-  ) {
-    const row = await finishedRow(request, (request.params as { id: string }).id);
-    const query = Object.entries(request.query as Record<string, unknown>)
-      .filter(([k]) => k !== 'share')
-      .sort(([a], [b]) => a.localeCompare(b));
-    const key = `${row.id}|${row.finishedAt?.toISOString()}|${request.routeOptions.url}|${JSON.stringify(query)}`;
-    const hit = figureCache.get(key);
-    if (hit !== undefined) return sendSvg(reply, hit);
-    const size = {
-      refLayers: row.layers.filter((l) => l.network === 'reference').length,
-      specLayers: row.layers.filter((l) => l.network === 'specimen').length,
-      checkpoints: Math.max(1, row.specimenRun?.checkpoints.length ?? row.checkpointCount),
-    };
-    const limits = deps.config.limits;
-    const n = marks(size);
-    if (n > limits.figureCells) {
-      throw new HttpError(
-        422,
-        'LIMIT_FIGURE_CELLS',
-        `the figure would draw ${n} cells or points, above the limit of ${limits.figureCells} (MAX_FIGURE_CELLS); ask for fewer panels, or read the tensor instead`,
-        { field: 'figure', limit: limits.figureCells, value: n },
-      );
-    }
-    const { data, notes } = await tensorOf(row);
-    const svg = await render(data, notes);
-    const bytes = Buffer.byteLength(svg);
-    if (bytes > limits.figureBytes) {
-      throw new HttpError(
-        422,
-        'LIMIT_FIGURE_BYTES',
-        `the figure is ${bytes} bytes of SVG, above the limit of ${limits.figureBytes} (MAX_FIGURE_BYTES)`,
-        { field: 'figure', limit: limits.figureBytes, value: bytes },
-      );
-    }
-    figureCache.set(key, svg, bytes);
-    return sendSvg(reply, svg);
-  }
-
   function layerOf(data: FigureData, layer: string | undefined): string {
     const name = layer ?? defaultTopLayer(data.specLayers);
     if (name === undefined || !data.specLayers.includes(name)) {
@@ -359,6 +216,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
     async (request, reply) => {
       const fractions = parseFractions(request.query.fractions);
       return figure(
+        deps,
         request,
         reply,
         (s) => s.refLayers * s.specLayers * Math.min(new Set(fractions).size, s.checkpoints),
@@ -389,6 +247,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
     },
     async (request, reply) => {
       return figure(
+        deps,
         request,
         reply,
         (s) => 2 * Math.max(s.refLayers, s.specLayers) * s.checkpoints,
@@ -420,6 +279,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
     },
     async (request, reply) => {
       return figure(
+        deps,
         request,
         reply,
         (s) => 2 * s.refLayers * s.checkpoints,
@@ -467,7 +327,7 @@ export async function figureRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
       },
     },
     async (request) => {
-      const { data, notes, ctx } = await tensorOf(await finishedRow(request, request.params.id));
+      const { data, notes, ctx } = await finishedTensor(db, request, request.params.id);
       const layer = layerOf(data, request.query.layer);
       const analysis = analyseExperiment(data, ctx, {
         threshold: request.query.threshold ?? DEFAULT_THRESHOLD,
