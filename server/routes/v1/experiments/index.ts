@@ -14,6 +14,7 @@ import {
 } from '../../../../store/repository.ts';
 import { experimentHead, readableExperiment } from '../../../access.ts';
 import type { RouteDeps } from '../../../app.ts';
+import { EventStreams } from '../../../events.ts';
 import { principalOf } from '../../../plugins/auth.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import {
@@ -26,7 +27,6 @@ import { IdParams } from '../../../schemas/params.ts';
 import { dryRunView, planTrained, planUpload, submitExperiment } from '../../../submission.ts';
 import { describeTypeBoxError } from '../../../validation.ts';
 import { experimentView } from '../../../views.ts';
-import { EventStreams } from './events.ts';
 import { resultRoutes } from './results.ts';
 import { shareRoutes } from './shares.ts';
 import { uploadRoutes } from './uploads.ts';

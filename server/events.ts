@@ -10,10 +10,10 @@
 // lives at most EVENT_STREAM_MAX_SECONDS (then it closes without an `end` event and EventSource
 // clients reconnect) — so streams on experiments that never finish (awaiting uploads) end too.
 import type { FastifyReply } from 'fastify';
-import type { Db } from '../../../../store/db.ts';
-import { isTerminal } from '../../../../store/experiments.ts';
-import { progressOf } from '../../../../store/repository.ts';
-import { HttpError } from '../../../schemas/error.ts';
+import type { Db } from '../store/db.ts';
+import { isTerminal } from '../store/experiments.ts';
+import { type ProgressRow, progressOf } from '../store/repository.ts';
+import { HttpError } from './schemas/error.ts';
 
 const POLL_MS = 250;
 
@@ -33,6 +33,21 @@ interface Stream {
   seq: number;
   lastWrite: number;
   endsAt: number;
+}
+
+/** Takes the response over from Fastify and sends the event stream's headers. */
+function startEventStream(reply: FastifyReply) {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    // headers set by hooks so far (security headers, CORS, rate limit) still apply
+    ...(reply.getHeaders() as Record<string, string>),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  return res;
 }
 
 export class EventStreams {
@@ -76,16 +91,7 @@ export class EventStreams {
   /** Streams progress until a terminal state, the maximum lifetime, the client leaving or close(). */
   open(reply: FastifyReply, experimentId: string, owner: string): void {
     this.admit(owner);
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      // headers set by hooks so far (security headers, CORS, rate limit) still apply
-      ...(reply.getHeaders() as Record<string, string>),
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
+    const res = startEventStream(reply);
     let closed = false;
     const stream: Stream = {
       experimentId,
@@ -146,46 +152,53 @@ export class EventStreams {
   }
 
   private async poll(streams: Stream[]): Promise<void> {
-    const now = Date.now();
-    const live: Stream[] = [];
-    for (const s of streams) {
-      if (now >= s.endsAt) {
-        s.write(': the stream reached its maximum lifetime (EVENT_STREAM_MAX_SECONDS); reconnect\n\n');
-        s.close();
-      } else live.push(s);
-    }
+    const live = expire(streams, Date.now());
     if (live.length === 0) return;
     const ids = [...new Set(live.map((s) => s.experimentId))];
     const rows = await progressOf(this.db, ids).catch(() => undefined); // Postgres away: try again next tick
     if (rows === undefined) return;
     const byId = new Map(rows.map((r) => [r.id, r]));
     const at = Date.now();
-    for (const s of live) {
-      const row = byId.get(s.experimentId);
-      if (!row) {
-        s.write(`event: end\ndata: ${JSON.stringify({ status: 'deleted' })}\n\n`);
-        s.close();
-        continue;
-      }
-      const payload = JSON.stringify({
-        status: row.status,
-        fraction: row.progress,
-        message: row.message,
-        etaSeconds: row.etaSeconds,
-        ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage } } : {}),
-      });
-      if (payload !== s.last) {
-        s.last = payload;
-        s.write(`id: ${s.seq++}\nevent: progress\ndata: ${payload}\n\n`);
-        s.lastWrite = at;
-      } else if (at - s.lastWrite >= this.limits.heartbeatMs) {
-        s.write(': keep-alive\n\n');
-        s.lastWrite = at;
-      }
-      if (isTerminal(row.status)) {
-        s.write(`event: end\ndata: ${payload}\n\n`);
-        s.close();
-      }
+    for (const s of live) this.deliver(s, byId.get(s.experimentId), at);
+  }
+
+  /** One stream's event for its experiment's progress `row` (none: the experiment was deleted). */
+  private deliver(s: Stream, row: ProgressRow | undefined, at: number): void {
+    if (!row) {
+      s.write(`event: end\ndata: ${JSON.stringify({ status: 'deleted' })}\n\n`);
+      s.close();
+      return;
+    }
+    const payload = JSON.stringify({
+      status: row.status,
+      fraction: row.progress,
+      message: row.message,
+      etaSeconds: row.etaSeconds,
+      ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage } } : {}),
+    });
+    if (payload !== s.last) {
+      s.last = payload;
+      s.write(`id: ${s.seq++}\nevent: progress\ndata: ${payload}\n\n`);
+      s.lastWrite = at;
+    } else if (at - s.lastWrite >= this.limits.heartbeatMs) {
+      s.write(': keep-alive\n\n');
+      s.lastWrite = at;
+    }
+    if (isTerminal(row.status)) {
+      s.write(`event: end\ndata: ${payload}\n\n`);
+      s.close();
     }
   }
+}
+
+/** Closes the streams past their maximum lifetime; returns the others. */
+function expire(streams: Stream[], now: number): Stream[] {
+  const live: Stream[] = [];
+  for (const s of streams) {
+    if (now >= s.endsAt) {
+      s.write(': the stream reached its maximum lifetime (EVENT_STREAM_MAX_SECONDS); reconnect\n\n');
+      s.close();
+    } else live.push(s);
+  }
+  return live;
 }
