@@ -295,6 +295,12 @@ describe('web page in headless Chromium', () => {
     const facts = page.getByTestId('facts');
     assert.equal(await facts.locator('[data-fact="network"]').textContent(), 'mlp 32-32');
     assert.equal(await facts.locator('[data-fact="dataset"]').textContent(), 'mnist');
+    assert.match(
+      (await facts.locator('[data-fact="probe"]').textContent()) ?? '',
+      /^\d+ (test|train) examples$/,
+    );
+    assert.match((await facts.locator('[data-fact="checkpoints"]').textContent()) ?? '', /^\d+/);
+    assert.equal(await facts.locator('[data-fact="specimen"]').textContent(), 'same as reference');
     const live = page.getByTestId('live-progress');
     await live.locator('li.now').filter({ hasText: 'queued' }).waitFor();
     // what the phase does, in the API's words

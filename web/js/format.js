@@ -39,52 +39,54 @@ export function duration(a, b) {
 }
 
 /**
- * @param {unknown} v
- * @returns {Record<string, any>}
+ * @typedef {import('./types.js').Experiment['spec']} SubmittedSpec the spec as GET /v1/experiments/ID returns it
+ * @typedef {import('./types.js').Schemas['UploadExperimentSpec']} UploadSpec
  */
-const obj = (v) => (v !== null && typeof v === 'object' ? /** @type {Record<string, any>} */ (v) : {});
+
+/** Whether a submitted spec declares uploaded activations. @param {SubmittedSpec} spec @returns {spec is UploadSpec} */
+export const isUploadSpec = (spec) => 'source' in spec && spec.source === 'upload';
 
 /**
  * What a spec trains on and with what: { dataset, network }. A preset is named as the preset
  * (its dataset is the preset's), a generic architecture by its type and widths.
- * @param {unknown} spec the submitted spec (GET /v1/experiments/ID `spec`)
+ * @param {SubmittedSpec} spec
  * @returns {{ dataset: string, network: string }}
  */
 export function describeSpec(spec) {
-  const sp = obj(spec);
-  if (sp['source'] === 'upload') return { dataset: '', network: 'uploaded activations' };
-  const ref = obj(sp['reference']);
-  const arch = obj(ref['architecture']);
-  let network = '';
-  if (typeof arch['preset'] === 'string') network = `preset ${arch['preset']}`;
-  else if (arch['type'] === 'mlp' && Array.isArray(arch['hidden']))
-    network = `mlp ${arch['hidden'].join('-') || '(no hidden layer)'}`;
-  else if (arch['type'] === 'conv' && Array.isArray(arch['conv']))
-    network = `conv ${arch['conv'].map((/** @type {any} */ c) => c?.filters).join('-')}${
-      Array.isArray(arch['dense']) && arch['dense'].length ? ` + fc ${arch['dense'].join('-')}` : ''
+  if (isUploadSpec(spec)) return { dataset: '', network: 'uploaded activations' };
+  const arch = spec.reference.architecture;
+  let network;
+  if ('preset' in arch) network = `preset ${arch.preset}`;
+  else if (arch.type === 'mlp') network = `mlp ${arch.hidden.join('-') || '(no hidden layer)'}`;
+  else
+    network = `conv ${arch.conv.map((c) => c.filters).join('-')}${
+      arch.dense?.length ? ` + fc ${arch.dense.join('-')}` : ''
     }`;
-  else if (typeof arch['type'] === 'string') network = arch['type'];
-  return { dataset: typeof ref['dataset'] === 'string' ? ref['dataset'] : '', network };
+  return { dataset: spec.reference.dataset, network };
 }
 
-/** Checkpoints declared by the spec (trained: count; uploaded: the list). @param {unknown} spec */
+/**
+ * Checkpoints declared by the spec (trained: count; uploaded: the list; explicit steps: unknown
+ * until trained, as 0 and the last step are added). @param {SubmittedSpec} spec
+ */
 export function declaredCheckpoints(spec) {
-  const sp = obj(spec);
-  const count = obj(obj(sp['reference'])['checkpoints'])['count'];
-  if (typeof count === 'number') return count;
-  return Array.isArray(sp['checkpoints']) ? sp['checkpoints'].length : undefined;
+  if (isUploadSpec(spec)) return spec.checkpoints.length;
+  const c = spec.reference.checkpoints;
+  return c && 'count' in c ? c.count : undefined;
 }
 
-/** The probe set of a spec in words ("256 test examples"), or ''. @param {unknown} spec */
+/** The spacing of a trained spec's checkpoint count ('log' or 'linear'), if given. @param {SubmittedSpec} spec */
+export function declaredSpacing(spec) {
+  if (isUploadSpec(spec)) return undefined;
+  const c = spec.reference.checkpoints;
+  return c && 'spacing' in c ? c.spacing : undefined;
+}
+
+/** The probe set of a spec in words ("256 test examples"), or ''. @param {SubmittedSpec} spec */
 export function describeProbe(spec) {
-  const probe = obj(obj(spec)['probe']);
-  return typeof probe['examples'] === 'number'
-    ? `${probe['examples']} ${probe['split'] ?? 'test'} examples`
-    : '';
+  if (isUploadSpec(spec) || spec.probe?.examples === undefined) return '';
+  return `${spec.probe.examples} ${spec.probe.split ?? 'test'} examples`;
 }
-
-/** @param {unknown} spec */
-export const specOf = obj;
 
 /** A file name from free text: "web tiny" → "web-tiny". @param {string} text */
 export const slug = (text) =>

@@ -2,7 +2,15 @@
 // when the stream drops), then verdicts, the heatmap explorer with downloads, and Figures 1-3.
 import { ApiError, json, meta } from '../api.js';
 import { errorBox, h, loading, show, sleep } from '../dom.js';
-import { ago, declaredCheckpoints, describeProbe, describeSpec, duration, specOf } from '../format.js';
+import {
+  ago,
+  declaredCheckpoints,
+  declaredSpacing,
+  describeProbe,
+  describeSpec,
+  duration,
+  isUploadSpec,
+} from '../format.js';
 import { followEvents } from '../sse.js';
 import { actionBar } from './actions.js';
 import { renderExplorer } from './explorer.js';
@@ -131,20 +139,17 @@ function crumbs(share) {
  */
 function experimentHeader(e, actions) {
   const t = e.timings;
-  const spec = specOf(e.spec);
+  const spec = e.spec;
   const { dataset, network } = describeSpec(spec);
   const ckpts = e.checkpoints.length || declaredCheckpoints(spec);
-  const spacing = specOf(specOf(spec['reference'])['checkpoints'])['spacing'];
+  const spacing = declaredSpacing(spec);
   /** @type {[string, string|number|undefined|null][]} */
   const facts = [
     ['network', network],
     ['dataset', dataset],
-    [
-      'specimen',
-      spec['specimen'] === 'same' ? 'same as reference' : spec['specimen'] ? 'its own network' : null,
-    ],
+    ['specimen', spec.specimen === 'same' ? 'same as reference' : spec.specimen ? 'its own network' : null],
     ['probe', describeProbe(spec)],
-    ['samples', spec['source'] === 'upload' && spec['samples'] ? spec['samples'] : null],
+    ['samples', isUploadSpec(spec) ? spec.samples : null],
     ['checkpoints', ckpts ? `${ckpts}${spacing ? ` (${spacing})` : ''}` : null],
     ['backend', e.backend],
     ['took', duration(t.createdAt, t.finishedAt)],
