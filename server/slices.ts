@@ -85,18 +85,23 @@ async function buildSlice(
 }
 
 /**
+ * What identifies a slice's answer: the experiment, when it finished, and `url`, the request's URL
+ * without its share token. The in-memory cache and the ETag both use it.
+ */
+export const sliceKey = (head: ExperimentHead, url: string): string =>
+  `${head.id}|${head.finishedAt?.toISOString()}|${url}`;
+
+/**
  * The slice `q` of a readable experiment. A finished tensor never changes, so its slices are
- * answered from the in-memory cache (by `url`, the request's URL without its share token) without
- * loading the experiment.
+ * answered from the in-memory cache (by `sliceKey`) without loading the experiment.
  */
 export async function tensorSlice(
   db: Db,
   limits: Config['limits'],
   head: ExperimentHead,
-  url: string,
+  cacheKey: string,
   q: SliceRequest,
 ): Promise<Slice> {
-  const cacheKey = `${head.id}|${head.finishedAt?.toISOString()}|${url}`;
   const hit = head.status === 'succeeded' ? sliceCache.get(cacheKey) : undefined;
   if (hit) return hit;
   const slice = await buildSlice(db, limits, await readableRow(db, head), q);

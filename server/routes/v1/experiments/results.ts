@@ -12,7 +12,7 @@ import type { RouteDeps } from '../../../app.ts';
 import { redactQuery } from '../../../redact.ts';
 import { errorResponses, HttpError } from '../../../schemas/error.ts';
 import { IdParams, ShareQuery } from '../../../schemas/params.ts';
-import { tensorSlice } from '../../../slices.ts';
+import { sliceKey, tensorSlice } from '../../../slices.ts';
 
 const tags = ['results'];
 const SliceQuerySchema = Type.Object({
@@ -34,14 +34,12 @@ const SliceQuerySchema = Type.Object({
 });
 
 /** Finished tensors never change: strong ETag + long caching; If-None-Match answers 304. */
-function cacheable(request: FastifyRequest, reply: FastifyReply, row: ExperimentHead): boolean {
+function cacheable(request: FastifyRequest, reply: FastifyReply, row: ExperimentHead, key: string): boolean {
   if (row.status !== 'succeeded') {
     reply.header('cache-control', 'no-store');
     return false;
   }
-  const etag = `"${createHash('sha1')
-    .update(`${row.id}|${row.finishedAt?.toISOString()}|${redactQuery(request.url, 'drop')}`)
-    .digest('hex')}"`;
+  const etag = `"${createHash('sha1').update(key).digest('hex')}"`;
   reply.header('etag', etag);
   reply.header('cache-control', 'private, max-age=31536000, immutable');
   if (request.headers['if-none-match'] === etag) {
@@ -95,9 +93,9 @@ export async function resultRoutes(scope: FastifyInstance, deps: RouteDeps): Pro
       // Cheap access check first; a finished tensor never changes, so its slices are answered from
       // the ETag (304) or the in-memory cache without loading the experiment.
       const head = await experimentHead(db, request, request.params.id);
-      if (cacheable(request, reply, head)) return reply;
-      const url = redactQuery(request.url, 'drop');
-      const slice = await tensorSlice(db, config.limits, head, url, request.query);
+      const key = sliceKey(head, redactQuery(request.url, 'drop'));
+      if (cacheable(request, reply, head, key)) return reply;
+      const slice = await tensorSlice(db, config.limits, head, key, request.query);
       for (const [name, value] of Object.entries(slice.headers)) reply.header(name, value);
       return reply.send(slice.body);
     },
